@@ -1,0 +1,1 @@
+"""brandbot: a brand's conversational engagement bot."""

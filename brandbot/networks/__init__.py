@@ -1,0 +1,1 @@
+"""Network adapters: each translates one platform's library to brandbot events and back."""

@@ -1,0 +1,144 @@
+"""The Store protocol: everything above it talks to this, so SQLite can be swapped out.
+
+Writes are write-behind: methods marked "buffered" return at once and their rows reach
+the database in the next batch, at most ``commit_delay`` seconds later, in the order
+they were made. ``flush()`` forces the batch out and returns once it is committed.
+Reads see buffered writes (the store keeps them in memory until committed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from brandbot.events import Person
+from brandbot.store.records import (
+    FollowerExport,
+    FollowerQuery,
+    FollowerRecord,
+    Identity,
+    Interaction,
+    Job,
+    OutboxEntry,
+)
+
+
+class Store(Protocol):
+    # --- lifecycle -------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open (creating if needed) and migrate to the latest schema version."""
+
+    async def close(self) -> None:
+        """Flush and close. Safe to call twice."""
+
+    async def flush(self) -> None:
+        """Commit everything buffered so far; return once it is durable."""
+
+    def schema_version(self) -> int: ...
+
+    # --- followers and identities ----------------------------------------------------
+    async def resolve(self, person: Person, now: datetime) -> tuple[FollowerRecord, bool]:
+        """The follower behind ``person``; created (with its identity) if new.
+
+        Returns (follower, created). Updates the identity's handle/name when they changed.
+        Hot path: served from a cache after the first lookup.
+        """
+
+    async def get_follower(self, follower_id: int) -> FollowerRecord | None: ...
+
+    async def find_follower(self, network: str, user_id_or_handle: str) -> FollowerRecord | None:
+        """Look a follower up by network identity id, or by handle (case-insensitive)."""
+
+    def put_follower(self, follower: FollowerRecord) -> None:
+        """Buffered: replace the follower's row (counters, points, tags, flags)."""
+
+    async def identities(self, follower_id: int) -> list[Identity]: ...
+
+    async def merge_followers(self, keep_id: int, merge_id: int, merged: FollowerRecord) -> None:
+        """Move every identity, interaction, outbox row and plugin datum of ``merge_id`` to
+        ``keep_id``, store ``merged`` as the surviving row, delete ``merge_id`` and record
+        the merge. Committed before returning."""
+
+    async def unlink_identity(self, network: str, user_id: str, now: datetime) -> FollowerRecord:
+        """Detach one identity into a new follower of its own (history stays with the old)."""
+
+    async def list_followers(self, query: FollowerQuery) -> list[FollowerRecord]: ...
+
+    async def count_followers(self) -> int: ...
+
+    # --- history ---------------------------------------------------------------------
+    def add_interaction(self, interaction: Interaction) -> None:
+        """Buffered: append one history row."""
+
+    async def recent_interactions(self, follower_id: int, limit: int = 20) -> list[Interaction]:
+        """Newest first."""
+
+    async def all_interactions(self, follower_id: int) -> list[Interaction]:
+        """Oldest first; used to recompute loyalty from history."""
+
+    async def prune_text(self, older_than: datetime) -> int:
+        """Blank the text of interactions older than ``older_than``; returns rows changed."""
+
+    # --- dedupe ----------------------------------------------------------------------
+    async def is_processed(self, network: str, event_id: str) -> bool: ...
+
+    def mark_processed(self, network: str, event_id: str, at: datetime) -> None:
+        """Buffered."""
+
+    async def prune_processed(self, older_than: datetime) -> int: ...
+
+    # --- outbox ----------------------------------------------------------------------
+    def next_outbox_id(self) -> int:
+        """Allocate an outbox id without a round-trip (ids are never reused)."""
+
+    def put_outbox(self, entry: OutboxEntry) -> None:
+        """Buffered: insert or replace an outbox row."""
+
+    async def pending_outbox(self, limit: int = 1000) -> list[OutboxEntry]:
+        """Rows still PENDING, oldest first (including buffered ones)."""
+
+    async def outbox_for(self, follower_id: int, limit: int = 50) -> list[OutboxEntry]: ...
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """Rows per status, for health and metrics."""
+
+    # --- cursors, once-keys, plugin data, jobs ---------------------------------------
+    async def get_cursor(self, key: str) -> str | None: ...
+
+    def set_cursor(self, key: str, value: str) -> None:
+        """Buffered; committed in the same batch order as everything before it."""
+
+    async def once_used(self, key: str) -> bool: ...
+
+    def mark_once(self, key: str, at: datetime) -> None:
+        """Buffered."""
+
+    async def kv_get(self, namespace: str, key: str) -> str | None: ...
+
+    def kv_set(self, namespace: str, key: str, value: str, follower_id: int = 0) -> None:
+        """Buffered. ``follower_id`` ties the datum to a person so ``forget`` removes it."""
+
+    def kv_delete(self, namespace: str, key: str) -> None:
+        """Buffered."""
+
+    async def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, str]]:
+        """(key, value) pairs in the namespace whose key starts with ``prefix``, key order."""
+
+    def put_job(self, job: Job) -> None:
+        """Buffered: insert or replace by name."""
+
+    def delete_job(self, name: str) -> None:
+        """Buffered."""
+
+    async def due_jobs(self, now: datetime) -> list[Job]: ...
+
+    async def all_jobs(self) -> list[Job]: ...
+
+    # --- privacy ---------------------------------------------------------------------
+    async def export_follower(self, follower_id: int) -> FollowerExport | None: ...
+
+    async def forget_follower(self, follower_id: int, now: datetime) -> bool:
+        """Delete every row naming the person in every table; keep one anonymous audit row
+        (time, "forgot a follower"). Committed before returning. False if unknown."""
+
+    async def audit(self, limit: int = 100) -> list[tuple[datetime, str]]: ...

@@ -1,0 +1,1 @@
+"""pytest fixtures and fakes for plugin authors (registered as the ``brandbot`` pytest plugin)."""
