@@ -56,3 +56,46 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
+
+
+class ManualClock:
+    """A clock that moves only when ``advance`` is called; sleepers wait for it.
+
+    Unlike FakeClock, a deferred send stays deferred until the test moves time past it,
+    which is what a test of quiet hours or cooldowns wants.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._start = start or datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+        self._elapsed = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed)
+
+    def monotonic(self) -> float:
+        return 1000.0 + self._elapsed
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward and wake every sleeper whose deadline has passed."""
+        if seconds < 0:
+            raise ValueError("a ManualClock cannot go backwards")
+        self._elapsed += seconds
+        keep = []
+        for deadline, seq, fut in self._sleepers:
+            if deadline <= self._elapsed:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((deadline, seq, fut))
+        self._sleepers = keep
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        self._sleepers.append((self._elapsed + seconds, self._seq, fut))
+        await fut

@@ -24,10 +24,16 @@ class FollowerRecord:
     tier: str = ""
     streak: int = 0  # days in a row with an interaction
     streak_day: str = ""  # ISO date (UTC) of the last day counted in the streak
+    points_day: str = ""  # ISO date (UTC) that points_today counts
+    points_today: int = 0  # for the daily cap
     tags: frozenset[str] = frozenset()
     notes: str = ""
     opted_out: bool = False
     unreachable: frozenset[str] = frozenset()  # networks where the person blocked the bot
+
+    def days_known(self, now: datetime) -> int:
+        """Whole days since first contact."""
+        return max(0, (now - self.first_seen).days)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,582 @@
+"""The Bot: wiring, lifecycle, and the path every event takes.
+
+    network --submit--> Lanes (per-conversation order, back-pressure)
+        --> _handle: dedupe -> resolve follower -> count + score (loyalty)
+                     -> record the interaction (write-behind)
+                     -> milestones first, then the Router (watchers, responders)
+                     -> mark processed
+    ctx.reply --> outbound: Policy.decide --> Outbox (persisted, rate-limited) --> network.send
+
+Start with :meth:`Bot.from_config` and :meth:`Bot.run`; tests use
+``brandbot.testing`` which builds the same Bot on an in-memory network and store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+import signal
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from brandbot import loyalty
+from brandbot.clock import Clock, SystemClock
+from brandbot.config import BotConfig, load_config
+from brandbot.context import Context, JobContext, Note
+from brandbot.errors import ConfigError, PermanentSendError, SendError
+from brandbot.events import Conversation, Event, Kind, Person, Reply
+from brandbot.networks.base import CommandSpec, Network, NetworkState
+from brandbot.networks.registry import build_network
+from brandbot.outbox import Outbox
+from brandbot.plugins import LoadedPlugin, load_plugins
+from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
+from brandbot.routing import Router
+from brandbot.rule_responder import RuleResponders
+from brandbot.rules import RuleBook
+from brandbot.store.base import Store
+from brandbot.store.records import Direction, FollowerRecord, Interaction, Job, OutboxEntry, OutboxStatus
+from brandbot.store.sqlite import SqliteStore
+from brandbot.templates import TemplateEngine, build_context
+
+log = logging.getLogger("brandbot")
+
+HANDOFF_NAMESPACE = "core.handoff"
+COST_NAMESPACE = "core.cost"
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What happened to one event: for simulate, tests and logs."""
+
+    event: Event
+    duplicate: bool = False
+    handled_by: str | None = None
+    notes: tuple[Note, ...] = ()
+    follower_id: int = 0
+
+
+class Handoffs:
+    """Conversations a human has taken over, with the time the bot may speak again."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], datetime] = {}
+
+    def active(self, key: tuple[str, str], now: datetime) -> bool:
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until <= now:
+            del self._until[key]
+            return False
+        return True
+
+    def set(self, key: tuple[str, str], until: datetime) -> None:
+        self._until[key] = until
+
+    def clear(self, key: tuple[str, str]) -> bool:
+        return self._until.pop(key, None) is not None
+
+    def items(self) -> list[tuple[tuple[str, str], datetime]]:
+        return sorted(self._until.items(), key=lambda kv: kv[1])
+
+
+class CostMeter:
+    """Estimated sending cost per UTC day (X bills per post), persisted in plugin data."""
+
+    def __init__(self) -> None:
+        self._by_day: dict[str, float] = {}
+
+    def today(self, now: datetime) -> float:
+        return self._by_day.get(now.date().isoformat(), 0.0)
+
+    def add(self, now: datetime, amount: float) -> tuple[str, float]:
+        day = now.date().isoformat()
+        self._by_day[day] = self._by_day.get(day, 0.0) + amount
+        return day, self._by_day[day]
+
+    def load(self, day: str, amount: float) -> None:
+        self._by_day[day] = amount
+
+    def days(self) -> dict[str, float]:
+        return dict(self._by_day)
+
+
+class Bot:
+    """One running brand bot. Implements the NetworkHost every adapter talks to."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        *,
+        store: Store | None = None,
+        networks: Mapping[str, Network] | None = None,
+        clock: Clock | None = None,
+        plugins: Sequence[LoadedPlugin] | None = None,
+        dry_run: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.log = log
+        self.store: Store = store or SqliteStore(config.storage_path, commit_delay=config.top.storage.commit_delay)
+        self.templates = TemplateEngine(config.brand)
+        self.policy = Policy(config.top.policy)
+        self.dry_run = dry_run
+        self._rng = rng or random.Random()
+        self.networks: dict[str, Network] = dict(networks) if networks is not None else self._build_networks()
+        self.plugins: list[LoadedPlugin] = list(plugins) if plugins is not None else load_plugins(
+            config.plugins, config.plugin_dirs, config.doc
+        )
+        self.rules = RuleResponders(RuleBook.load(list(config.rule_files), self.templates), self, rng=self._rng)
+        self.router = self._build_router()
+        self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent,
+                             on_failed=self._on_failed, rng=self._rng)
+        self.handoffs = Handoffs()
+        self.costs = CostMeter()
+        self.health: dict[str, tuple[NetworkState, str]] = {}
+        self.stats: dict[str, int] = {"events": 0, "duplicates": 0, "replies": 0, "refused": 0, "deferred": 0}
+        self._recent_sends: deque[datetime] = deque()
+        self._pending: dict[str, int] = {}
+        self._settle = asyncio.Condition()
+        self._stop_requested = asyncio.Event()
+        self._stop_reason = ""
+        self._started = False
+        self._background: list[asyncio.Task[None]] = []
+        self.lanes: Any = None
+        runtime = config.top.runtime
+        from brandbot.lanes import Lanes
+
+        self.lanes = Lanes(self._handle_safely, max_concurrency=runtime.max_concurrency, max_queued=runtime.queue_size)
+        self.handled: deque[Handled] | None = None  # set to a deque to keep a trace (simulate, tests)
+
+    @classmethod
+    def from_config(cls, path: str | Path, **kwargs: Any) -> "Bot":
+        return cls(load_config(path), **kwargs)
+
+    # -- construction ---------------------------------------------------------------------
+    def _build_networks(self) -> dict[str, Network]:
+        nets: dict[str, Network] = {}
+        for section in self.config.networks:
+            nets[section.name] = build_network(
+                section.name, dict(section.settings), doc=self.config.doc, loc=section.loc,
+                where=section.where, clock=self.clock,
+            )
+        return nets
+
+    def _build_router(self) -> Router:
+        handlers = [h for lp in self.plugins for h in lp.plugin.handlers]
+        settings = {lp.plugin.name: lp.settings for lp in self.plugins}
+        return Router(handlers, self.rules.candidates, timeout=self.config.top.runtime.handler_timeout,
+                      settings=settings)
+
+    def plugin_settings(self, name: str) -> Any:
+        for lp in self.plugins:
+            if lp.plugin.name == name:
+                return lp.settings
+        raise KeyError(name)
+
+    # -- NetworkHost ----------------------------------------------------------------------
+    async def submit(self, event: Event) -> None:
+        self._pending[event.network] = self._pending.get(event.network, 0) + 1
+        await self.lanes.submit(event.conversation.key, event)
+
+    async def settled(self) -> None:
+        await self.lanes.join()
+        await self.store.flush()
+
+    async def load_cursor(self, key: str) -> str | None:
+        return await self.store.get_cursor(key)
+
+    async def save_cursor(self, key: str, value: str) -> None:
+        self.store.set_cursor(key, value)
+
+    def commands(self) -> list[CommandSpec]:
+        specs = {h.command: CommandSpec(h.command, h.description or h.command, h.admin_only)
+                 for h in self.router.commands() if h.command}
+        return sorted(specs.values(), key=lambda c: c.name)
+
+    def request_stop(self, reason: str = "") -> None:
+        self._stop_reason = reason or "stop requested"
+        self._stop_requested.set()
+
+    async def mark_unreachable(self, network: str, user_id: str) -> None:
+        follower = await self.store.find_follower(network, user_id)
+        if follower is not None and network not in follower.unreachable:
+            self.store.put_follower(dataclasses.replace(follower, unreachable=follower.unreachable | {network}))
+            log.info("follower %d is unreachable on %s (blocked the bot)", follower.id, network)
+
+    # -- the event path -------------------------------------------------------------------
+    async def _handle_safely(self, event: Event) -> None:
+        try:
+            result = await self.handle(event)
+            if self.handled is not None:
+                self.handled.append(result)
+        except Exception:
+            log.exception("event %s:%s could not be handled", event.network, event.id)
+        finally:
+            self._pending[event.network] = self._pending.get(event.network, 1) - 1
+
+    def _truncate(self, event: Event) -> Event:
+        limit = self.config.top.runtime.max_text
+        if len(event.text) <= limit:
+            return event
+        log.warning("event %s:%s text truncated from %d to %d characters", event.network, event.id, len(event.text), limit)
+        return dataclasses.replace(event, text=event.text[:limit])
+
+    async def handle(self, event: Event) -> Handled:
+        """Handle one event start to finish (used directly by simulate and tests)."""
+        store = self.store
+        if await store.is_processed(event.network, event.id):
+            self.stats["duplicates"] += 1
+            return Handled(event, duplicate=True)
+        self.stats["events"] += 1
+        event = self._truncate(event)
+        now = self.clock.now()
+        follower, created = await store.resolve(event.author, now)
+        scored = loyalty.apply(follower, event.kind.value, event.network, now, self.config.top.loyalty)
+        follower = scored.follower
+        store.put_follower(follower)
+        keep_text = self.config.top.storage.text_retention_days > 0
+        store.add_interaction(Interaction(
+            follower_id=follower.id, time=now, direction=Direction.IN, kind=event.kind.value,
+            network=event.network, conversation_id=event.conversation.id, event_id=event.id,
+            text=event.text if keep_text else "", points=scored.awarded,
+        ))
+        is_admin = self.config.is_admin(event.network, event.author.id, event.author.handle)
+        notes: list[Note] = []
+        milestone_replied = False
+        for i, milestone in enumerate(scored.milestones):
+            derived = dataclasses.replace(
+                event, kind=Kind.MILESTONE, id=f"{event.id}#m{i}", text=milestone.label, command=None, args=(),
+                data=(("milestone", milestone.kind), ("value", str(milestone.value)),
+                      ("tier", milestone.tier), ("previous_tier", milestone.previous_tier)),
+            )
+            mctx = self._context(derived, follower, created, is_admin, notes)
+            await self.router.dispatch(mctx, responders_allowed=not milestone_replied)
+            follower = mctx.follower
+            milestone_replied = milestone_replied or mctx.replied
+        ctx = self._context(event, follower, created, is_admin, notes)
+        result = await self.router.dispatch(ctx, responders_allowed=not milestone_replied)
+        store.mark_processed(event.network, event.id, now)
+        return Handled(event, handled_by=result.handled_by, notes=tuple(notes), follower_id=follower.id)
+
+    def _context(self, event: Event, follower: FollowerRecord, first_contact: bool, is_admin: bool,
+                 notes: list[Note]) -> Context:
+        return Context(bot=self, plugin_name="", config=_NO_SETTINGS, event=event, follower=follower,
+                       first_contact=first_contact, is_admin=is_admin, notes=notes, log=log)
+
+    def template_context(self, event: Event, follower: FollowerRecord, first_contact: bool,
+                         extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        return build_context(event=event, follower=follower, first_contact=first_contact, now=self.clock.now(),
+                             brand=self.config.brand, extra=extra)
+
+    # -- outgoing -------------------------------------------------------------------------
+    async def outbound(self, reply: Reply, *, event: Event | None, follower: FollowerRecord | None,
+                       essential: bool = False, once_key: str | None = None,
+                       notes: list[Note] | None = None) -> Decision:
+        """Ask the policy, then record the reply in the outbox (or its refusal, with the reason)."""
+        now = self.clock.now()
+        network = self.networks.get(reply.network)
+        if network is None:
+            decision = Decision(Verdict.REFUSE, Reason.UNREACHABLE, f"network {reply.network!r} is not running", None)
+        else:
+            private = reply.conversation.private
+            wrote_first = event is not None and event.conversation.key == reply.conversation.key
+            cutoff = now - timedelta(hours=1)
+            while self._recent_sends and self._recent_sends[0] <= cutoff:
+                self._recent_sends.popleft()
+            request = SendRequest(
+                network=reply.network,
+                requires_summons=network.requires_summons,
+                event_kind=event.kind.value if event is not None else None,
+                addressed=event.addressed if event is not None else False,
+                private=private,
+                person_wrote_first=wrote_first or not private,
+                opted_out=bool(follower and follower.opted_out),
+                unreachable=bool(follower and reply.network in follower.unreachable),
+                once_key_used=bool(once_key) and await self.store.once_used(once_key or ""),
+                handed_off=self.handoffs.active(reply.conversation.key, now),
+                now=now,
+                cost=network.cost_of(reply.text),
+                cost_spent_today=self.costs.today(now),
+                sent_last_hour=len(self._recent_sends),
+                text_problem=network.check_text(reply.text),
+                essential=essential,
+            )
+            decision = self.policy.decide(request)
+        entry = OutboxEntry(
+            id=self.store.next_outbox_id(), network=reply.network, conversation_id=reply.conversation.id,
+            conversation_private=reply.conversation.private, text=reply.text, created=now,
+            next_try=decision.until or now,
+            status=OutboxStatus.REFUSED if decision.verdict is Verdict.REFUSE else OutboxStatus.PENDING,
+            in_reply_to=reply.in_reply_to or "", recipient_id=reply.recipient.id if reply.recipient else "",
+            follower_id=follower.id if follower else 0, event_id=reply.event_id or "", source=reply.source,
+            reason="" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}",
+        )
+        action = {Verdict.ALLOW: "send", Verdict.DEFER: "defer", Verdict.REFUSE: "refuse"}[decision.verdict]
+        if notes is not None:
+            notes.append(Note(reply.source, action, "" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}",
+                              reply.text, reply.network, reply.conversation.id))
+        if decision.verdict is Verdict.REFUSE:
+            self.stats["refused"] += 1
+            self.store.put_outbox(entry)
+            if follower is not None:
+                self.store.add_interaction(Interaction(
+                    follower_id=follower.id, time=now, direction=Direction.OUT, kind="refused",
+                    network=reply.network, conversation_id=reply.conversation.id, event_id=reply.event_id or "",
+                    text=f"{decision.reason}: {decision.detail}", source=reply.source,
+                ))
+            log.info("refused reply from %s on %s: %s", reply.source, reply.network, decision.reason)
+            return decision
+        if once_key:
+            self.store.mark_once(once_key, now)
+        self._recent_sends.append(now)
+        self.stats["deferred" if decision.verdict is Verdict.DEFER else "replies"] += 1
+        if self.dry_run:
+            self.store.put_outbox(entry)
+        else:
+            self.outbox.enqueue(entry)
+        return decision
+
+    async def announce(self, conversation: Conversation, text: str, *, source: str, essential: bool = True) -> Decision:
+        """A proactive message (staff notices, reminders): no event, still through the policy."""
+        reply = Reply(network=conversation.network, conversation=conversation, text=text, source=source)
+        return await self.outbound(reply, event=None, follower=None, essential=essential)
+
+    async def notify_staff(self, text: str, *, source: str) -> Decision:
+        staff = self.config.top.staff
+        return await self.announce(Conversation(staff.network, staff.conversation), text, source=source)
+
+    async def _on_sent(self, entry: OutboxEntry) -> None:
+        network = self.networks.get(entry.network)
+        now = self.clock.now()
+        if network is not None:
+            cost = network.cost_of(entry.text)
+            if cost:
+                day, total = self.costs.add(now, cost)
+                self.store.kv_set(COST_NAMESPACE, day, f"{total:.4f}")
+        if entry.follower_id:
+            keep_text = self.config.top.storage.text_retention_days > 0
+            self.store.add_interaction(Interaction(
+                follower_id=entry.follower_id, time=now, direction=Direction.OUT, kind="reply",
+                network=entry.network, conversation_id=entry.conversation_id, event_id=entry.event_id,
+                text=entry.text if keep_text else "", source=entry.source,
+            ))
+
+    async def _on_failed(self, entry: OutboxEntry, exc: SendError | Exception) -> None:
+        if isinstance(exc, PermanentSendError) and exc.unreachable and entry.recipient_id:
+            await self.mark_unreachable(entry.network, entry.recipient_id)
+
+    # -- follower actions (used by Context and rules) ---------------------------------------
+    async def _follower(self, follower_id: int) -> FollowerRecord:
+        follower = await self.store.get_follower(follower_id)
+        if follower is None:
+            raise KeyError(f"no follower {follower_id}")
+        return follower
+
+    async def tag_follower(self, follower_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> FollowerRecord:
+        follower = await self._follower(follower_id)
+        tags = (follower.tags | {t.strip().lower() for t in add if t.strip()}) - {t.strip().lower() for t in remove}
+        updated = dataclasses.replace(follower, tags=frozenset(tags))
+        self.store.put_follower(updated)
+        return updated
+
+    async def add_points(self, follower_id: int, points: int, reason: str = "") -> FollowerRecord:
+        follower = await self._follower(follower_id)
+        updated = loyalty.adjust_points(follower, points, self.config.top.loyalty)
+        self.store.put_follower(updated)
+        self.store.add_interaction(Interaction(
+            follower_id=follower_id, time=self.clock.now(), direction=Direction.IN, kind="points",
+            network="", conversation_id="", text=reason, source=reason, points=points,
+        ))
+        return updated
+
+    async def set_opted_out(self, follower_id: int, opted_out: bool) -> FollowerRecord:
+        follower = await self._follower(follower_id)
+        updated = dataclasses.replace(follower, opted_out=opted_out)
+        self.store.put_follower(updated)
+        return updated
+
+    async def handoff(self, conversation: Conversation, reason: str, *, follower: FollowerRecord | None = None) -> None:
+        now = self.clock.now()
+        until = now + timedelta(seconds=self.config.top.handoff.timeout)
+        self.handoffs.set(conversation.key, until)
+        self.store.kv_set(HANDOFF_NAMESPACE, f"{conversation.network}:{conversation.id}", until.isoformat())
+        who = f"{follower.name} (follower {follower.id})" if follower else "someone"
+        await self.notify_staff(
+            f"Handoff: {who} on {conversation.network} in {conversation.title or conversation.id} needs a person "
+            f"({reason}). The bot stays quiet there until /release {conversation.network}:{conversation.id} "
+            f"or {until:%Y-%m-%d %H:%M} UTC.",
+            source="core:handoff",
+        )
+
+    async def release(self, network: str, conversation_id: str) -> bool:
+        self.store.kv_delete(HANDOFF_NAMESPACE, f"{network}:{conversation_id}")
+        return self.handoffs.clear((network, conversation_id))
+
+    # -- scheduled work ---------------------------------------------------------------------
+    def schedule(self, plugin: str, job: str, at: datetime, payload: Mapping[str, Any], *, key: str = "") -> str:
+        name = f"{plugin}:{job}:{key or self.store.next_outbox_id()}"
+        self.store.put_job(Job(name=name, due=at, owner=plugin, payload=json.dumps(dict(payload), default=str)))
+        return name
+
+    async def run_due_jobs(self) -> int:
+        """Run every persisted job that is due; returns how many ran."""
+        ran = 0
+        handlers = {(j.plugin, j.name): (j, lp) for lp in self.plugins for j in lp.plugin.jobs}
+        for job in await self.store.due_jobs(self.clock.now()):
+            plugin, _, rest = job.name.partition(":")
+            kind = rest.split(":", 1)[0]
+            found = handlers.get((plugin, kind))
+            self.store.delete_job(job.name)
+            if found is None:
+                log.error("job %s has no handler (plugin %s not enabled?); dropped", job.name, plugin)
+                continue
+            spec, lp = found
+            ctx = JobContext(bot=self, plugin_name=plugin, config=lp.settings, payload=json.loads(job.payload), log=log)
+            try:
+                await asyncio.wait_for(spec.func(ctx), self.config.top.runtime.handler_timeout)
+            except Exception:
+                log.exception("job %s failed", job.name)
+            ran += 1
+        return ran
+
+    async def _job_loop(self) -> None:
+        while True:
+            try:
+                await self.run_due_jobs()
+            except Exception:
+                log.exception("scheduler pass failed")
+            await self.clock.sleep(1.0)
+
+    async def _periodic(self, lp: LoadedPlugin, spec: Any) -> None:
+        while True:
+            await self.clock.sleep(spec.interval)
+            ctx = JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log)
+            try:
+                await asyncio.wait_for(spec.func(ctx), self.config.top.runtime.handler_timeout)
+            except Exception:
+                log.exception("periodic %s.%s failed", lp.plugin.name, spec.name)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the store and restore state; no network is started (simulate stops here)."""
+        await self.store.open()
+        for key, until in await self.store.kv_items(HANDOFF_NAMESPACE):
+            network, _, conv = key.partition(":")
+            self.handoffs.set((network, conv), datetime.fromisoformat(until))
+        for day, amount in await self.store.kv_items(COST_NAMESPACE):
+            self.costs.load(day, float(amount))
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self.open()
+        await self.outbox.start()
+        for name, network in self.networks.items():
+            await network.start(_HostView(self, name))
+        self._started = True
+        for lp in self.plugins:
+            for func in lp.plugin.startup:
+                await func(JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log))
+            for spec in lp.plugin.periodic:
+                self._background.append(asyncio.create_task(self._periodic(lp, spec)))
+        self._background.append(asyncio.create_task(self._job_loop(), name="jobs"))
+        log.info("brandbot started: networks %s, %d rules, %d plugins", ", ".join(self.networks),
+                 len(self.rules.book), len(self.plugins))
+
+    async def stop(self) -> None:
+        """Stop intake, finish in-flight handlers (bounded), drain due sends, close everything."""
+        if not self._started:
+            await self.store.close()
+            return
+        self._started = False
+        grace = self.config.top.runtime.shutdown_grace
+        for network in self.networks.values():
+            if hasattr(network, "stop_intake"):
+                await network.stop_intake()
+        try:
+            await asyncio.wait_for(self.lanes.join(), grace)
+        except asyncio.TimeoutError:
+            log.warning("stopping with events still being handled; they will be replayed or lost per network")
+            await self.lanes.cancel()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+        await self.outbox.stop(grace)
+        for network in self.networks.values():
+            try:
+                await network.stop()
+            except Exception:
+                log.exception("network %s did not stop cleanly", network.name)
+        await self.store.close()
+        log.info("brandbot stopped (%s)", self._stop_reason or "stop")
+
+    async def run(self) -> int:
+        """Run until SIGINT/SIGTERM or until a network asks to stop (console at end of input)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop, sig.name)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await self.start()
+        try:
+            await self._stop_requested.wait()
+        finally:
+            await self.stop()
+        return 0
+
+
+class _HostView:
+    """The NetworkHost one adapter sees: the bot, with the adapter's name attached."""
+
+    def __init__(self, bot: Bot, network: str) -> None:
+        self._bot = bot
+        self._network = network
+        self.log = logging.getLogger(f"brandbot.network.{network}")
+
+    async def submit(self, event: Event) -> None:
+        await self._bot.submit(event)
+
+    async def settled(self) -> None:
+        await self._bot.settled()
+
+    async def load_cursor(self, key: str) -> str | None:
+        return await self._bot.load_cursor(key)
+
+    async def save_cursor(self, key: str, value: str) -> None:
+        await self._bot.save_cursor(key, value)
+
+    def report_state(self, state: NetworkState, detail: str = "") -> None:
+        self._bot.health[self._network] = (state, detail)
+        self.log.info("%s %s", state.value, detail)
+
+    def commands(self) -> list[CommandSpec]:
+        return self._bot.commands()
+
+    def request_stop(self, reason: str = "") -> None:
+        self._bot.request_stop(reason)
+
+    async def mark_unreachable(self, network: str, user_id: str) -> None:
+        await self._bot.mark_unreachable(network, user_id)
+
+
+class _NoSettings:
+    """Placeholder config for contexts that are not inside a plugin (rules)."""
+
+    def model_dump(self) -> dict[str, Any]:
+        return {}
+
+
+_NO_SETTINGS: Any = _NoSettings()
+
+__all__ = ["Bot", "Handled", "ConfigError", "Person"]

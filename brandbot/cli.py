@@ -1,0 +1,309 @@
+"""The ``brandbot`` command: run, check, simulate, followers, loyalty.
+
+Every command takes ``-c/--config`` (default ``config/brandbot.yaml``). Errors in the
+configuration print one clear message with file:line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from brandbot.errors import BrandbotError, ConfigError
+
+DEFAULT_CONFIG = "config/brandbot.yaml"
+EXIT_CONFIG = 2
+
+
+def _setup_logging(level: str = "INFO", json_format: bool = False) -> None:
+    from brandbot.logs import configure
+
+    configure(level, json_format)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from brandbot.config import load_config
+
+    return load_config(args.config)
+
+
+# -- run ----------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from brandbot.bot import Bot
+
+    config = _load(args)
+    _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format)
+    if config.storage_path != ":memory:":
+        Path(config.storage_path).parent.mkdir(parents=True, exist_ok=True)
+
+    async def main() -> int:
+        bot = Bot(config)
+        return await bot.run()
+
+    return asyncio.run(main())
+
+
+# -- check --------------------------------------------------------------------------------
+def check_config(config: Any) -> list[str]:
+    """Everything ``brandbot check`` verifies beyond loading; returns a summary. Raises on errors."""
+    from brandbot.bot import Bot
+    from brandbot.networks.registry import build_network
+    from brandbot.plugins import load_plugins
+    from brandbot.policy import check_rule_against_network
+    from brandbot.rules import RuleBook
+    from brandbot.templates import TemplateEngine, sample_context
+
+    engine = TemplateEngine(config.brand)
+    book = RuleBook.load(list(config.rule_files), engine)
+    plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc)
+    networks = {s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where)
+                for s in config.networks}
+    for rule in book.rules:
+        for name, net in networks.items():
+            if rule.networks and name not in rule.networks:
+                continue
+            problem = check_rule_against_network([k.value for k in rule.kinds], name, net.requires_summons)
+            if problem:
+                raise ConfigError(f"rule {rule.name!r}: {problem}", rule.where)
+            sample = sample_context(config.brand)
+            for variant in rule.variants:
+                text = engine.render(variant, sample)
+                too_long = net.check_text(text)
+                if too_long:
+                    raise ConfigError(f"rule {rule.name!r} on {name}: reply cannot be sent there: {too_long}", variant.where or rule.where)
+    for lp in plugins:
+        check = getattr(lp.plugin, "check", None)
+        if callable(check):
+            check(lp.settings, config)
+    del Bot
+    return [
+        f"config {config.path}",
+        f"{len(book)} rules from {len(config.rule_files)} file(s)",
+        f"{len(plugins)} plugins: {', '.join(p.plugin.name for p in plugins) or '-'}",
+        f"networks: {', '.join(networks)}",
+    ]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args)
+    for line in check_config(config):
+        print(f"ok  {line}")
+    print("brandbot check: everything is valid")
+    return 0
+
+
+# -- simulate -----------------------------------------------------------------------------
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from brandbot.simulate import simulate
+
+    config = _load(args)
+    _setup_logging("WARNING")
+    if args.events == "-":
+        lines = sys.stdin.read().splitlines()
+        source = "stdin"
+    else:
+        lines = Path(args.events).read_text(encoding="utf-8").splitlines()
+        source = args.events
+    asyncio.run(simulate(config, lines, sys.stdout, source))
+    return 0
+
+
+# -- followers ----------------------------------------------------------------------------
+async def _with_store(config: Any, work: Any) -> Any:
+    from brandbot.store.sqlite import SqliteStore
+
+    store = SqliteStore(config.storage_path)
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+async def _find(store: Any, ref: str) -> Any:
+    if ref.isdigit():
+        follower = await store.get_follower(int(ref))
+    else:
+        network, sep, who = ref.partition(":")
+        if not sep:
+            raise BrandbotError(f"follower {ref!r}: give a numeric id or network:handle (e.g. console:ana)")
+        follower = await store.find_follower(network, who.lstrip("@"))
+    if follower is None:
+        raise BrandbotError(f"no follower {ref!r}")
+    return follower
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
+    line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def cmd_followers(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from brandbot.store.records import FollowerQuery
+
+    config = _load(args)
+
+    async def work(store: Any) -> int:
+        if args.action == "list":
+            since = datetime.now(timezone.utc) - timedelta(days=args.seen_days) if args.seen_days else None
+            query = FollowerQuery(tier=args.tier, network=args.network, tag=args.tag, seen_since=since,
+                                  order_by=args.sort, descending=not args.ascending, limit=args.limit)
+            followers = await store.list_followers(query)
+            rows = [[str(f.id), f.name, str(f.points), f.tier, str(f.interactions), str(f.reposts),
+                     f.last_seen.strftime("%Y-%m-%d %H:%M"), ",".join(sorted(f.tags))] for f in followers]
+            print(_table(rows, ["id", "name", "points", "tier", "interactions", "reposts", "last seen", "tags"]))
+            total = await store.count_followers()
+            print(f"\n{len(followers)} shown of {total} followers")
+            costs = await store.kv_items("core.cost")
+            if costs:
+                print("sending cost estimate per day: " + ", ".join(f"{d} ${float(v):.2f}" for d, v in costs[-7:]))
+            return 0
+        follower = await _find(store, args.who)
+        if args.action == "show":
+            now = datetime.now(timezone.utc)
+            idents = await store.identities(follower.id)
+            print(f"{follower.name} (follower {follower.id})")
+            print(f"  identities : {', '.join(f'{i.network}:{i.handle or i.user_id}' for i in idents)}")
+            print(f"  first seen : {follower.first_seen:%Y-%m-%d} ({follower.days_known(now)} days known), last seen {follower.last_seen:%Y-%m-%d %H:%M}")
+            print(f"  points     : {follower.points} ({follower.tier}), streak {follower.streak} days")
+            print(f"  counts     : {follower.interactions} interactions, {follower.mentions} mentions, {follower.replies} replies, {follower.reposts} reposts, {follower.quotes} quotes")
+            print(f"  tags       : {', '.join(sorted(follower.tags)) or '-'}   opted out: {follower.opted_out}   unreachable on: {', '.join(sorted(follower.unreachable)) or '-'}")
+            print("  history (newest first):")
+            for it in await store.recent_interactions(follower.id, args.limit):
+                arrow = "<-" if it.direction == "in" else "->"
+                extra = f" [{it.source}]" if it.source else ""
+                pts = f" +{it.points}pt" if it.points else ""
+                print(f"    {it.time:%Y-%m-%d %H:%M} {arrow} {it.network}/{it.kind}{pts}{extra} {it.text[:80]}")
+            return 0
+        if args.action == "export":
+            from brandbot.export import export_json
+
+            data = await store.export_follower(follower.id)
+            text = export_json(data)
+            if args.output:
+                Path(args.output).write_text(text, encoding="utf-8")
+                print(f"wrote everything held on follower {follower.id} to {args.output}")
+            else:
+                print(text)
+            return 0
+        if args.action == "forget":
+            ok = await store.forget_follower(follower.id, datetime.now(timezone.utc))
+            print(f"forgot follower {follower.id}" if ok else f"no follower {follower.id}")
+            return 0 if ok else 1
+        if args.action == "tag":
+            import dataclasses
+
+            tags = set(follower.tags)
+            for t in args.tags:
+                (tags.discard(t[1:].lower()) if t.startswith("-") else tags.add(t.lstrip("+").lower()))
+            store.put_follower(dataclasses.replace(follower, tags=frozenset(tags)))
+            print(f"follower {follower.id} tags: {', '.join(sorted(tags)) or '-'}")
+            return 0
+        raise BrandbotError(f"unknown action {args.action}")
+
+    return asyncio.run(_with_store(config, work))
+
+
+def cmd_loyalty(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from brandbot import loyalty
+    from brandbot.store.records import FollowerQuery
+
+    config = _load(args)
+
+    async def work(store: Any) -> int:
+        changed = 0
+        offset = 0
+        while True:
+            batch = await store.list_followers(FollowerQuery(order_by="name", descending=False, limit=500, offset=offset))
+            if not batch:
+                break
+            for f in batch:
+                history = [(i.kind, i.network, i.time) for i in await store.all_interactions(f.id) if i.direction == "in" and i.kind != "points"]
+                bonus = sum(i.points for i in await store.all_interactions(f.id) if i.kind == "points")
+                fresh = loyalty.recompute(f, history, config.top.loyalty)
+                fresh = loyalty.adjust_points(fresh, bonus, config.top.loyalty) if bonus else fresh
+                fresh = dataclasses.replace(fresh, tags=f.tags, notes=f.notes, opted_out=f.opted_out, unreachable=f.unreachable)
+                if fresh != f:
+                    changed += 1
+                    store.put_follower(fresh)
+            offset += len(batch)
+        print(f"recomputed loyalty for {offset} followers; {changed} changed")
+        return 0
+
+    return asyncio.run(_with_store(config, work))
+
+
+# -- entry point --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brandbot", description="A brand's conversational engagement bot.")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"brandbot.yaml to use (default {DEFAULT_CONFIG})")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the bot until Ctrl-C / SIGTERM (or end of console input)")
+    p.add_argument("--log-level", default=None)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="validate config, rules, templates and plugins")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("simulate", help="JSON-lines events in, JSON-lines decisions out; sends nothing")
+    p.add_argument("events", nargs="?", default="-", help="file of JSON lines (default: stdin)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("followers", help="list, show, export, forget or tag followers")
+    fsub = p.add_subparsers(dest="action", required=True)
+    pl = fsub.add_parser("list")
+    pl.add_argument("--tier")
+    pl.add_argument("--network")
+    pl.add_argument("--tag")
+    pl.add_argument("--seen-days", type=int, default=0, help="only those seen in the last N days")
+    pl.add_argument("--sort", default="points", choices=["points", "last_seen", "first_seen", "interactions", "name"])
+    pl.add_argument("--ascending", action="store_true")
+    pl.add_argument("--limit", type=int, default=50)
+    for action in ("show", "export", "forget"):
+        pa = fsub.add_parser(action)
+        pa.add_argument("who", help="follower id, or network:handle")
+        if action == "show":
+            pa.add_argument("--limit", type=int, default=20)
+        if action == "export":
+            pa.add_argument("-o", "--output")
+    pt = fsub.add_parser("tag")
+    pt.add_argument("who")
+    pt.add_argument("tags", nargs="+", help="tags to add; prefix with - to remove")
+    p.set_defaults(func=cmd_followers)
+
+    p = sub.add_parser("loyalty", help="loyalty maintenance")
+    lsub = p.add_subparsers(dest="action", required=True)
+    lsub.add_parser("recompute", help="recompute points and tiers from history after a config change")
+    p.set_defaults(func=cmd_loyalty)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"brandbot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BrandbotError as exc:
+        print(f"brandbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

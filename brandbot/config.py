@@ -1,0 +1,277 @@
+"""brandbot.yaml -> a typed, validated BotConfig.
+
+Everything a community manager can get wrong is caught here, before the bot starts,
+with the file, the line and what to fix. Secrets come from ``${ENV_VAR}`` references
+(``${NAME:-default}`` gives a default) and are substituted only in sections that are
+actually used, so a disabled network does not demand its token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from brandbot.errors import ConfigError
+from brandbot.loyalty import LoyaltyConfig
+from brandbot.policy import PolicyConfig
+from brandbot.yamlfile import YamlDoc, load_yaml, validation_error
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """'90s', '10m', '2h', '1d', '250ms' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Strict):
+    path: str = Field("data/brandbot.sqlite3", description="SQLite file, relative to the config file; ':memory:' for none")
+    commit_delay: float = Field(0.05, gt=0, le=0.05, description="Longest wait before buffered writes are committed (seconds, <= 0.05)")
+    text_retention_days: int = Field(90, ge=0, description="Days message text is kept in history; counts are kept forever. 0 = never keep text")
+    processed_retention_days: int = Field(14, ge=1, description="Days processed event ids are kept to dedupe replays")
+
+
+class RuntimeConfig(_Strict):
+    max_concurrency: int = Field(64, ge=1, description="Conversations handled at once")
+    queue_size: int = Field(10_000, ge=1, description="Events waiting for a handler before networks are slowed down")
+    handler_timeout: float = Field(10.0, gt=0, description="Seconds before a handler is abandoned and logged")
+    shutdown_grace: float = Field(10.0, ge=0, description="Seconds in-flight handlers get on SIGTERM")
+    max_text: int = Field(16_000, ge=100, description="Incoming text longer than this is truncated (with a log note)")
+
+
+class StaffConfig(_Strict):
+    network: str = Field("console", description="Network of the staff channel")
+    conversation: str = Field("staff", description="Chat/channel id where handoff notices and digests go")
+
+
+class HandoffConfig(_Strict):
+    timeout: float = Field(7200.0, description="Seconds (or 2h) after which the bot speaks again without /release")
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
+class LoggingConfig(_Strict):
+    level: str = "INFO"
+    json_format: bool = Field(False, alias="json")
+    log_text: bool = Field(False, description="Include message text in logs (debug only)")
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("level must be one of DEBUG, INFO, WARNING, ERROR")
+        return v
+
+
+class HttpConfig(_Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+
+
+class TopConfig(_Strict):
+    """The top-level keys of brandbot.yaml (networks and plugins are validated per entry)."""
+
+    brand: dict[str, Any] = Field(default_factory=lambda: {"name": "Our brand"})
+    storage: StorageConfig = StorageConfig()
+    networks: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"console": {}})
+    rules: list[str] = Field(default_factory=list)
+    plugin_dirs: list[str] = Field(default_factory=lambda: ["../plugins"])
+    plugins: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    admins: dict[str, list[str]] = Field(default_factory=dict)
+    staff: StaffConfig = StaffConfig()
+    loyalty: LoyaltyConfig = LoyaltyConfig()
+    policy: PolicyConfig = PolicyConfig()
+    handoff: HandoffConfig = HandoffConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    logging: LoggingConfig = LoggingConfig()
+    http: HttpConfig = HttpConfig()
+    timezone: str = "UTC"
+
+    @field_validator("brand")
+    @classmethod
+    def _brand_has_name(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(v.get("name"), str) or not v["name"].strip():
+            raise ValueError("brand needs a 'name' (used in replies as {{ brand.name }})")
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_ids_are_text(cls, v: dict[str, list[Any]]) -> dict[str, list[str]]:
+        return {net: [str(i) for i in ids] for net, ids in v.items()}
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    """One enabled network's raw settings, with where they came from for error messages."""
+
+    name: str
+    settings: Mapping[str, Any]
+    where: str
+    loc: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class PluginSection:
+    name: str
+    settings: Mapping[str, Any]
+    enabled: bool
+    where: str
+    loc: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """The validated configuration, with paths resolved against the config file's folder."""
+
+    path: Path
+    top: TopConfig
+    doc: YamlDoc
+    networks: tuple[NetworkSection, ...]
+    plugins: tuple[PluginSection, ...]
+    rule_files: tuple[Path, ...]
+    plugin_dirs: tuple[Path, ...]
+    storage_path: str
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def brand(self) -> dict[str, Any]:
+        return dict(self.top.brand)
+
+    def is_admin(self, network: str, user_id: str, handle: str = "") -> bool:
+        ids = self.top.admins.get(network, [])
+        return user_id in ids or (bool(handle) and handle in ids)
+
+    def where(self, *loc: str | int) -> str:
+        return self.doc.where(loc)
+
+
+def substitute_env(value: Any, env: Mapping[str, str], doc: YamlDoc, loc: tuple[str | int, ...]) -> Any:
+    """Replace ${NAME} / ${NAME:-default} in every string below ``value``.
+
+    A reference to an unset variable without a default is an error naming the variable
+    and the line, never a silent empty string (an empty token fails much later and less
+    clearly). The values are never logged.
+    """
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"environment variable {name} is not set (used at {'.'.join(map(str, loc))}); "
+                f"export it before starting, or write ${{{name}:-default}} to give a default",
+                doc.where(loc),
+            )
+
+        return _ENV_REF.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env, doc, (*loc, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, env, doc, (*loc, i)) for i, v in enumerate(value)]
+    return value
+
+
+def _section_enabled(settings: Mapping[str, Any] | None, doc: YamlDoc, loc: tuple[str | int, ...]) -> bool:
+    if settings is None:
+        return True
+    enabled = settings.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"'enabled' must be true or false, got {enabled!r}", doc.where((*loc, "enabled")))
+    return enabled
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> BotConfig:
+    """Read and validate brandbot.yaml. Raises ConfigError with file:line on any problem."""
+    path = Path(path)
+    env = dict(os.environ if env is None else env)
+    doc = load_yaml(path)
+    raw = doc.data if doc.data is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the configuration must be a mapping of keys (brand:, networks:, rules:, ...)", doc.where(()))
+
+    # Secrets are substituted only where they will be used: skip disabled networks/plugins.
+    data: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("networks", "plugins") and isinstance(value, dict):
+            section: dict[str, Any] = {}
+            for name, settings in value.items():
+                loc = (key, name)
+                if settings is not None and not isinstance(settings, dict):
+                    raise ConfigError(f"{key}.{name} must be a mapping of settings (or empty)", doc.where(loc))
+                if _section_enabled(settings, doc, loc):
+                    section[name] = substitute_env(settings, env, doc, loc)
+                else:
+                    section[name] = settings
+            data[key] = section
+        else:
+            data[key] = substitute_env(value, env, doc, (key,))
+
+    try:
+        top = TopConfig.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(doc, exc) from None
+
+    base = path.parent
+    networks = tuple(
+        NetworkSection(name, {k: v for k, v in (s or {}).items() if k != "enabled"}, doc.where(("networks", name)), ("networks", name))
+        for name, s in top.networks.items()
+        if _section_enabled(s, doc, ("networks", name))
+    )
+    if not networks:
+        raise ConfigError("no network is enabled; enable at least one (console needs no token)", doc.where(("networks",)))
+    plugins = tuple(
+        PluginSection(
+            name,
+            {k: v for k, v in (s or {}).items() if k != "enabled"},
+            _section_enabled(s, doc, ("plugins", name)),
+            doc.where(("plugins", name)),
+            ("plugins", name),
+        )
+        for name, s in top.plugins.items()
+    )
+    rule_files = tuple((base / p).resolve() for p in top.rules)
+    for i, rf in enumerate(rule_files):
+        if not rf.exists():
+            raise ConfigError(f"rules file {top.rules[i]!r} not found (looked for {rf})", doc.where(("rules", i)))
+    storage_path = top.storage.path
+    if storage_path != ":memory:":
+        storage_path = str((base / storage_path).resolve())
+    return BotConfig(
+        path=path.resolve(),
+        top=top,
+        doc=doc,
+        networks=networks,
+        plugins=plugins,
+        rule_files=rule_files,
+        plugin_dirs=tuple((base / d).resolve() for d in top.plugin_dirs),
+        storage_path=storage_path,
+        env=env,
+    )

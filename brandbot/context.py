@@ -1,0 +1,186 @@
+"""The one object a handler receives: the event, the follower, and what it may do.
+
+Handlers never touch the store, the outbox or a network directly; everything goes
+through the Context so the policy, the history and the reply-once rule always apply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
+
+from brandbot.events import Conversation, Event, Reply
+from brandbot.policy import Decision
+from brandbot.store.records import FollowerRecord, Job
+from brandbot.templates import ReplyTemplate
+
+if TYPE_CHECKING:
+    from brandbot.bot import Bot
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One decision taken while handling an event: shown by ``simulate`` and in logs."""
+
+    source: str
+    action: str  # send | defer | refuse | skip | error | action
+    detail: str = ""
+    text: str = ""
+    network: str = ""
+    conversation: str = ""
+
+
+class PluginData:
+    """A plugin's own persistent key/value storage; values are JSON-serialisable."""
+
+    def __init__(self, bot: "Bot", namespace: str) -> None:
+        self._bot = bot
+        self._ns = namespace
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        raw = await self._bot.store.kv_get(self._ns, key)
+        return default if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any, *, follower_id: int = 0) -> None:
+        """Save ``value``; pass ``follower_id`` when it is about a person (so forget removes it)."""
+        self._bot.store.kv_set(self._ns, key, json.dumps(value, ensure_ascii=False, default=str), follower_id)
+
+    def delete(self, key: str) -> None:
+        self._bot.store.kv_delete(self._ns, key)
+
+    async def items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        return [(k, json.loads(v)) for k, v in await self._bot.store.kv_items(self._ns, prefix)]
+
+
+class _Scheduling(Protocol):
+    plugin_name: str
+
+
+@dataclass
+class JobContext:
+    """What a periodic or scheduled job receives: no event, but the bot's services."""
+
+    bot: "Bot"
+    plugin_name: str
+    config: BaseModel
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("brandbot.plugin"))
+
+    @property
+    def data(self) -> PluginData:
+        return PluginData(self.bot, f"plugin:{self.plugin_name}")
+
+    @property
+    def now(self) -> datetime:
+        return self.bot.clock.now()
+
+    async def send(self, network: str, conversation: Conversation | str, text: str, *, essential: bool = True) -> Decision:
+        """Post a proactive message (staff channel, reminder). Passes the policy like any reply."""
+        conv = conversation if isinstance(conversation, Conversation) else Conversation(network, conversation)
+        return await self.bot.announce(conv, text, source=f"plugin:{self.plugin_name}", essential=essential)
+
+    async def send_staff(self, text: str) -> Decision:
+        """Post to the configured staff channel."""
+        return await self.bot.notify_staff(text, source=f"plugin:{self.plugin_name}")
+
+    def schedule(self, job: str, at: datetime, payload: Mapping[str, Any] | None = None, *, key: str = "") -> str:
+        """Persist a one-off job for this plugin's ``@plugin.job(job)`` handler; returns its name."""
+        return self.bot.schedule(self.plugin_name, job, at, payload or {}, key=key)
+
+    def cancel(self, name: str) -> None:
+        self.bot.store.delete_job(name)
+
+
+@dataclass
+class Context(JobContext):
+    """Everything a handler needs about one event.
+
+    ``follower`` is the person's record *after* this event was counted, so a first
+    repost reads ``ctx.follower.reposts == 1``.
+    """
+
+    event: Event = None  # type: ignore[assignment]
+    follower: FollowerRecord = None  # type: ignore[assignment]
+    first_contact: bool = False
+    is_admin: bool = False
+    replied: bool = False
+    notes: list[Note] = field(default_factory=list)
+    _fall_through: bool = False
+    _source: str = ""
+
+    @property
+    def days_known(self) -> int:
+        return self.follower.days_known(self.now)
+
+    def fall_through(self) -> None:
+        """Let the next responder in priority order handle this event too."""
+        self._fall_through = True
+
+    def template_vars(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.bot.template_context(self.event, self.follower, self.first_contact, extra)
+
+    def render(self, text: str | ReplyTemplate, variables: Mapping[str, Any] | None = None) -> str:
+        """Render a template (source text or compiled) with the person's variables."""
+        template = text if isinstance(text, ReplyTemplate) else self.bot.templates.compile(text, self._source)
+        return self.bot.templates.render(template, self.template_vars(variables))
+
+    async def reply(
+        self,
+        text: str | ReplyTemplate,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        essential: bool = False,
+        once_key: str | None = None,
+        private: bool = False,
+    ) -> Decision:
+        """Answer the event in its conversation (threaded under it), through the policy.
+
+        ``text`` is a template: ``{{ name }}`` and the other documented variables work;
+        values that came from people are inserted as data, never rendered.
+        ``essential`` marks confirmations the person asked for (e.g. after "stop").
+        """
+        rendered = self.render(text, variables)
+        conversation = self.event.conversation
+        if private and not conversation.private:
+            conversation = Conversation(self.event.network, f"dm:{self.event.author.id}", private=True)
+        reply = Reply(
+            network=self.event.network,
+            conversation=conversation,
+            text=rendered,
+            in_reply_to=self.event.post_id if conversation == self.event.conversation else None,
+            recipient=self.event.author,
+            event_id=self.event.id,
+            source=self._source or f"plugin:{self.plugin_name}",
+        )
+        decision = await self.bot.outbound(
+            reply, event=self.event, follower=self.follower, essential=essential, once_key=once_key, notes=self.notes
+        )
+        if decision.verdict != "refuse":
+            self.replied = True
+        return decision
+
+    # -- actions on the follower --------------------------------------------------------
+    async def tag(self, *tags: str) -> None:
+        self.follower = await self.bot.tag_follower(self.follower.id, add=tags)
+
+    async def untag(self, *tags: str) -> None:
+        self.follower = await self.bot.tag_follower(self.follower.id, remove=tags)
+
+    async def add_points(self, points: int, reason: str = "") -> None:
+        self.follower = await self.bot.add_points(self.follower.id, points, reason or self._source)
+
+    async def handoff(self, reason: str = "") -> None:
+        """Hand this conversation to the staff: the bot goes silent here until released."""
+        await self.bot.handoff(self.event.conversation, reason or self._source, follower=self.follower)
+
+    def note(self, action: str, detail: str = "") -> None:
+        self.notes.append(Note(self._source, action, detail))
+
+
+__all__ = ["Context", "JobContext", "Note", "PluginData", "Job"]

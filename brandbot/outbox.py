@@ -1,0 +1,282 @@
+"""The outbox: every reply is written to the store before it is sent, and marked after.
+
+Per network, a sender task picks the oldest reply whose conversation may send now
+(platform rate windows from ``Network.limits``, retry times), never two at once for the
+same conversation (so a conversation's replies keep their order), and delivers it.
+Failures are classified by the exception the network raises:
+
+- ``RateLimitedError``: wait exactly the time the network asked, then retry; never dropped.
+- ``TransientSendError`` (and unexpected errors): exponential backoff with jitter, up to
+  ``max_attempts``, then FAILED with the last reason.
+- ``PermanentSendError``: FAILED at once; ``unreachable`` marks the person as such.
+
+After a crash, rows still PENDING are sent on start; networks with an idempotency
+mechanism (Discord's nonce) receive ``Outgoing.idempotency_key`` so a send that was in
+flight at the crash is not posted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import random
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from brandbot.clock import Clock
+from brandbot.errors import PermanentSendError, RateLimitedError, SendError
+from brandbot.events import Conversation, Outgoing, Person, Reply
+from brandbot.networks.base import Network, Sent
+from brandbot.ratelimit import RateGate
+from brandbot.store.base import Store
+from brandbot.store.records import OutboxEntry, OutboxStatus
+
+log = logging.getLogger("brandbot.outbox")
+
+SentHook = Callable[[OutboxEntry], Awaitable[None] | None]
+FailedHook = Callable[[OutboxEntry, SendError | Exception], Awaitable[None] | None]
+
+
+def entry_to_reply(entry: OutboxEntry) -> Reply:
+    conversation = Conversation(entry.network, entry.conversation_id, private=entry.conversation_private)
+    recipient = Person(entry.network, entry.recipient_id) if entry.recipient_id else None
+    return Reply(
+        network=entry.network,
+        conversation=conversation,
+        text=entry.text,
+        in_reply_to=entry.in_reply_to or None,
+        recipient=recipient,
+        event_id=entry.event_id or None,
+        source=entry.source,
+    )
+
+
+def backoff_seconds(attempt: int, rng: random.Random, base: float = 2.0, cap: float = 600.0) -> float:
+    """Exponential backoff with full jitter: uniform in [0.5, 1] x base^attempt, capped."""
+    return min(cap, base ** max(0, attempt)) * rng.uniform(0.5, 1.0)
+
+
+class _NetworkQueue:
+    """Pending entries of one network, grouped by conversation, oldest conversation first."""
+
+    def __init__(self, network: Network, concurrency: int) -> None:
+        self.network = network
+        self.gate = RateGate(network.limits)
+        self.by_conversation: OrderedDict[str, deque[OutboxEntry]] = OrderedDict()
+        self.inflight: set[str] = set()
+        self.slots = asyncio.Semaphore(concurrency)
+        self.wake = asyncio.Event()
+        self.size = 0
+
+    def push(self, entry: OutboxEntry, front: bool = False) -> None:
+        q = self.by_conversation.get(entry.conversation_id)
+        if q is None:
+            q = self.by_conversation[entry.conversation_id] = deque()
+        if front:
+            q.appendleft(entry)
+        else:
+            q.append(entry)
+        self.size += 1
+        self.wake.set()
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        networks: Mapping[str, Network],
+        clock: Clock,
+        *,
+        on_sent: SentHook | None = None,
+        on_failed: FailedHook | None = None,
+        concurrency: int = 4,
+        max_attempts: int = 8,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._queues = {name: _NetworkQueue(net, concurrency) for name, net in networks.items()}
+        self._on_sent = on_sent
+        self._on_failed = on_failed
+        self._max_attempts = max_attempts
+        self._rng = rng or random.Random()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sends: set[asyncio.Task[None]] = set()
+        self._running = False
+        self.stats = {"sent": 0, "failed": 0, "retried": 0, "rate_limited": 0}
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> int:
+        """Load rows left PENDING by a previous run and start the senders. Returns that count."""
+        restored = 0
+        for entry in await self._store.pending_outbox(limit=1_000_000):
+            queue = self._queues.get(entry.network)
+            if queue is None:
+                log.warning("outbox row %d is for network %r, which is not enabled; left pending", entry.id, entry.network)
+                continue
+            queue.push(entry)
+            restored += 1
+        self._running = True
+        self._tasks = [asyncio.create_task(self._sender(q), name=f"outbox:{n}") for n, q in self._queues.items()]
+        if restored:
+            log.info("outbox: %d replies from before the restart will be sent", restored)
+        return restored
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let due sends finish for up to ``grace`` seconds, then stop. Pending rows stay in the store."""
+        if not self._running:
+            return
+        try:
+            await asyncio.wait_for(self.drain(), grace)
+        except asyncio.TimeoutError:
+            log.warning("outbox: stopping with replies still due; they are kept and sent after restart")
+        self._running = False
+        for t in self._tasks:
+            t.cancel()
+        for t in list(self._sends):
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._sends, return_exceptions=True)
+        self._tasks = []
+
+    # -- API --------------------------------------------------------------------------
+    def enqueue(self, entry: OutboxEntry) -> None:
+        """Record the entry (write-behind) and queue it for sending."""
+        self._store.put_outbox(entry)
+        if entry.status is not OutboxStatus.PENDING:
+            return
+        queue = self._queues.get(entry.network)
+        if queue is None:
+            raise SendError(f"no network {entry.network!r} is running to send outbox row {entry.id}")
+        queue.push(entry)
+
+    def depth(self) -> int:
+        return sum(q.size + len(q.inflight) for q in self._queues.values())
+
+    def due_count(self) -> int:
+        """Entries that could go now or are being sent (excludes ones waiting for a retry time)."""
+        now = self._clock.now()
+        due = 0
+        for q in self._queues.values():
+            due += len(q.inflight)
+            for entries in q.by_conversation.values():
+                due += sum(1 for e in entries if e.next_try <= now)
+        return due
+
+    async def drain(self, poll: float = 0.005) -> None:
+        """Return once nothing is due or in flight (deferred entries may remain)."""
+        while self.due_count():
+            await asyncio.sleep(poll)
+
+    # -- the sender -------------------------------------------------------------------
+    def _pick(self, q: _NetworkQueue) -> tuple[OutboxEntry | None, float]:
+        """The next entry that may go now, or None and the monotonic time to look again."""
+        now_wall = self._clock.now()
+        now = self._clock.monotonic()
+        earliest = math.inf
+        empty: list[str] = []
+        for conv, entries in q.by_conversation.items():
+            if not entries:
+                empty.append(conv)
+                continue
+            if conv in q.inflight:
+                continue
+            head = entries[0]
+            wait = (head.next_try - now_wall).total_seconds()
+            if wait > 0:
+                earliest = min(earliest, now + wait)
+                continue
+            ready = q.gate.ready_at(conv, head.conversation_private, now)
+            if ready > now:
+                earliest = min(earliest, ready)
+                continue
+            entries.popleft()
+            q.size -= 1
+            if not entries:
+                empty.append(conv)
+            for c in empty:
+                if not q.by_conversation.get(c):
+                    q.by_conversation.pop(c, None)
+            return head, now
+        for c in empty:
+            q.by_conversation.pop(c, None)
+        return None, earliest
+
+    async def _sender(self, q: _NetworkQueue) -> None:
+        while self._running:
+            entry, at = self._pick(q)
+            if entry is not None:
+                await q.slots.acquire()
+                q.gate.record(entry.conversation_id, entry.conversation_private, at)
+                q.inflight.add(entry.conversation_id)
+                task = asyncio.create_task(self._deliver(q, entry))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+                continue
+            q.wake.clear()
+            waits: list[asyncio.Future[object]] = [asyncio.ensure_future(q.wake.wait())]
+            if at != math.inf:
+                waits.append(asyncio.ensure_future(self._clock.sleep(at - self._clock.monotonic())))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+
+    async def _deliver(self, q: _NetworkQueue, entry: OutboxEntry) -> None:
+        attempt = entry.attempts + 1
+        try:
+            sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt))
+        except RateLimitedError as exc:
+            self.stats["rate_limited"] += 1
+            retry = dataclasses.replace(
+                entry, attempts=attempt, reason=str(exc),
+                next_try=self._clock.now() + timedelta(seconds=exc.retry_after),
+            )
+            log.info("outbox %d: %s; will retry", entry.id, exc)
+            self._store.put_outbox(retry)
+            q.push(retry, front=True)
+        except PermanentSendError as exc:
+            await self._fail(entry, attempt, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - transient and unexpected errors retry
+            if attempt >= self._max_attempts:
+                await self._fail(entry, attempt, exc)
+            else:
+                self.stats["retried"] += 1
+                delay = backoff_seconds(attempt, self._rng)
+                log.warning("outbox %d: send failed (%s: %s); retry %d in %.1fs",
+                            entry.id, type(exc).__name__, exc, attempt, delay)
+                retry = dataclasses.replace(
+                    entry, attempts=attempt, reason=f"{type(exc).__name__}: {exc}",
+                    next_try=self._clock.now() + timedelta(seconds=delay),
+                )
+                self._store.put_outbox(retry)
+                q.push(retry, front=True)
+        else:
+            self.stats["sent"] += 1
+            done = dataclasses.replace(
+                entry, attempts=attempt, status=OutboxStatus.SENT, reason="", post_ids=sent.post_ids
+            )
+            self._store.put_outbox(done)
+            if self._on_sent is not None:
+                result = self._on_sent(done)
+                if result is not None:
+                    await result
+        finally:
+            q.inflight.discard(entry.conversation_id)
+            q.slots.release()
+            q.wake.set()
+
+    async def _fail(self, entry: OutboxEntry, attempt: int, exc: Exception) -> None:
+        self.stats["failed"] += 1
+        log.warning("outbox %d: giving up: %s", entry.id, exc)
+        failed = dataclasses.replace(entry, attempts=attempt, status=OutboxStatus.FAILED, reason=str(exc))
+        self._store.put_outbox(failed)
+        if self._on_failed is not None:
+            result = self._on_failed(failed, exc)
+            if result is not None:
+                await result

@@ -1,0 +1,178 @@
+"""The Router: which handlers see an event, in what order, and how failures are contained.
+
+For every event:
+
+1. **Watchers** (``@plugin.watch``) whose filters accept it all run, one after another.
+   They never reply; an error or timeout in one is logged and the next still runs.
+2. **Responders**, highest priority first: plugin handlers (``@plugin.on``,
+   ``@plugin.command``) and the YAML rules that match the text, merged into one list.
+   YAML rules are compiled into responders, so rules and plugins share one dispatch
+   path. The first responder that *handles* the event ends the routing, so an event
+   gets at most one reply, unless that responder falls through. A responder that
+   raises or times out did not handle the event, and the next one gets its chance:
+   the follower never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from brandbot.context import Context
+from brandbot.events import Event
+from brandbot.plugins import HandlerSpec, Role
+
+log = logging.getLogger("brandbot.routing")
+
+
+class Responder(Protocol):
+    priority: int
+    source: str
+
+    async def respond(self, ctx: Context) -> bool:
+        """Handle the event; return False when it turned out not to apply after all."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginResponder:
+    """A plugin handler in responder position."""
+
+    spec: HandlerSpec
+
+    @property
+    def priority(self) -> int:
+        return self.spec.priority
+
+    @property
+    def source(self) -> str:
+        return self.spec.source
+
+    async def respond(self, ctx: Context) -> bool:
+        if self.spec.admin_only and not ctx.is_admin:
+            log.warning(
+                "refused admin command /%s from %s:%s (not an admin)",
+                self.spec.command, ctx.event.network, ctx.event.author.id,
+            )
+            ctx.note("refuse", f"/{self.spec.command} is for admins only")
+            await ctx.reply("Sorry, /{{ event.command }} is only for the team.")
+            return True
+        await self.spec.func(ctx)
+        return not ctx._fall_through
+
+
+RuleCandidates = Callable[[Event, datetime], Sequence[Responder]]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    handled_by: str | None
+    errors: int
+
+
+class Router:
+    """Holds the handler lists; immutable once built, so a reload swaps in a new Router."""
+
+    def __init__(
+        self,
+        handlers: Sequence[HandlerSpec],
+        rule_candidates: RuleCandidates | None = None,
+        *,
+        timeout: float = 10.0,
+        settings: Mapping[str, Any] | None = None,
+        on_latency: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self.watchers = tuple(h for h in handlers if h.role is Role.WATCH)
+        # Stable sort: equal priorities keep registration order (plugins in config order).
+        self.responders = tuple(
+            sorted((h for h in handlers if h.role is Role.RESPOND), key=lambda h: -h.priority)
+        )
+        self._rule_candidates = rule_candidates
+        self._timeout = timeout
+        self._settings = dict(settings or {})
+        self._on_latency = on_latency
+
+    def commands(self) -> list[HandlerSpec]:
+        return [h for h in self.responders if h.command is not None]
+
+    def responders_for(self, event: Event, now: datetime) -> list[Responder]:
+        """Plugin responders that accept the event merged with the matching rules, by priority.
+
+        At equal priority a plugin handler comes before a rule: code was written for
+        the case on purpose, a rule is usually broader.
+        """
+        plugins: list[Responder] = [PluginResponder(h) for h in self.responders if h.accepts(event)]
+        rules = list(self._rule_candidates(event, now)) if self._rule_candidates else []
+        if not rules:
+            return plugins
+        if not plugins:
+            return rules
+        merged = [(-r.priority, 0, i, r) for i, r in enumerate(plugins)]
+        merged += [(-r.priority, 1, i, r) for i, r in enumerate(rules)]
+        merged.sort(key=lambda t: t[:3])
+        return [t[3] for t in merged]
+
+    async def dispatch(self, ctx: Context, *, responders_allowed: bool = True) -> RouteResult:
+        event = ctx.event
+        errors = 0
+        for watcher in self.watchers:
+            if watcher.accepts(event):
+                self._enter(ctx, watcher.plugin, watcher.source)
+                ok = await self._run(watcher.source, ctx, watcher.func(ctx))
+                errors += not ok
+        if ctx.replied:
+            # A watcher must not reply; the reply was sent but we say so loudly.
+            log.error("a watcher replied to event %s; use @plugin.on for handlers that reply", event.id)
+        if not responders_allowed:
+            return RouteResult(None, errors)
+        for responder in self.responders_for(event, ctx.now):
+            plugin = responder.spec.plugin if isinstance(responder, PluginResponder) else ""
+            self._enter(ctx, plugin, responder.source)
+            ctx._fall_through = False
+            replied_before = ctx.replied
+            outcome: list[bool] = []
+
+            async def run(r: Responder = responder) -> None:
+                outcome.append(await r.respond(ctx))
+
+            ok = await self._run(responder.source, ctx, run())
+            if not ok:
+                errors += 1
+                if ctx.replied and not replied_before:
+                    return RouteResult(responder.source, errors)
+                continue
+            if outcome and outcome[0]:
+                return RouteResult(responder.source, errors)
+        return RouteResult(None, errors)
+
+    def _enter(self, ctx: Context, plugin: str, source: str) -> None:
+        """Point the context at the handler about to run: its name, config and data."""
+        ctx._source = source
+        ctx.plugin_name = plugin
+        if plugin:
+            ctx.config = self._settings.get(plugin, ctx.config)
+
+    async def _run(self, source: str, ctx: Context, coro: Awaitable[object]) -> bool:
+        """Run one handler with a timeout; log and contain any failure."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await coro
+            return True
+        except asyncio.TimeoutError:
+            log.error("%s timed out after %.1fs on event %s:%s", source, self._timeout, ctx.event.network, ctx.event.id)
+            ctx.note("error", f"{source} timed out")
+            return False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            log.exception("%s failed on event %s:%s: %s", source, ctx.event.network, ctx.event.id, exc)
+            ctx.note("error", f"{source} raised {type(exc).__name__}")
+            return False
+        finally:
+            if self._on_latency is not None:
+                self._on_latency(source, time.perf_counter() - started)

@@ -1,0 +1,125 @@
+"""``brandbot simulate``: what the bot would send, and what it would not and why.
+
+Events come in as JSON lines; decisions go out as JSON lines. The real Bot runs
+(rules, plugins, policy, loyalty) on an in-memory store and stand-in networks that
+copy each platform's rules (X: replies only when summoned, 280 weighted characters,
+cost per post), so nothing reaches a real network and the real database is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from brandbot.bot import Bot, Handled
+from brandbot.clock import ManualClock
+from brandbot.config import BotConfig
+from brandbot.errors import ConfigError
+from brandbot.events import Conversation, Event, Kind, Person
+from brandbot.networks.memory import MemoryConfig, MemoryNetwork
+from brandbot.store.sqlite import SqliteStore
+
+
+class SimulatedNetwork(MemoryNetwork):
+    """A MemoryNetwork that applies a real platform's text and cost rules."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(MemoryConfig(requires_summons=name == "x"), name=name)
+        self._x = None
+        if name == "x":
+            from brandbot.networks import xtext
+
+            self._x = xtext
+
+    def check_text(self, text: str) -> str | None:
+        if self._x is not None and not self._x.fits(text):
+            return f"{self._x.weighted_length(text)} weighted characters; X allows 280 (links count as 23)"
+        return None
+
+    def cost_of(self, text: str) -> float:
+        if self._x is None:
+            return 0.0
+        return 0.20 if self._x.contains_link(text) else 0.015
+
+
+def parse_event(line: str, number: int, source: str = "stdin") -> Event:
+    """One JSON object -> Event. Errors name the line and the missing or bad field."""
+    where = f"{source}:{number}"
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON ({exc.msg} at column {exc.colno})", where) from None
+    if not isinstance(obj, dict):
+        raise ConfigError("each line must be a JSON object like {\"kind\": \"mention\", \"author\": \"ana\", \"text\": \"hi\"}", where)
+    try:
+        kind = Kind.parse(str(obj.get("kind", "direct")))
+    except ValueError as exc:
+        raise ConfigError(str(exc), where) from None
+    author = obj.get("author")
+    if not author:
+        raise ConfigError("missing 'author' (the person's id or handle)", where)
+    network = str(obj.get("network", "console"))
+    text = str(obj.get("text", ""))
+    private = bool(obj.get("private", kind is Kind.DIRECT))
+    conversation = str(obj.get("conversation") or (f"dm:{author}" if private else "public"))
+    command, args = None, ()
+    if kind is Kind.COMMAND:
+        head, *rest = (text.lstrip("/").split() or [""])
+        command, args = head.lower(), tuple(rest)
+    when = obj.get("time")
+    time = datetime.fromisoformat(when) if when else None
+    if time is not None and time.tzinfo is None:
+        time = time.replace(tzinfo=timezone.utc)
+    return Event(
+        kind=kind, network=network, id=str(obj.get("id", f"sim{number}")),
+        author=Person(network, str(author), handle=str(obj.get("handle", author)), name=str(obj.get("name", str(author).capitalize()))),
+        conversation=Conversation(network, conversation, private=private),
+        text=text, time=time or datetime.now(timezone.utc), post_id=str(obj.get("post_id", f"sim{number}")),
+        refers_to=obj.get("refers_to"), addressed=bool(obj.get("addressed", kind in (Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.QUOTE, Kind.COMMAND))),
+        command=command, args=args,
+    )
+
+
+def decisions(handled: Handled) -> Iterator[dict[str, Any]]:
+    base = {"event": handled.event.id, "network": handled.event.network, "kind": handled.event.kind.value,
+            "author": handled.event.author.id}
+    if handled.duplicate:
+        yield {**base, "action": "duplicate", "reason": "event id already processed"}
+        return
+    shown = False
+    for note in handled.notes:
+        if note.action in ("send", "defer", "refuse", "skip", "error", "action"):
+            shown = True
+            out = {**base, "action": note.action, "source": note.source}
+            if note.text:
+                out["text"] = note.text
+            if note.network and (note.network, note.conversation) != (handled.event.network, handled.event.conversation.id):
+                out["to"] = f"{note.network}:{note.conversation}"
+            if note.detail:
+                out["reason"] = note.detail
+            yield out
+    if not shown:
+        yield {**base, "action": "none", "reason": "no rule or plugin answered"}
+
+
+async def simulate(config: BotConfig, lines: Iterable[str], out: IO[str], source: str = "stdin") -> int:
+    """Run every event through a dry-run bot; returns the number of events read."""
+    events = [parse_event(line, i, source) for i, line in enumerate(lines, 1) if line.strip()]
+    names = {e.network for e in events} | {s.name for s in config.networks} | {config.top.staff.network}
+    networks = {name: SimulatedNetwork(name) for name in names}
+    start = min((e.time for e in events), default=datetime.now(timezone.utc))
+    clock = ManualClock(start)
+    bot = Bot(config, store=SqliteStore(":memory:"), networks=networks, clock=clock, dry_run=True)
+    await bot.open()
+    try:
+        for event in events:
+            if event.time > clock.now():
+                clock.advance((event.time - clock.now()).total_seconds())
+            await bot.run_due_jobs()
+            for decision in decisions(await bot.handle(event)):
+                out.write(json.dumps(decision, ensure_ascii=False) + "\n")
+    finally:
+        await bot.store.close()
+    return len(events)

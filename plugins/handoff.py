@@ -1,0 +1,53 @@
+"""handoff: "human"/"agent" hands the conversation to the team; /release gives it back.
+
+While a conversation is handed off, the policy refuses every automated reply there;
+it resumes after a staff member's ``/release`` or the configured timeout.
+"""
+
+from pydantic import BaseModel, ConfigDict
+
+from brandbot import Context, Kind, Plugin
+from brandbot.textnorm import normalize
+
+
+class HandoffSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    words: list[str] = ["human", "agent", "a person", "real person", "talk to a human", "speak to someone"]
+    notice: str = "Of course, {{ name }}. A person from {{ brand.name }} will answer here soon; I'll keep quiet meanwhile."
+
+
+plugin = Plugin("handoff", config=HandoffSettings, description="hand a conversation to people")
+
+
+@plugin.on(Kind.DIRECT, Kind.MENTION, Kind.REPLY, priority=900)
+async def ask_for_human(ctx: Context) -> None:
+    settings: HandoffSettings = ctx.config  # type: ignore[assignment]
+    text = " ".join(w for w in normalize(ctx.event.text).split() if not w.startswith("@"))
+    wanted = [normalize(w) for w in settings.words]
+    if not any(text == w or f" {w} " in f" {text} " for w in wanted):
+        ctx.fall_through()
+        return
+    await ctx.reply(settings.notice)
+    await ctx.handoff("asked for a person")
+
+
+@plugin.command("release", description="Let the bot answer again in a conversation (network:conversation)", admin=True)
+async def release(ctx: Context) -> None:
+    target = ctx.event.args[0] if ctx.event.args else f"{ctx.event.network}:{ctx.event.conversation.id}"
+    network, sep, conversation = target.partition(":")
+    if not sep:
+        await ctx.reply("Usage: /release network:conversation (for example /release telegram:12345)")
+        return
+    released = await ctx.bot.release(network, conversation)
+    await ctx.reply(
+        "Released {{ target }}: the bot answers there again." if released else "{{ target }} was not handed off.",
+        variables={"target": target},
+        essential=True,
+    )
+
+
+@plugin.command("handoffs", description="List conversations handed to people", admin=True)
+async def list_handoffs(ctx: Context) -> None:
+    items = ctx.bot.handoffs.items()
+    lines = "\n".join(f"{net}:{conv} until {until:%Y-%m-%d %H:%M} UTC" for (net, conv), until in items)
+    await ctx.reply("{{ lines }}", variables={"lines": lines or "No conversation is handed off."}, essential=True)

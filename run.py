@@ -1,0 +1,13 @@
+"""python run.py: the bot on config/brandbot.yaml next to this file (same as `brandbot run`).
+
+Extra arguments are passed on, e.g. `python run.py --log-level DEBUG`.
+"""
+
+import sys
+from pathlib import Path
+
+from brandbot.cli import main
+
+if __name__ == "__main__":
+    config = Path(__file__).resolve().parent / "config" / "brandbot.yaml"
+    sys.exit(main(["-c", str(config), "run", *sys.argv[1:]]))

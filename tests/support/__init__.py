@@ -1,0 +1,1 @@
+"""Shared helpers for brandbot's own tests (loopback TLS, recording hosts)."""

@@ -1,0 +1,62 @@
+"""Per-conversation order, concurrency across conversations, back-pressure."""
+
+import asyncio
+
+from brandbot.lanes import Lanes
+
+
+async def test_one_conversation_is_handled_in_order_others_concurrently() -> None:
+    seen: list[tuple[str, int]] = []
+    running: set[str] = set()
+    overlap = []
+
+    async def handle(item: tuple[str, int]) -> None:
+        key, n = item
+        assert key not in running, "two events of one conversation ran at once"
+        running.add(key)
+        overlap.append(len(running))
+        await asyncio.sleep(0.001 * (3 - n % 3))
+        seen.append(item)
+        running.discard(key)
+
+    lanes: Lanes[tuple[str, int]] = Lanes(handle, max_concurrency=8)
+    for n in range(30):
+        for key in ("a", "b", "c"):
+            await lanes.submit(key, (key, n))
+    await lanes.join()
+    for key in ("a", "b", "c"):
+        assert [n for k, n in seen if k == key] == list(range(30))
+    assert max(overlap) > 1
+
+
+async def test_a_failing_event_does_not_stop_its_lane() -> None:
+    done: list[int] = []
+
+    async def handle(n: int) -> None:
+        if n == 1:
+            raise RuntimeError("boom")
+        done.append(n)
+
+    lanes: Lanes[int] = Lanes(handle)
+    for n in range(3):
+        await lanes.submit("k", n)
+    await lanes.join()
+    assert done == [0, 2]
+
+
+async def test_submit_blocks_when_the_queue_is_full() -> None:
+    gate = asyncio.Event()
+
+    async def handle(n: int) -> None:
+        await gate.wait()
+
+    lanes: Lanes[int] = Lanes(handle, max_concurrency=1, max_queued=2)
+    await lanes.submit("a", 1)
+    await lanes.submit("b", 2)
+    third = asyncio.create_task(lanes.submit("c", 3))
+    await asyncio.sleep(0.01)
+    assert not third.done(), "a full queue must slow the producer down"
+    gate.set()
+    await asyncio.wait_for(third, 1)
+    await lanes.join()
+    assert lanes.queued == 0
