@@ -36,6 +36,9 @@ class Store(Protocol):
 
     def schema_version(self) -> int: ...
 
+    async def backup(self, target: str) -> None:
+        """Write a consistent copy of everything to ``target`` while running."""
+
     # --- followers and identities ----------------------------------------------------
     async def resolve(self, person: Person, now: datetime) -> tuple[FollowerRecord, bool]:
         """The follower behind ``person``; created (with its identity) if new.

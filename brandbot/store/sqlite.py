@@ -569,14 +569,14 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self._path}: {exc}") from exc
         try:
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA temp_store = MEMORY")
+            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
+            await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+            await conn.execute_fetchall("PRAGMA busy_timeout = 5000")
+            await conn.execute_fetchall("PRAGMA temp_store = MEMORY")
             # Zero the old bytes of changed and deleted rows inside pages at no extra I/O,
             # so a forgotten person's earlier row versions do not linger in the file.
-            await conn.execute("PRAGMA secure_delete = FAST")
+            await conn.execute_fetchall("PRAGMA secure_delete = FAST")
             self._version = await migrations.migrate(conn)
             self._conn = conn
             await self._load()
@@ -625,6 +625,17 @@ class SqliteStore:
                 self._once_known.add(key, at)
             self._once_known.complete = True
 
+    async def backup(self, target: str | Path) -> None:
+        """Write a consistent copy of the database to ``target`` while running (VACUUM INTO)."""
+        await self.flush()
+        conn = self._conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        target = Path(target)
+        if target.exists():
+            raise StoreError(f"backup target {target} exists; choose a new file name")
+        await conn.execute("VACUUM INTO ?", (str(target),))
+
     async def close(self) -> None:
         """Stop the flusher, commit what is buffered, close. Safe to call twice."""
         if self._closed:
@@ -642,7 +653,7 @@ class SqliteStore:
             async with self._lock:
                 await self._commit_pending()
                 with contextlib.suppress(sqlite3.Error):
-                    await conn.execute("PRAGMA optimize")  # keeps the planner's statistics fresh
+                    await conn.execute_fetchall("PRAGMA optimize")  # keeps the planner's statistics fresh
         finally:
             self._conn = None
             await conn.close()
@@ -851,7 +862,7 @@ class SqliteStore:
         conn = self._connection()
         try:
             if erase:
-                await conn.execute("PRAGMA secure_delete = ON")
+                await conn.execute_fetchall("PRAGMA secure_delete = ON")
             try:
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -862,7 +873,7 @@ class SqliteStore:
                     raise
             finally:
                 if erase:
-                    await conn.execute("PRAGMA secure_delete = FAST")
+                    await conn.execute_fetchall("PRAGMA secure_delete = FAST")
         except sqlite3.Error as exc:
             raise StoreError(f"database transaction failed: {exc}") from exc
         return result
@@ -1548,7 +1559,7 @@ class SqliteStore:
         if self._path == ":memory:":
             return
         with contextlib.suppress(sqlite3.Error):
-            await self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._connection().execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def audit(self, limit: int = 100) -> list[tuple[datetime, str]]:
         """Newest first."""

@@ -1,0 +1,210 @@
+"""People across networks: linking, opt-out everywhere, handoff, admins, GDPR, milestones."""
+
+import sqlite3
+
+from brandbot.store.records import OutboxStatus
+
+NETS = ("telegram", "discord", "x")
+
+
+async def link_accounts(bot, a_net: str, a_user: str, b_net: str, b_user: str) -> None:
+    await bot.receive("command", "/link", author=a_user, network=a_net, private=True)
+    code = bot.take_sent()[-1].split("code is ")[1].split(".")[0]
+    await bot.receive("command", f"/link {code}", author=b_user, network=b_net, private=True)
+
+
+async def test_two_identities_linked_by_code_share_history_and_points(make_bot, bundled) -> None:
+    bot = await make_bot(networks=NETS, plugins=["link", "loyalty"], config=bundled)
+    for _ in range(3):
+        await bot.receive("direct", "hello", author="ana_tg", network="telegram")
+    await bot.receive("direct", "hi", author="ana_dc", network="discord")
+    before_tg = await bot.follower("ana_tg", "telegram")
+    before_dc = await bot.follower("ana_dc", "discord")
+    await link_accounts(bot, "telegram", "ana_tg", "discord", "ana_dc")
+    assert "Linked!" in bot.take_sent()[-1]
+    tg = await bot.follower("ana_tg", "telegram")
+    dc = await bot.follower("ana_dc", "discord")
+    assert tg.id == dc.id == before_tg.id
+    # every interaction counted once: 3 + 1 messages, /link twice (once per side)
+    assert tg.interactions == before_tg.interactions + before_dc.interactions + 1 + 1
+    history = await bot.bot.store.all_interactions(tg.id)
+    assert {h.network for h in history if h.direction == "in" and h.network} == {"telegram", "discord"}
+    assert tg.points == sum(h.points for h in history if h.direction == "in")
+
+
+async def test_link_codes_are_one_time_and_expire(make_bot, bundled) -> None:
+    bot = await make_bot(networks=NETS, plugins=["link"], config=bundled)
+    await bot.receive("command", "/link", author="a", network="telegram", private=True)
+    code = bot.take_sent()[-1].split("code is ")[1].split(".")[0]
+    await bot.advance(11 * 60)
+    await bot.receive("command", f"/link {code}", author="b", network="discord", private=True)
+    assert "expired" in bot.take_sent()[-1]
+    await bot.receive("command", "/link", author="a", network="telegram", conversation="group", private=False)
+    assert "private message" in bot.take_sent()[-1]
+
+
+async def test_unlink_detaches_one_identity(make_bot, bundled) -> None:
+    bot = await make_bot(networks=NETS, plugins=["link"], config=bundled)
+    await link_accounts(bot, "telegram", "a", "discord", "b")
+    await bot.receive("command", "/unlink", author="b", network="discord", private=True)
+    assert "on its own again" in bot.take_sent()[-1]
+    assert (await bot.follower("a", "telegram")).id != (await bot.follower("b", "discord")).id
+
+
+async def test_stop_on_telegram_silences_the_same_person_on_discord(make_bot, bundled) -> None:
+    rules = [{"name": "echo", "kinds": ["direct", "mention"], "priority": -1, "reply": "bot says hi"}]
+    bot = await make_bot(networks=NETS, plugins=["link", "optout"], rules=rules, config=bundled)
+    await link_accounts(bot, "telegram", "ana", "discord", "ana#1")
+    bot.take_sent()
+    await bot.receive("direct", "STOP", author="ana", network="telegram")
+    assert bot.take_sent() == ["Done, Ana: you won't hear from Test Brand's bot again, on any network. Write 'start' if you change your mind."]
+    await bot.receive("direct", "stop", author="ana", network="telegram")  # confirmed once only
+    await bot.receive("direct", "hello", author="ana#1", network="discord")
+    assert bot.take_sent() == []
+    assert any(r.startswith("opted_out") for r in bot.refusals())
+    await bot.receive("direct", "start", author="ana#1", network="discord")
+    await bot.receive("direct", "hello", author="ana", network="telegram")
+    assert bot.take_sent()[-1] == "bot says hi"
+
+
+async def test_human_takeover_silences_until_released(make_bot, bundled) -> None:
+    rules = [{"name": "echo", "kinds": ["direct"], "priority": -1, "reply": "bot answer"}]
+    config = {**bundled, "admins": {"memory": ["staff"]}, "staff": {"network": "memory", "conversation": "staff-room"}}
+    bot = await make_bot(plugins=["handoff"], rules=rules, config=config)
+    await bot.receive("direct", "I want a human please", author="cy")
+    sent = bot.take_sent()
+    assert "A person from Test Brand will answer" in sent[0]
+    assert any(s.startswith("Handoff: Cy") for s in sent)
+    assert bot.networks["memory"].sent[-1].conversation.id == "staff-room"
+    await bot.receive("direct", "hello?", author="cy")
+    assert bot.take_sent() == []
+    assert any(r.startswith("handed_off") for r in bot.refusals())
+    await bot.receive("command", "/release memory:dm:cy", author="cy")  # not an admin: refused, and silent here
+    assert bot.take_sent() == []
+    await bot.receive("command", "/release memory:dm:cy", author="staff")
+    assert "Released" in bot.take_sent()[-1]
+    await bot.receive("direct", "hello again", author="cy")
+    assert bot.take_sent() == ["bot answer"]
+
+
+async def test_handoff_times_out(make_bot, bundled) -> None:
+    rules = [{"name": "echo", "kinds": ["direct"], "priority": -1, "reply": "bot answer"}]
+    bot = await make_bot(plugins=["handoff"], rules=rules, config={**bundled, "handoff": {"timeout": "1h"},
+                                                                   "staff": {"network": "memory"}})
+    await bot.receive("direct", "agent", author="cy")
+    bot.take_sent()
+    await bot.advance(3601)
+    await bot.receive("direct", "anyone?", author="cy")
+    assert bot.take_sent() == ["bot answer"]
+
+
+async def test_points_respect_the_daily_cap(make_bot) -> None:
+    bot = await make_bot(config={"loyalty": {"daily_cap": 10, "points": {"direct": 3}}})
+    for _ in range(8):
+        await bot.receive("direct", "hi")
+    assert (await bot.follower("ana")).points == 10
+    await bot.advance(86400)
+    await bot.receive("direct", "hi")
+    assert (await bot.follower("ana")).points == 13
+
+
+async def test_a_tier_change_emits_a_milestone_a_yaml_rule_answers(make_bot) -> None:
+    rules = [
+        {"name": "gold", "kinds": ["milestone"], "match": {"all": ["tier", "gold"]}, "priority": 10,
+         "reply": "Thank you for your {{ follower.interactions | ordinal }} message, {{ name }}, you are now a {{ follower.tier }} reader"},
+        {"name": "chat", "kinds": ["direct"], "reply": "ok"},
+    ]
+    loyalty = {"points": {"direct": 10}, "daily_cap": 1000,
+               "tiers": [{"name": "Reader", "min_points": 0}, {"name": "Gold", "min_points": 30}]}
+    bot = await make_bot(rules=rules, config={"loyalty": loyalty})
+    for _ in range(3):
+        await bot.receive("direct", "hi")
+    assert bot.sent == ["ok", "ok", "Thank you for your 3rd message, Ana, you are now a Gold reader"]
+
+
+async def test_x_does_not_allow_replies_to_reposts_and_says_why(make_bot) -> None:
+    rules = [{"name": "thanks", "kinds": ["repost", "mention"], "reply": "Thanks {{ name }}!"}]
+    bot = await make_bot(networks=("x", "telegram"), rules=rules)
+    await bot.receive("repost", author="ana", network="x")
+    await bot.receive("repost", author="ana", network="telegram")
+    await bot.receive("mention", "@brand hi", author="ana", network="x")
+    assert bot.sent_to("x") == ["Thanks Ana!"]
+    assert bot.sent_to("telegram") == ["Thanks Ana!"]
+    assert any(r.startswith("not_summoned") for r in bot.refusals())
+
+
+async def test_once_per_post_refuses_the_second_reply_with_a_reason(make_bot) -> None:
+    rules = [{"name": "thanks", "kinds": ["repost"], "once_per_post": True, "reply": "Thanks!"}]
+    bot = await make_bot(rules=rules)
+    await bot.receive("repost", refers_to="post-1")
+    await bot.receive("repost", refers_to="post-1")
+    await bot.receive("repost", refers_to="post-2")
+    assert bot.sent == ["Thanks!", "Thanks!"]
+    assert any(r.startswith("already_answered") for r in bot.refusals())
+
+
+async def test_quiet_hours_defer_replies_until_morning(make_bot) -> None:
+    from datetime import datetime, timezone
+
+    rules = [{"name": "echo", "kinds": ["direct"], "reply": "good morning"}]
+    policy = {"quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "UTC", "mode": "defer"}}
+    bot = await make_bot(rules=rules, config={"policy": policy},
+                         start=datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc))
+    await bot.receive("direct", "hello")
+    assert bot.sent == []
+    await bot.advance(7 * 3600)  # 06:00: still quiet
+    assert bot.sent == []
+    await bot.advance(3600 + 60)
+    assert bot.sent == ["good morning"]
+
+
+async def test_forget_leaves_no_row_naming_the_person(make_bot, bundled, tmp_path) -> None:
+    rules = [{"name": "echo", "kinds": ["direct"], "reply": "hi {{ name }}", "actions": {"tag": ["vip"]}}]
+    bot = await make_bot(networks=NETS, plugins=["link", "loyalty"], rules=rules, config=bundled)
+    await bot.receive("direct", "hello from Zelda", author="zelda_tg", name="Zelda Quux", network="telegram")
+    await link_accounts(bot, "telegram", "zelda_tg", "discord", "zelda_dc")
+    await bot.receive("direct", "hi", author="zelda_dc", name="Zelda Quux", network="discord")
+    await bot.receive("direct", "hi", author="other", network="telegram")
+    follower = await bot.follower("zelda_tg", "telegram")
+    store = bot.bot.store
+    assert await store.forget_follower(follower.id, bot.clock.now())
+    await store.flush()
+    backup = tmp_path / "copy.sqlite3"
+    await store.backup(backup)
+    db = sqlite3.connect(backup)
+    tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+    needles = ("zelda", "Zelda Quux")
+    for table in tables:
+        for row in db.execute(f'select * from "{table}"'):
+            text = " ".join(str(v) for v in row).lower()
+            assert not any(n.lower() in text for n in needles), (table, row)
+    audit = await store.audit()
+    assert any("forgot" in line for _, line in audit)
+    assert (await bot.follower("other", "telegram")).interactions == 1
+
+
+async def test_export_contains_everything_held(make_bot) -> None:
+    from brandbot.export import export_json
+
+    rules = [{"name": "echo", "kinds": ["direct"], "reply": "hi {{ name }}"}]
+    bot = await make_bot(rules=rules)
+    await bot.receive("direct", "my secret question", author="ana")
+    await bot.bot.store.flush()
+    ana = await bot.follower("ana")
+    text = export_json(await bot.bot.store.export_follower(ana.id))
+    assert "my secret question" in text and "hi Ana" in text and '"network": "memory"' in text
+
+
+async def test_blocked_send_marks_the_identity_unreachable(make_bot) -> None:
+    from brandbot.errors import PermanentSendError
+
+    rules = [{"name": "echo", "kinds": ["direct"], "reply": "hi"}]
+    bot = await make_bot(rules=rules)
+    bot.networks["memory"].fail_next(PermanentSendError("bot was blocked by the user", unreachable=True))
+    await bot.receive("direct", "hello")
+    ana = await bot.follower("ana")
+    assert "memory" in ana.unreachable
+    rows = await bot.bot.store.outbox_for(ana.id)
+    assert rows[0].status is OutboxStatus.FAILED
+    await bot.receive("direct", "hello again")
+    assert any(r.startswith("unreachable") for r in bot.refusals())
