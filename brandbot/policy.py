@@ -1,0 +1,377 @@
+"""The gate every outgoing action passes before the outbox: may this be sent, now?
+
+The policy is pure: the caller gathers the facts (is the person opted out, did we
+already answer this post, how much did we spend today, what time is it) into a
+:class:`SendRequest`, and :meth:`Policy.decide` returns a :class:`Decision` with a
+reason a human can read. Keeping the facts and the decision apart makes every rule
+testable in isolation and every refusal explainable in the history.
+
+Order of checks (the first that applies decides):
+
+1. the person is unreachable on this network (blocked us, left)  -> REFUSE UNREACHABLE
+2. the text can never be sent here (``Network.check_text``)       -> REFUSE TOO_LONG
+3. the person opted out (unless ``essential``)                     -> REFUSE OPTED_OUT
+4. a human took over the conversation                              -> REFUSE HANDED_OFF
+5. the network requires summons and the person did not summon us  -> REFUSE NOT_SUMMONED
+6. a private message the person never started                      -> REFUSE UNSOLICITED_DM
+7. the once-per-(rule, person, post) key is already used           -> REFUSE ALREADY_ANSWERED
+8. quiet hours (unless ``essential``)        -> DEFER until they end, or REFUSE per mode
+9. daily cost budget (unless ``essential``)  -> DEFER until the next UTC midnight
+10. hourly rate budget (unless ``essential``) -> DEFER until the next UTC hour
+11. otherwise                                                      -> ALLOW
+
+Hard facts (who may be contacted at all, and what the platform allows) come before
+soft limits (time of day, money, rate), so a refusal always names the most permanent
+reason: an opted-out person who is also handed off is refused as OPTED_OUT.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from brandbot.events import SUMMONING_KINDS, Kind
+
+
+class Verdict(enum.StrEnum):
+    ALLOW = "allow"
+    REFUSE = "refuse"
+    DEFER = "defer"
+
+
+class Reason(enum.StrEnum):
+    OK = "ok"
+    OPTED_OUT = "opted_out"
+    UNREACHABLE = "unreachable"
+    NOT_SUMMONED = "not_summoned"
+    ALREADY_ANSWERED = "already_answered"
+    QUIET_HOURS = "quiet_hours"
+    HANDED_OFF = "handed_off"
+    RATE_BUDGET = "rate_budget"
+    COST_BUDGET = "cost_budget"
+    UNSOLICITED_DM = "unsolicited_dm"
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policy decided, why (for people reading the history), and until when."""
+
+    verdict: Verdict
+    reason: Reason
+    detail: str
+    until: datetime | None = None  # set for DEFER: when it is worth asking again
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict is Verdict.ALLOW
+
+
+ALLOWED = Decision(Verdict.ALLOW, Reason.OK, "allowed")
+
+
+def summons_rule(network: str) -> str:
+    """The platform rule, as a sentence, for networks that require summons."""
+    return (
+        f"{network} allows automated replies only to people who mentioned or quoted the account"
+    )
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"policy needs timezone-aware times; got naive {now.isoformat()}")
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _parse_clock(value: object) -> object:
+    """Accept "HH:MM" (and "HH:MM:SS"); say exactly what is wrong otherwise."""
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"expected a time like '22:00' (24-hour HH:MM), got {value!r}"
+            ) from None
+    return value
+
+
+class QuietHours(BaseModel):
+    """Hours, in the brand's own time zone, when automated messages wait (or are dropped).
+
+    ``start`` may be later than ``end`` ("22:00" to "07:00"): the period then wraps past
+    midnight. ``networks`` limits quiet hours to those networks; empty means all.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: time = time(22, 0)
+    end: time = time(7, 0)
+    timezone: str = "UTC"
+    mode: Literal["defer", "refuse"] = "defer"
+    networks: list[str] = Field(default_factory=list)
+
+    _parse_times = field_validator("start", "end", mode="before")(_parse_clock)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris', "
+                f"'America/New_York' or 'UTC'"
+            ) from None
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _lower_networks(cls, value: list[str]) -> list[str]:
+        return [name.strip().lower() for name in value]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHours":
+        if self.start == self.end:
+            raise ValueError(
+                f"quiet hours start and end are both {self.start:%H:%M}; "
+                f"give two different times (remove quiet_hours to have none)"
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def applies_to(self, network: str) -> bool:
+        return not self.networks or network.lower() in self.networks
+
+    def contains(self, now: datetime) -> bool:
+        """Whether ``now`` (aware, any zone) falls within quiet hours, in the brand's zone."""
+        _require_aware(now)
+        local = now.astimezone(self.zone).time().replace(tzinfo=None)
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def ends_after(self, now: datetime) -> datetime:
+        """The first end of quiet hours strictly after ``now``, in UTC.
+
+        Computed on local wall-clock dates, so DST days work: an end time that falls in
+        a spring-forward gap resolves to just after the gap, and in a fall-back overlap
+        the earliest occurrence after ``now`` wins.
+        """
+        _require_aware(now)
+        zone = self.zone
+        today = now.astimezone(zone).date()
+        now_utc = now.astimezone(timezone.utc)
+        ends = [
+            instant
+            for offset in (-1, 0, 1, 2)
+            for instant in _instants(today + timedelta(days=offset), self.end, zone)
+            if instant > now_utc
+        ]
+        return min(ends)
+
+
+def _instants(day: date, wall: time, zone: ZoneInfo) -> list[datetime]:
+    """The UTC instants at which the local clock shows ``wall`` on ``day``.
+
+    Usually one; two in a fall-back overlap; in a spring-forward gap the wall time never
+    shows, and the end of the gap stands in for it.
+    """
+    found: set[datetime] = set()
+    tried: list[datetime] = []
+    for fold in (0, 1):
+        local = datetime.combine(day, wall, tzinfo=zone).replace(fold=fold)
+        instant = local.astimezone(timezone.utc)
+        tried.append(instant)
+        if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None, fold=0):
+            found.add(instant)
+    return sorted(found) if found else [max(tried)]
+
+
+class PolicyConfig(BaseModel):
+    """Brand-wide sending limits. Every limit is off unless configured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quiet_hours: QuietHours | None = None
+    daily_cost_budget: float | None = Field(default=None, ge=0)  # money per UTC day
+    rate_budget_per_hour: int | None = Field(default=None, ge=1)  # automated replies/hour
+
+
+# --------------------------------------------------------------------------- request
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Every fact the policy needs about one outgoing message, gathered by the caller.
+
+    ``event_kind`` is None for scheduled/proactive messages with no triggering event.
+    ``person_wrote_first`` matters for private messages: the person has written to us
+    in that DM before. ``essential`` marks confirmations the person asked for ("You are
+    unsubscribed"): they bypass opted-out, quiet hours and budgets, but not
+    unreachable, too-long, hand-off, summons or once-only rules.
+    """
+
+    network: str
+    requires_summons: bool
+    event_kind: str | None
+    addressed: bool
+    private: bool
+    person_wrote_first: bool
+    opted_out: bool
+    unreachable: bool
+    once_key_used: bool
+    handed_off: bool
+    now: datetime
+    cost: float = 0.0
+    cost_spent_today: float = 0.0
+    sent_last_hour: int = 0
+    text_problem: str | None = None
+    essential: bool = False
+
+    @property
+    def summoned(self) -> bool:
+        """Did the person call on us? Proactive messages count only in a DM they started."""
+        if self.event_kind is None:
+            return self.private and self.person_wrote_first
+        return self.addressed
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def _refuse(reason: Reason, detail: str) -> Decision:
+    return Decision(Verdict.REFUSE, reason, detail)
+
+
+def _next_utc_midnight(now: datetime) -> datetime:
+    day: date = now.astimezone(timezone.utc).date() + timedelta(days=1)
+    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+
+
+def _next_utc_hour(now: datetime) -> datetime:
+    utc = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return utc + timedelta(hours=1)
+
+
+class Policy:
+    """Decides whether one outgoing message may be sent now. See the module docstring."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        self.config = config
+
+    def decide(self, req: SendRequest) -> Decision:
+        _require_aware(req.now)
+        return self._who(req) or self._when(req) or ALLOWED
+
+    def _who(self, req: SendRequest) -> Decision | None:
+        """The hard rules: may this person be sent this, at all?"""
+        if req.unreachable:
+            return _refuse(
+                Reason.UNREACHABLE,
+                f"the person cannot be reached on {req.network} (blocked the bot or left)",
+            )
+        if req.text_problem:
+            return _refuse(Reason.TOO_LONG, req.text_problem)
+        if req.opted_out and not req.essential:
+            return _refuse(Reason.OPTED_OUT, "the person opted out of automated messages")
+        if req.handed_off:
+            return _refuse(
+                Reason.HANDED_OFF, "a person from the team has taken over this conversation"
+            )
+        if req.requires_summons and not req.summoned:
+            what = (
+                f"this was a {req.event_kind}"
+                if req.event_kind is not None
+                else "this was a proactive message with no triggering event"
+            )
+            if req.event_kind is not None and req.event_kind in SUMMONING_KINDS:
+                what = f"this {req.event_kind} did not address the account"
+            return _refuse(Reason.NOT_SUMMONED, f"{summons_rule(req.network)}; {what}")
+        if req.private and not req.person_wrote_first:
+            return _refuse(
+                Reason.UNSOLICITED_DM,
+                "private messages go only to people who wrote to us there first",
+            )
+        if req.once_key_used:
+            return _refuse(
+                Reason.ALREADY_ANSWERED, "this rule already answered this person on this post"
+            )
+        return None
+
+    def _when(self, req: SendRequest) -> Decision | None:
+        """The soft limits: may it be sent now? Essential messages skip them."""
+        if req.essential:
+            return None
+        quiet = self.config.quiet_hours
+        if quiet is not None and quiet.applies_to(req.network) and quiet.contains(req.now):
+            span = f"quiet hours ({quiet.start:%H:%M}-{quiet.end:%H:%M} {quiet.timezone})"
+            if quiet.mode == "refuse":
+                return _refuse(Reason.QUIET_HOURS, f"{span}: automated messages are dropped")
+            until = quiet.ends_after(req.now)
+            return Decision(Verdict.DEFER, Reason.QUIET_HOURS, f"{span}: waiting", until)
+        budget = self.config.daily_cost_budget
+        if budget is not None and req.cost > 0 and req.cost_spent_today + req.cost > budget:
+            if req.cost > budget:
+                return _refuse(
+                    Reason.COST_BUDGET,
+                    f"this message costs {req.cost:.2f}, more than the whole daily budget "
+                    f"of {budget:.2f}",
+                )
+            return Decision(
+                Verdict.DEFER,
+                Reason.COST_BUDGET,
+                f"daily cost budget reached ({req.cost_spent_today:.2f} of {budget:.2f} spent, "
+                f"this costs {req.cost:.2f}); waiting for the next UTC day",
+                _next_utc_midnight(req.now),
+            )
+        rate = self.config.rate_budget_per_hour
+        if rate is not None and req.sent_last_hour >= rate:
+            return Decision(
+                Verdict.DEFER,
+                Reason.RATE_BUDGET,
+                f"hourly budget of {rate} automated replies reached; waiting for the next hour",
+                _next_utc_hour(req.now),
+            )
+        return None
+
+
+# --------------------------------------------------------------------------- static check
+
+
+def check_rule_against_network(
+    kinds: Iterable[str], network: str, requires_summons: bool
+) -> str | None:
+    """Why a rule answering ``kinds`` must not run on ``network``, or None if it may.
+
+    For ``brandbot check``: on a network that requires summons, answering a kind in
+    which the person did not address the account (repost, follow, join, reaction,
+    message) would be refused every time, so the rule is a configuration mistake.
+    ``milestone`` is allowed: a milestone can follow a mention, and the policy still
+    checks each reply.
+    """
+    if not requires_summons:
+        return None
+    offending: list[str] = []
+    for name in kinds:
+        kind = Kind.parse(name)
+        if kind not in SUMMONING_KINDS and kind is not Kind.MILESTONE and kind not in offending:
+            offending.append(kind.value)
+    if not offending:
+        return None
+    names = ", ".join(repr(k) for k in offending)
+    return (
+        f"rule answers {names} on {network}, but {summons_rule(network)}; "
+        f"remove {names} from kinds or restrict networks"
+    )
