@@ -134,6 +134,9 @@ class Bot:
         self.plugins: list[LoadedPlugin] = list(plugins) if plugins is not None else load_plugins(
             config.plugins, config.plugin_dirs, config.doc
         )
+        for lp in self.plugins:
+            for plugin_check in lp.plugin.checks:
+                plugin_check(lp.settings, config)
         self.rules = RuleResponders(RuleBook.load(list(config.rule_files), self.templates), self, rng=self._rng)
         self.router = self._build_router()
         self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent,

@@ -78,9 +78,8 @@ def check_config(config: Any) -> list[str]:
                 if too_long:
                     raise ConfigError(f"rule {rule.name!r} on {name}: reply cannot be sent there: {too_long}", variant.where or rule.where)
     for lp in plugins:
-        check = getattr(lp.plugin, "check", None)
-        if callable(check):
-            check(lp.settings, config)
+        for plugin_check in lp.plugin.checks:
+            plugin_check(lp.settings, config)
     del Bot
     return [
         f"config {config.path}",

@@ -123,6 +123,7 @@ class Plugin:
     periodic: list[PeriodicSpec] = field(default_factory=list)
     jobs: list[JobSpec] = field(default_factory=list)
     startup: list[JobHandler] = field(default_factory=list)
+    checks: list[Callable[[Any, Any], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -186,6 +187,15 @@ class Plugin:
             return func
 
         return deco
+
+    def check(self, func: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        """Register ``func(settings, bot_config)`` to run at start-up and in ``brandbot check``.
+
+        It raises ``ConfigError`` (with file:line where it can) for settings that validate
+        as types but cannot work, e.g. a resource file with a broken entry.
+        """
+        self.checks.append(func)
+        return func
 
     def on_start(self, func: JobHandler) -> JobHandler:
         """Run once when the bot has started (networks connected, store open)."""
