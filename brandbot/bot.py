@@ -121,8 +121,12 @@ class Bot:
         plugins: Sequence[LoadedPlugin] | None = None,
         dry_run: bool = False,
         rng: random.Random | None = None,
+        metrics: Any = None,
     ) -> None:
         self.config = config
+        from brandbot.metrics import Metrics
+
+        self.metrics: Metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
         self.log = log
         self.store: Store = store or SqliteStore(config.storage_path, commit_delay=config.top.storage.commit_delay)
@@ -140,7 +144,8 @@ class Bot:
         self.rules = RuleResponders(RuleBook.load(list(config.rule_files), self.templates), self, rng=self._rng)
         self.router = self._build_router()
         self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent,
-                             on_failed=self._on_failed, rng=self._rng)
+                             on_failed=self._on_failed, rng=self._rng, metrics=self.metrics)
+        self.metrics.set_outbox_depth(self.outbox.depth)
         self.handoffs = Handoffs()
         self.costs = CostMeter()
         self.health: dict[str, tuple[NetworkState, str]] = {}
@@ -177,7 +182,7 @@ class Bot:
         handlers = [h for lp in self.plugins for h in lp.plugin.handlers]
         settings = {lp.plugin.name: lp.settings for lp in self.plugins}
         return Router(handlers, self.rules.candidates, timeout=self.config.top.runtime.handler_timeout,
-                      settings=settings)
+                      settings=settings, on_latency=self.metrics.handler_latency)
 
     def plugin_settings(self, name: str) -> Any:
         for lp in self.plugins:
@@ -240,6 +245,7 @@ class Bot:
             self.stats["duplicates"] += 1
             return Handled(event, duplicate=True)
         self.stats["events"] += 1
+        self.metrics.event_in(event.network, event.kind.value)
         event = self._truncate(event)
         now = self.clock.now()
         follower, created = await store.resolve(event.author, now)
@@ -324,6 +330,7 @@ class Bot:
             reason="" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}",
         )
         action = {Verdict.ALLOW: "send", Verdict.DEFER: "defer", Verdict.REFUSE: "refuse"}[decision.verdict]
+        self.metrics.decision(reply.network, action, decision.reason.value)
         if notes is not None:
             notes.append(Note(reply.source, action, "" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}",
                               reply.text, reply.network, reply.conversation.id))

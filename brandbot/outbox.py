@@ -25,6 +25,7 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from brandbot.clock import Clock
 from brandbot.errors import PermanentSendError, RateLimitedError, SendError
@@ -95,7 +96,9 @@ class Outbox:
         concurrency: int = 4,
         max_attempts: int = 8,
         rng: random.Random | None = None,
+        metrics: Any = None,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._clock = clock
         self._queues = {name: _NetworkQueue(net, concurrency) for name, net in networks.items()}
@@ -231,6 +234,8 @@ class Outbox:
             sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt))
         except RateLimitedError as exc:
             self.stats["rate_limited"] += 1
+            if self._metrics is not None:
+                self._metrics.rate_limit_wait(entry.network, exc.retry_after)
             retry = dataclasses.replace(
                 entry, attempts=attempt, reason=str(exc),
                 next_try=self._clock.now() + timedelta(seconds=exc.retry_after),
@@ -258,6 +263,8 @@ class Outbox:
                 q.push(retry, front=True)
         else:
             self.stats["sent"] += 1
+            if self._metrics is not None:
+                self._metrics.send_result(entry.network, "sent")
             done = dataclasses.replace(
                 entry, attempts=attempt, status=OutboxStatus.SENT, reason="", post_ids=sent.post_ids
             )
@@ -273,6 +280,8 @@ class Outbox:
 
     async def _fail(self, entry: OutboxEntry, attempt: int, exc: Exception) -> None:
         self.stats["failed"] += 1
+        if self._metrics is not None:
+            self._metrics.send_result(entry.network, "failed")
         log.warning("outbox %d: giving up: %s", entry.id, exc)
         failed = dataclasses.replace(entry, attempts=attempt, status=OutboxStatus.FAILED, reason=str(exc))
         self._store.put_outbox(failed)
