@@ -1,0 +1,465 @@
+"""Reply templates: Jinja2 in a sandbox, strict about unknown variables.
+
+Templates come from the community manager's YAML and from plugins. Values come from
+people on the internet. Two rules keep that safe:
+
+- People's text (names, messages) is only ever *data* passed to a template, never
+  template source, so "{{ config }}" as a display name prints as "{{ config }}".
+- Templates run in Jinja's ``SandboxedEnvironment`` (no ``__class__`` tricks, bounded
+  ranges and repetition) with ``StrictUndefined``, so a misspelt variable is an error,
+  caught by ``TemplateEngine.check`` when the rules are loaded (``brandbot check``)
+  rather than when the first follower writes in.
+
+Autoescape is off: networks escape for their own markup when they send.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jinja2
+from jinja2 import StrictUndefined, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from brandbot.errors import TemplateError
+from brandbot.events import Conversation, Event, Kind, Person
+from brandbot.store.records import FollowerRecord
+
+#: Longest string or list a template may build with '*' (e.g. "{{ '=' * 40 }}" is fine).
+MAX_REPEAT = 10_000
+#: Compiled Jinja templates kept per source text, so a plugin's ``ctx.reply("...")``
+#: compiles its text once rather than on every event.
+COMPILE_CACHE_SIZE = 1024
+#: Largest exponent a template may use with '**'.
+MAX_EXPONENT = 100
+
+_WHERE_LINE = re.compile(r"^(.*):(\d+)$")
+_UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined")
+_MISSING_ATTR = re.compile(r"^'(.+)' has no attribute '([^']+)'")
+
+
+# -- the variables a template can use -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowerView:
+    """What a template sees of the follower (``{{ follower.points }}``)."""
+
+    id: int
+    name: str
+    first_seen: datetime
+    last_seen: datetime
+    days_known: int
+    interactions: int
+    mentions: int
+    replies: int
+    reposts: int
+    quotes: int
+    points: int
+    tier: str
+    streak: int
+    tags: list[str] = field(hash=False)
+    notes: str
+    first_contact: bool
+
+
+@dataclass(frozen=True)
+class EventView:
+    """What a template sees of the event (``{{ event.text }}``).
+
+    ``conversation`` is the chat's title when the network gives one, else its id.
+    """
+
+    kind: str
+    text: str
+    network: str
+    conversation: str
+    private: bool
+    command: str
+    args: list[str] = field(hash=False)
+    refers_to: str
+
+
+FOLLOWER_FIELDS = tuple(f.name for f in fields(FollowerView))
+EVENT_FIELDS = tuple(f.name for f in fields(EventView))
+DEFAULT_BRAND: Mapping[str, Any] = {"name": "Our Brand", "url": "https://example.com"}
+
+
+def build_context(
+    *,
+    event: Event,
+    follower: FollowerRecord,
+    first_contact: bool,
+    now: datetime,
+    brand: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The variables of a reply template for one event; ``extra`` adds plugin variables.
+
+    The keys are exactly those of :func:`sample_context` (plus ``extra``), so a template
+    that passes ``check`` finds its variables at run time.
+    """
+    author = event.author
+    context: dict[str, Any] = {
+        "name": author.display,
+        "handle": author.handle,
+        "network": event.network,
+        "brand": dict(brand),
+        "follower": FollowerView(
+            id=follower.id,
+            name=follower.name,
+            first_seen=follower.first_seen,
+            last_seen=follower.last_seen,
+            days_known=max(0, (now - follower.first_seen).days),
+            interactions=follower.interactions,
+            mentions=follower.mentions,
+            replies=follower.replies,
+            reposts=follower.reposts,
+            quotes=follower.quotes,
+            points=follower.points,
+            tier=follower.tier,
+            streak=follower.streak,
+            tags=sorted(follower.tags),
+            notes=follower.notes,
+            first_contact=first_contact,
+        ),
+        "event": EventView(
+            kind=str(event.kind),
+            text=event.text,
+            network=event.network,
+            conversation=event.conversation.title or event.conversation.id,
+            private=event.conversation.private,
+            command=event.command or "",
+            args=list(event.args),
+            refers_to=event.refers_to or "",
+        ),
+        "now": now,
+    }
+    if extra:
+        context.update(extra)
+    return context
+
+
+def sample_context(brand: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Realistic values for every documented variable, used to check templates at load time.
+
+    Counts are non-zero so that arithmetic in templates ("points / interactions") does
+    not fail on the sample when it would not fail on real data.
+    """
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    person = Person(network="console", id="42", handle="ana", name="Ana Lima")
+    event = Event(
+        kind=Kind.MENTION,
+        network="console",
+        id="sample-1",
+        author=person,
+        conversation=Conversation(network="console", id="timeline", title="timeline"),
+        text="@brand hello there",
+        time=now,
+        post_id="p2",
+        refers_to="p1",
+        addressed=True,
+    )
+    follower = FollowerRecord(
+        id=1,
+        name="Ana Lima",
+        first_seen=now - timedelta(days=30),
+        last_seen=now,
+        interactions=12,
+        mentions=5,
+        replies=4,
+        reposts=2,
+        quotes=1,
+        points=120,
+        tier="Silver",
+        streak=3,
+        tags=frozenset({"newsletter"}),
+        notes="met at the book fair",
+    )
+    return build_context(
+        event=event,
+        follower=follower,
+        first_contact=False,
+        now=now,
+        brand=DEFAULT_BRAND if brand is None else brand,
+    )
+
+
+# -- filters and globals --------------------------------------------------------------------
+
+
+def first_name(name: Any) -> str:
+    """ "Ana Lima" -> "Ana"; an empty name stays empty."""
+    parts = str(name).split()
+    return parts[0] if parts else ""
+
+
+def ordinal(number: Any) -> str:
+    """1 -> "1st", 2 -> "2nd", 3 -> "3rd", 11 -> "11th", 22 -> "22nd", 113 -> "113th"."""
+    n = int(number)
+    if 10 <= abs(n) % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(abs(n) % 10, "th")
+    return f"{n}{suffix}"
+
+
+def plural(count: Any, singular: str, plural_form: str | None = None) -> str:
+    """``plural(n, "point", "points")``: the word that fits the count (default: add "s")."""
+    return singular if count == 1 else (plural_form if plural_form is not None else singular + "s")
+
+
+class _BrandSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, plus limits on '*' and '**' so a template cannot exhaust memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise jinja2.sandbox.SecurityError(
+                f"exponent {right} is too large (limit {MAX_EXPONENT})"
+            )
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sequence = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sequence and len(seq) * times > MAX_REPEAT:
+                    raise jinja2.sandbox.SecurityError(
+                        f"repeating a value {times} times is too large (limit {MAX_REPEAT} items)"
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
+# -- templates -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyTemplate:
+    """A compiled reply template and where it was written ("file:line" or "plugin:name").
+
+    ``compiled`` is a Jinja template, or for plain text (no ``{{``, ``{%`` or ``{#``) the
+    final text itself, which renders without Jinja.
+    """
+
+    source: str
+    where: str
+    compiled: Any = field(compare=False, repr=False, hash=False)
+
+    @property
+    def is_plain(self) -> bool:
+        return isinstance(self.compiled, str)
+
+
+def _is_plain(source: str) -> bool:
+    return "{{" not in source and "{%" not in source and "{#" not in source
+
+
+def _plain_text(source: str) -> str:
+    """What Jinja would render for text without tags: one trailing newline dropped, '\\n' newlines."""
+    text = source.replace("\r\n", "\n").replace("\r", "\n")
+    return text.removesuffix("\n")
+
+
+def _at_line(where: str, line: int | None) -> str:
+    """Shift "file:10" by a template-relative line (1-based); other wheres get a suffix."""
+    if not line:
+        return where
+    m = _WHERE_LINE.match(where)
+    if m:
+        return f"{m.group(1)}:{int(m.group(2)) + line - 1}"
+    return f"{where} (template line {line})" if where else f"template line {line}"
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class TemplateEngine:
+    """Compiles, checks and renders reply templates in one sandboxed Jinja environment."""
+
+    def __init__(self, brand: Mapping[str, Any] | None = None) -> None:
+        self.brand: Mapping[str, Any] = dict(DEFAULT_BRAND if brand is None else brand)
+        env = _BrandSandbox(
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            auto_reload=False,
+        )
+        env.filters["first_name"] = first_name
+        env.filters["ordinal"] = ordinal
+        env.globals["plural"] = plural
+        self._env = env
+        self._cache: OrderedDict[str, jinja2.Template] = OrderedDict()
+
+    @property
+    def environment(self) -> jinja2.Environment:
+        return self._env
+
+    def variables(self, extra_names: Iterable[str] = ()) -> list[str]:
+        """The names a template may use, sorted (documented variables, globals, extras)."""
+        return sorted({*sample_context(self.brand), *self._env.globals, *extra_names})
+
+    def compile(self, source: str, where: str = "") -> ReplyTemplate:
+        """Compile a template; a syntax error raises TemplateError at the template's line."""
+        if not isinstance(source, str):
+            raise TemplateError(
+                f"a reply template must be text, got {type(source).__name__}", where
+            )
+        if _is_plain(source):
+            return ReplyTemplate(source, where, _plain_text(source))
+        compiled = self._cache.get(source)
+        if compiled is not None:
+            self._cache.move_to_end(source)
+            return ReplyTemplate(source, where, compiled)
+        try:
+            compiled = self._env.from_string(source)
+        except jinja2.TemplateSyntaxError as exc:
+            message = (exc.message or "invalid template").rstrip(".")
+            m = re.match(r"No (filter|test) named '([^']+)'", message)
+            if m:
+                names = self._env.filters if m.group(1) == "filter" else self._env.tests
+                message += _suggest(m.group(2), names)
+            raise TemplateError(
+                f"template syntax error: {message}", _at_line(where, exc.lineno)
+            ) from None
+        self._cache[source] = compiled
+        if len(self._cache) > COMPILE_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return ReplyTemplate(source, where, compiled)
+
+    def render(self, template: ReplyTemplate, context: Mapping[str, Any]) -> str:
+        """Render with the given variables; any failure is a TemplateError naming the template."""
+        return self._render(template, context, template.where)
+
+    def _render(self, template: ReplyTemplate, context: Mapping[str, Any], where: str) -> str:
+        if isinstance(template.compiled, str):
+            return template.compiled
+        try:
+            return template.compiled.render(context)
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(self._undefined_message(str(exc), context), where) from None
+        except jinja2.sandbox.SecurityError as exc:
+            raise TemplateError(f"template tried something unsafe: {exc}", where) from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"template failed: {exc}", where) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+            raise TemplateError(f"template failed: {type(exc).__name__}: {exc}", where) from None
+
+    def check(
+        self, template: ReplyTemplate, where: str = "", *, extra_names: Iterable[str] = ()
+    ) -> None:
+        """Fail now, with file:line, on anything that would fail when a follower writes in.
+
+        Every branch is checked statically (unknown variables, follower/event attributes,
+        filters, tests), then the template is rendered once against ``sample_context``.
+        """
+        where = where or template.where
+        if isinstance(template.compiled, str):
+            return
+        extra_names = tuple(extra_names)
+        known = set(self.variables(extra_names))
+        tree = self._env.parse(template.source)
+        for name in sorted(meta.find_undeclared_variables(tree)):
+            if name not in known:
+                line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), None)
+                raise TemplateError(self._unknown_variable(name, known), _at_line(where, line))
+        self._check_attributes(tree, where)
+        self._check_filters(tree, where)
+        sample = sample_context(self.brand)
+        sample.update({name: "sample" for name in extra_names if name not in sample})
+        self._render(template, sample, where)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _check_attributes(self, tree: nodes.Template, where: str) -> None:
+        assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        shapes = {"follower": FOLLOWER_FIELDS, "event": EVENT_FIELDS, "brand": tuple(self.brand)}
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            assert isinstance(node, nodes.Getattr | nodes.Getitem)
+            target = node.node
+            if (
+                not isinstance(target, nodes.Name)
+                or target.name not in shapes
+                or target.name in assigned
+            ):
+                continue
+            if isinstance(node, nodes.Getattr):
+                attr = node.attr
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                attr = node.arg.value
+            else:
+                continue
+            allowed = shapes[target.name]
+            if target.name == "brand" and hasattr(dict, attr):
+                continue  # brand.get(...), brand.items()
+            if attr not in allowed:
+                close = difflib.get_close_matches(attr, list(allowed), n=1, cutoff=0.6)
+                hint = f"; did you mean '{target.name}.{close[0]}'?" if close else ""
+                raise TemplateError(
+                    f"unknown variable '{target.name}.{attr}'{hint} "
+                    f"({target.name} has: {', '.join(sorted(allowed))})",
+                    _at_line(where, node.lineno),
+                )
+
+    def _check_filters(self, tree: nodes.Template, where: str) -> None:
+        for node in tree.find_all((nodes.Filter, nodes.Test)):
+            table, what = (
+                (self._env.filters, "filter")
+                if isinstance(node, nodes.Filter)
+                else (self._env.tests, "test")
+            )
+            if node.name not in table:
+                raise TemplateError(
+                    f"template syntax error: no {what} named {node.name!r}{_suggest(node.name, table)}",
+                    _at_line(where, node.lineno),
+                )
+
+    def _unknown_variable(self, name: str, known: Iterable[str]) -> str:
+        known = set(known)
+        # Jinja's own helpers (range, dict, cycler, ...) stay usable but are not worth listing.
+        listed = sorted(known - set(jinja2.defaults.DEFAULT_NAMESPACE))
+        return f"unknown variable {name!r}{_suggest(name, known)} (known variables: {', '.join(listed)})"
+
+    def _undefined_message(self, message: str, context: Mapping[str, Any]) -> str:
+        m = _UNDEFINED_NAME.match(message)
+        if m:
+            return self._unknown_variable(m.group(1), [*context, *self._env.globals])
+        m = _MISSING_ATTR.match(message)
+        if m:
+            attr = m.group(2)
+            dotted = [
+                f"{k}.{f}"
+                for k, shape in (("follower", FOLLOWER_FIELDS), ("event", EVENT_FIELDS))
+                for f in shape
+            ]
+            dotted += [f"brand.{k}" for k in context.get("brand", {}) or {}]
+            close = difflib.get_close_matches(
+                attr, [d.split(".", 1)[1] for d in dotted], n=1, cutoff=0.6
+            )
+            hint = ""
+            if close:
+                hint = f"; did you mean {next(d for d in dotted if d.endswith('.' + close[0]))!r}?"
+            return f"unknown attribute {attr!r} ({message}){hint}"
+        return f"undefined value in template: {message}"
+
+
+__all__ = [
+    "DEFAULT_BRAND",
+    "EVENT_FIELDS",
+    "FOLLOWER_FIELDS",
+    "EventView",
+    "FollowerView",
+    "ReplyTemplate",
+    "TemplateEngine",
+    "build_context",
+    "first_name",
+    "ordinal",
+    "plural",
+    "sample_context",
+]
