@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from brandbot import loyalty
+from brandbot.checks import check_rules_against_networks
 from brandbot.clock import Clock, SystemClock
 from brandbot.config import BotConfig, load_config
 from brandbot.context import Context, JobContext, Note
 from brandbot.errors import ConfigError, PermanentSendError, SendError
 from brandbot.events import Conversation, Event, Kind, Person, Reply
 from brandbot.networks.base import CommandSpec, Network, NetworkState
-from brandbot.networks.registry import build_network
+from brandbot.networks.registry import build_network, known_networks
 from brandbot.outbox import Outbox
 from brandbot.plugins import LoadedPlugin, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
@@ -141,7 +142,10 @@ class Bot:
         for lp in self.plugins:
             for plugin_check in lp.plugin.checks:
                 plugin_check(lp.settings, config)
-        self.rules = RuleResponders(RuleBook.load(list(config.rule_files), self.templates), self, rng=self._rng)
+        book = RuleBook.load(list(config.rule_files), self.templates, default_timezone=config.top.timezone,
+                             networks=known_networks(config))
+        check_rules_against_networks(book, self.networks, self.templates, config.brand)
+        self.rules = RuleResponders(book, self, rng=self._rng)
         self.router = self._build_router()
         self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent,
                              on_failed=self._on_failed, rng=self._rng, metrics=self.metrics)

@@ -52,35 +52,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- check --------------------------------------------------------------------------------
 def check_config(config: Any) -> list[str]:
     """Everything ``brandbot check`` verifies beyond loading; returns a summary. Raises on errors."""
-    from brandbot.bot import Bot
-    from brandbot.networks.registry import build_network
+    from brandbot.checks import check_rules_against_networks
+    from brandbot.networks.registry import build_network, known_networks
     from brandbot.plugins import load_plugins
-    from brandbot.policy import check_rule_against_network
     from brandbot.rules import RuleBook
-    from brandbot.templates import TemplateEngine, sample_context
+    from brandbot.templates import TemplateEngine
 
     engine = TemplateEngine(config.brand)
-    book = RuleBook.load(list(config.rule_files), engine)
+    book = RuleBook.load(list(config.rule_files), engine, default_timezone=config.top.timezone,
+                         networks=known_networks(config))
     plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc)
     networks = {s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where)
                 for s in config.networks}
-    for rule in book.rules:
-        for name, net in networks.items():
-            if rule.networks and name not in rule.networks:
-                continue
-            problem = check_rule_against_network([k.value for k in rule.kinds], name, net.requires_summons)
-            if problem:
-                raise ConfigError(f"rule {rule.name!r}: {problem}", rule.where)
-            sample = sample_context(config.brand)
-            for variant in rule.variants:
-                text = engine.render(variant, sample)
-                too_long = net.check_text(text)
-                if too_long:
-                    raise ConfigError(f"rule {rule.name!r} on {name}: reply cannot be sent there: {too_long}", variant.where or rule.where)
+    check_rules_against_networks(book, networks, engine, config.brand)
     for lp in plugins:
         for plugin_check in lp.plugin.checks:
             plugin_check(lp.settings, config)
-    del Bot
     return [
         f"config {config.path}",
         f"{len(book)} rules from {len(config.rule_files)} file(s)",

@@ -2,6 +2,9 @@
 
 import sqlite3
 
+import pytest
+
+from brandbot import Context, Plugin
 from brandbot.store.records import OutboxStatus
 
 NETS = ("telegram", "discord", "x")
@@ -122,9 +125,23 @@ async def test_a_tier_change_emits_a_milestone_a_yaml_rule_answers(make_bot) -> 
     assert bot.sent == ["ok", "ok", "Thank you for your 3rd message, Ana, you are now a Gold reader"]
 
 
-async def test_x_does_not_allow_replies_to_reposts_and_says_why(make_bot) -> None:
+async def test_a_rule_answering_reposts_on_x_is_rejected_at_start(make_bot) -> None:
+    from brandbot.errors import ConfigError
+
     rules = [{"name": "thanks", "kinds": ["repost", "mention"], "reply": "Thanks {{ name }}!"}]
-    bot = await make_bot(networks=("x", "telegram"), rules=rules)
+    with pytest.raises(ConfigError) as err:
+        await make_bot(networks=("x", "telegram"), rules=rules)
+    assert "rules.yaml:" in str(err.value) and "x allows automated replies only" in str(err.value)
+
+
+async def test_x_does_not_allow_replies_to_reposts_and_says_why(make_bot) -> None:
+    p = Plugin("thanker")
+
+    @p.on("repost", "mention")
+    async def thanks(ctx: Context) -> None:
+        await ctx.reply("Thanks {{ name }}!")
+
+    bot = await make_bot(networks=("x", "telegram"), plugins=[p])
     await bot.receive("repost", author="ana", network="x")
     await bot.receive("repost", author="ana", network="telegram")
     await bot.receive("mention", "@brand hi", author="ana", network="x")

@@ -58,3 +58,8 @@ def build_network(name: str, settings: dict[str, Any], *, doc: Any = None, loc: 
             raise validation_error(doc, exc, loc) from None
         raise ConfigError(f"network {name!r}: {exc}", where) from None
     return cls(config, clock=clock, **hooks) if config is not None else cls(clock=clock, **hooks)  # type: ignore[call-arg]
+
+
+def known_networks(config: Any) -> list[str]:
+    """Names a rule may mention: the built-in networks and every one in the config."""
+    return sorted(set(BUILTIN) | set(config.top.networks))

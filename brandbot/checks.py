@@ -1,0 +1,39 @@
+"""Checks that need several parts at once: rules against each network's platform rules.
+
+Run when the bot starts *and* by ``brandbot check``, so a rule that would break X's
+automation rules (answering reposts) or can never fit a platform's length limit stops
+the bot before it runs, with the rule's file:line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from brandbot.errors import ConfigError
+from brandbot.networks.base import Network
+from brandbot.policy import check_rule_against_network
+from brandbot.rules import RuleBook
+from brandbot.templates import TemplateEngine, sample_context
+
+
+def check_rules_against_networks(
+    book: RuleBook, networks: Mapping[str, Network], engine: TemplateEngine, brand: Mapping[str, Any]
+) -> None:
+    """Raise ConfigError (with the rule's file:line) for the first rule a network cannot carry."""
+    sample = sample_context(dict(brand))
+    for rule in book.rules:
+        for name, network in networks.items():
+            if rule.networks and name not in rule.networks:
+                continue
+            problem = check_rule_against_network([k.value for k in rule.kinds], name, network.requires_summons)
+            if problem:
+                raise ConfigError(f"rule {rule.name!r}: {problem}", rule.where)
+            for variant in rule.variants:
+                text = engine.render(variant, sample)
+                too_long = network.check_text(text)
+                if too_long:
+                    raise ConfigError(
+                        f"rule {rule.name!r} cannot be sent on {name}: {too_long} (measured with a sample follower)",
+                        variant.where or rule.where,
+                    )
