@@ -31,7 +31,7 @@ from brandbot.checks import check_rules_against_networks
 from brandbot.clock import Clock, SystemClock
 from brandbot.config import BotConfig, load_config
 from brandbot.context import Context, JobContext, Note
-from brandbot.errors import ConfigError, PermanentSendError, SendError
+from brandbot.errors import ConfigError, PermanentSendError, PluginError, SendError
 from brandbot.events import Conversation, Event, Kind, Person, Reply
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network, known_networks
@@ -39,6 +39,7 @@ from brandbot.outbox import Outbox
 from brandbot.plugins import LoadedPlugin, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.routing import Router
+from brandbot.supervisor import NetworkSupervisor
 from brandbot.rule_responder import RuleResponders
 from brandbot.rules import RuleBook
 from brandbot.store.base import Store
@@ -136,6 +137,8 @@ class Bot:
         self.dry_run = dry_run
         self._rng = rng or random.Random()
         self.networks: dict[str, Network] = dict(networks) if networks is not None else self._build_networks()
+        self._own_plugins = plugins is None
+        self._generation = 0
         self.plugins: list[LoadedPlugin] = list(plugins) if plugins is not None else load_plugins(
             config.plugins, config.plugin_dirs, config.doc
         )
@@ -161,6 +164,9 @@ class Bot:
         self._stop_reason = ""
         self._started = False
         self._background: list[asyncio.Task[None]] = []
+        self._network_tasks: list[asyncio.Task[None]] = []
+        self._periodic_tasks: list[asyncio.Task[None]] = []
+        self.supervisors: dict[str, NetworkSupervisor] = {}
         self.lanes: Any = None
         runtime = config.top.runtime
         from brandbot.lanes import Lanes
@@ -208,6 +214,10 @@ class Bot:
 
     async def save_cursor(self, key: str, value: str) -> None:
         self.store.set_cursor(key, value)
+
+    def _set_health(self, network: str, state: NetworkState, detail: str = "") -> None:
+        self.health[network] = (state, detail)
+        log.info("network %s: %s %s", network, state.value, detail)
 
     def commands(self) -> list[CommandSpec]:
         specs = {h.command: CommandSpec(h.command, h.description or h.command, h.admin_only)
@@ -479,6 +489,94 @@ class Bot:
             except Exception:
                 log.exception("periodic %s.%s failed", lp.plugin.name, spec.name)
 
+    # -- hot reload -------------------------------------------------------------------------
+    def _start_periodic(self) -> None:
+        for task in self._periodic_tasks:
+            task.cancel()
+        self._periodic_tasks = [
+            asyncio.create_task(self._periodic(lp, spec), name=f"every:{lp.plugin.name}.{spec.name}")
+            for lp in self.plugins for spec in lp.plugin.periodic
+        ]
+
+    def watched_files(self) -> list[Path]:
+        """The files whose change triggers a reload: config, rules, data files beside them, plugins."""
+        files = {self.config.path, *self.config.rule_files}
+        files.update(self.config.path.parent.glob("*.yaml"))
+        files.update(self.config.path.parent.glob("*.yml"))
+        for folder in self.config.plugin_dirs:
+            if folder.is_dir():
+                files.update(folder.glob("*.py"))
+                files.update(folder.glob("*/*.py"))
+        return sorted(files)
+
+    @staticmethod
+    def _stamp(files: Iterable[Path]) -> dict[Path, float]:
+        stamps: dict[Path, float] = {}
+        for f in files:
+            try:
+                stamps[f] = f.stat().st_mtime_ns
+            except OSError:
+                stamps[f] = -1
+        return stamps
+
+    async def _watch_files(self, before: dict[Path, float]) -> None:
+        while True:
+            await self.clock.sleep(self.config.top.runtime.watch_interval)
+            now = self._stamp(self.watched_files())
+            if now != before:
+                changed = sorted(str(f.name) for f in set(now) | set(before) if now.get(f) != before.get(f))
+                log.info("configuration files changed (%s); reloading", ", ".join(changed))
+                await self.reload()
+                before = self._stamp(self.watched_files())
+
+    async def reload(self) -> bool:
+        """Reload config, rules and plugins; all or nothing.
+
+        Everything is built and validated first; only if all of it is valid does the
+        bot switch to it, in one step. A reload that fails keeps the running rules and
+        plugins and logs the error with file:line. Networks and storage are not
+        reloaded (they need a restart); a change to them is logged.
+        """
+        try:
+            config = load_config(self.config.path)
+            templates = TemplateEngine(config.brand)
+            if self._own_plugins:
+                plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc,
+                                       generation=self._generation + 1)
+            else:
+                from brandbot.plugins import validate_settings
+
+                sections = {s.name: s for s in config.plugins}
+                plugins = [
+                    LoadedPlugin(lp.plugin, validate_settings(
+                        lp.plugin, sections[lp.plugin.name].settings if lp.plugin.name in sections else {},
+                        config.doc, ("plugins", lp.plugin.name)), lp.origin)
+                    for lp in self.plugins
+                ]
+            for lp in plugins:
+                for plugin_check in lp.plugin.checks:
+                    plugin_check(lp.settings, config)
+            book = RuleBook.load(list(config.rule_files), templates, default_timezone=config.top.timezone,
+                                 networks=known_networks(config))
+            check_rules_against_networks(book, self.networks, templates, config.brand)
+            policy = Policy(config.top.policy)
+        except (ConfigError, PluginError) as exc:
+            log.error("reload failed; still running the previous rules and plugins: %s", exc)
+            return False
+        if config.networks != self.config.networks or config.storage_path != self.config.storage_path:
+            log.warning("network or storage settings changed; they take effect after a restart")
+        rules = RuleResponders(book, self, rng=self._rng)
+        rules.state = self.rules.state  # cooldowns and last variants survive a reload
+        # The switch: no await between these lines, so no event sees half a reload.
+        self._generation += 1
+        self.config, self.templates, self.policy = config, templates, policy
+        self.plugins, self.rules = plugins, rules
+        self.router = self._build_router()
+        if self._started:
+            self._start_periodic()
+        log.info("reloaded: %d rules, %d plugins", len(book), len(plugins))
+        return True
+
     # -- lifecycle --------------------------------------------------------------------------
     async def open(self) -> None:
         """Open the store and restore state; no network is started (simulate stops here)."""
@@ -494,15 +592,26 @@ class Bot:
             return
         await self.open()
         await self.outbox.start()
+        self.supervisors = {}
         for name, network in self.networks.items():
-            await network.start(_HostView(self, name))
+            view = _HostView(self, name)
+            supervisor = NetworkSupervisor(network, view, self.clock, rng=self._rng,
+                                           report=lambda st, d, n=name: self._set_health(n, st, d))
+            view.supervisor = supervisor
+            self.supervisors[name] = supervisor
+            self._network_tasks.append(asyncio.create_task(supervisor.run(), name=f"network:{name}"))
+        # Wait for every network's first attempt (bounded), so a failing one can't hold up the rest.
+        await asyncio.wait([asyncio.ensure_future(s.first_attempt.wait()) for s in self.supervisors.values()],
+                           timeout=self.config.top.runtime.start_timeout)
         self._started = True
         for lp in self.plugins:
             for func in lp.plugin.startup:
                 await func(JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log))
-            for spec in lp.plugin.periodic:
-                self._background.append(asyncio.create_task(self._periodic(lp, spec)))
+        self._start_periodic()
         self._background.append(asyncio.create_task(self._job_loop(), name="jobs"))
+        if self.config.top.runtime.watch_config:
+            stamps = self._stamp(self.watched_files())  # taken now, so no change slips in before the task runs
+            self._background.append(asyncio.create_task(self._watch_files(stamps), name="config-watch"))
         log.info("brandbot started: networks %s, %d rules, %d plugins", ", ".join(self.networks),
                  len(self.rules.book), len(self.plugins))
 
@@ -521,16 +630,23 @@ class Bot:
         except asyncio.TimeoutError:
             log.warning("stopping with events still being handled; they will be replayed or lost per network")
             await self.lanes.cancel()
-        for task in self._background:
+        for task in self._background + self._periodic_tasks:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*self._background, *self._periodic_tasks, return_exceptions=True)
         self._background.clear()
+        self._periodic_tasks.clear()
         await self.outbox.stop(grace)
+        for supervisor in self.supervisors.values():
+            supervisor.stop()
         for network in self.networks.values():
             try:
                 await network.stop()
             except Exception:
                 log.exception("network %s did not stop cleanly", network.name)
+        for task in self._network_tasks:
+            task.cancel()
+        await asyncio.gather(*self._network_tasks, return_exceptions=True)
+        self._network_tasks.clear()
         await self.store.close()
         log.info("brandbot stopped (%s)", self._stop_reason or "stop")
 
@@ -542,6 +658,11 @@ class Bot:
                 loop.add_signal_handler(sig, self.request_stop, sig.name)
             except (NotImplementedError, RuntimeError):
                 pass
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: self._background.append(
+                asyncio.create_task(self.reload(), name="reload")))
+        except (NotImplementedError, RuntimeError, AttributeError):
+            pass
         await self.start()
         try:
             await self._stop_requested.wait()
@@ -557,6 +678,7 @@ class _HostView:
         self._bot = bot
         self._network = network
         self.log = logging.getLogger(f"brandbot.network.{network}")
+        self.supervisor: NetworkSupervisor | None = None
 
     async def submit(self, event: Event) -> None:
         await self._bot.submit(event)
@@ -571,8 +693,9 @@ class _HostView:
         await self._bot.save_cursor(key, value)
 
     def report_state(self, state: NetworkState, detail: str = "") -> None:
-        self._bot.health[self._network] = (state, detail)
-        self.log.info("%s %s", state.value, detail)
+        self._bot._set_health(self._network, state, detail)
+        if state is NetworkState.FAILED and self.supervisor is not None:
+            self.supervisor.failed.set()
 
     def commands(self) -> list[CommandSpec]:
         return self._bot.commands()

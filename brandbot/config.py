@@ -57,6 +57,9 @@ class RuntimeConfig(_Strict):
     queue_size: int = Field(10_000, ge=1, description="Events waiting for a handler before networks are slowed down")
     handler_timeout: float = Field(10.0, gt=0, description="Seconds before a handler is abandoned and logged")
     shutdown_grace: float = Field(10.0, ge=0, description="Seconds in-flight handlers get on SIGTERM")
+    start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for each network's first start attempt")
+    watch_config: bool = Field(True, description="Reload rules and plugin settings when their files change")
+    watch_interval: float = Field(2.0, gt=0, description="Seconds between checks of the config files")
     max_text: int = Field(16_000, ge=100, description="Incoming text longer than this is truncated (with a log note)")
 
 
