@@ -405,6 +405,16 @@ class Bot:
             raise KeyError(f"no follower {follower_id}")
         return follower
 
+    async def find_person(self, ref: str, default_network: str = "") -> FollowerRecord | None:
+        """A follower by id ("12"), "network:handle" or a handle on ``default_network``."""
+        ref = ref.strip()
+        if ref.isdigit():
+            return await self.store.get_follower(int(ref))
+        network, sep, who = ref.partition(":")
+        if not sep:
+            network, who = default_network, ref
+        return await self.store.find_follower(network, who.lstrip("@"))
+
     async def tag_follower(self, follower_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> FollowerRecord:
         follower = await self._follower(follower_id)
         tags = (follower.tags | {t.strip().lower() for t in add if t.strip()}) - {t.strip().lower() for t in remove}

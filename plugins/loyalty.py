@@ -26,6 +26,9 @@ plugin = Plugin("loyalty", config=LoyaltySettings, description="points, tiers an
 
 @plugin.command("points", description="Your points and tier")
 async def points(ctx: Context) -> None:
+    if ctx.event.args and ctx.event.args[0].lower() == "add":
+        await add_points(ctx)
+        return
     upcoming = next_tier(ctx.follower.points, ctx.bot.config.top.loyalty)
     more = f" {upcoming[1]} more to reach {upcoming[0]}." if upcoming else " That's the top tier!"
     await ctx.reply(
@@ -51,3 +54,25 @@ async def thank_milestone(ctx: Context) -> None:
         ctx.fall_through()  # the first interaction is the greeting rules' job
         return
     await ctx.reply(template)
+
+
+async def add_points(ctx: Context) -> None:
+    """/points add <follower id | network:handle | handle> <points> [reason]: admins only."""
+    if not ctx.is_admin:
+        ctx.bot.log.warning("refused /points add from %s:%s (not an admin)", ctx.event.network, ctx.event.author.id)
+        await ctx.reply("Sorry, adding points is only for the team.")
+        return
+    args = ctx.event.args[1:]
+    if len(args) < 2 or not args[1].lstrip("-").isdigit():
+        await ctx.reply("Usage: /points add <follower id or network:handle> <points> [reason]")
+        return
+    who, amount, reason = args[0], int(args[1]), " ".join(args[2:]) or "added by staff"
+    target = await ctx.bot.find_person(who, default_network=ctx.event.network)
+    if target is None:
+        await ctx.reply("I don't know {{ who }}. Use a follower id or network:handle.", variables={"who": who})
+        return
+    updated = await ctx.bot.add_points(target.id, amount, f"admin:{ctx.event.author.handle or ctx.event.author.id}: {reason}")
+    await ctx.reply(
+        "{{ target }} now has {{ points }} points ({{ tier }}).",
+        variables={"target": updated.name, "points": updated.points, "tier": updated.tier},
+    )

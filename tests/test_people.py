@@ -225,3 +225,17 @@ async def test_blocked_send_marks_the_identity_unreachable(make_bot) -> None:
     assert rows[0].status is OutboxStatus.FAILED
     await bot.receive("direct", "hello again")
     assert any(r.startswith("unreachable") for r in bot.refusals())
+
+
+async def test_admins_add_points_and_others_are_refused(make_bot, bundled) -> None:
+    bot = await make_bot(networks=("telegram", "discord"), plugins=["loyalty"],
+                         config={**bundled, "admins": {"discord": ["boss"]}})
+    await bot.receive("direct", "hi", author="ana", network="telegram")
+    await bot.receive("command", "/points add telegram:ana 25 great review", author="mallory", network="discord")
+    assert bot.take_sent()[-1] == "Sorry, adding points is only for the team."
+    await bot.receive("command", "/points add telegram:ana 25 great review", author="boss", network="discord")
+    assert "Ana now has" in bot.take_sent()[-1]
+    ana = await bot.follower("ana", "telegram")
+    assert ana.points >= 25
+    await bot.receive("command", "/points", author="ana", network="telegram")
+    assert f"you have {ana.points} points" in bot.take_sent()[-1]
