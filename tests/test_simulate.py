@@ -1,0 +1,48 @@
+"""brandbot simulate: JSON lines in, decisions (with refusals and reasons) out."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from brandbot.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+from make_replay import events  # noqa: E402
+
+
+def run_simulate(tmp_path: Path, lines: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    feed = tmp_path / "events.jsonl"
+    feed.write_text("\n".join(lines) + "\n")
+    assert main(["-c", str(ROOT / "config" / "brandbot.yaml"), "simulate", str(feed)]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_a_replay_of_mixed_events_shows_sends_and_refusals_with_reasons(tmp_path, capsys) -> None:
+    out = run_simulate(tmp_path, [json.dumps(e) for e in events(300)], capsys)
+    assert {d["event"] for d in out} == {f"r{i}" for i in range(300)}
+    actions = {d["action"] for d in out}
+    assert {"send", "refuse", "none"} <= actions
+    reasons = {d["reason"].split(":")[0] for d in out if d["action"] == "refuse"}
+    assert {"not_summoned", "opted_out"} <= reasons
+    assert all(d.get("reason") for d in out if d["action"] in ("refuse", "defer"))
+    x_sends = [d for d in out if d["network"] == "x" and d["action"] == "send"]
+    assert all(d["kind"] in ("mention", "quote", "reply", "direct", "command") for d in x_sends)
+
+
+def test_simulate_sends_nothing_and_leaves_the_real_database_alone(tmp_path, capsys) -> None:
+    db = ROOT / "data" / "brandbot.sqlite3"
+    before = db.stat().st_mtime_ns if db.exists() else None
+    run_simulate(tmp_path, ['{"kind": "direct", "author": "ana", "text": "hi"}'], capsys)
+    after = db.stat().st_mtime_ns if db.exists() else None
+    assert before == after
+
+
+def test_bad_lines_name_the_line_and_the_problem(tmp_path, capsys) -> None:
+    feed = tmp_path / "events.jsonl"
+    feed.write_text('{"kind": "direct", "author": "ana"}\n{"kind": "shout", "author": "ben"}\n')
+    assert main(["-c", str(ROOT / "config" / "brandbot.yaml"), "simulate", str(feed)]) == 2
+    err = capsys.readouterr().err
+    assert f"{feed}:2" in err and "unknown event kind 'shout'" in err
