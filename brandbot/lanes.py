@@ -1,9 +1,10 @@
 """Per-conversation ordering with bounded concurrency and a bounded queue.
 
 Events of one conversation are handled one after another, in arrival order; different
-conversations run concurrently, at most ``max_concurrency`` at a time. When
-``max_queued`` events are waiting, ``submit`` blocks: that is the back-pressure a
-polling network feels (it polls more slowly instead of the bot dropping events).
+conversations run concurrently on a fixed pool of ``max_concurrency`` workers (no task
+per event). When ``max_queued`` events are waiting, ``submit`` blocks: that is the
+back-pressure a polling network feels (it polls more slowly instead of the bot
+dropping events).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ class Lanes(Generic[T]):
     def __init__(self, handler: Callable[[T], Awaitable[None]], *, max_concurrency: int = 64,
                  max_queued: int = 10_000) -> None:
         self._handler = handler
-        self._slots = asyncio.Semaphore(max_concurrency)
-        self._lanes: dict[Hashable, deque[T]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._max_workers = max_concurrency
+        self._lanes: dict[Hashable, deque[T]] = {}  # every lane with queued or running events
+        self._ready: deque[Hashable] = deque()  # lanes with work and no worker on them
+        self._workers: set[asyncio.Task[None]] = set()
+        self._sleepers: deque[asyncio.Future[None]] = deque()  # idle workers, woken one at a time
         self._queued = 0
         self._max_queued = max_queued
-        self._room = asyncio.Condition()
+        self._room = asyncio.Event()
+        self._room.set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -37,51 +41,65 @@ class Lanes(Generic[T]):
 
     async def submit(self, key: Hashable, item: T) -> None:
         """Queue ``item`` on lane ``key``; waits while the queue is full."""
-        if self._queued >= self._max_queued:
-            async with self._room:
-                await self._room.wait_for(lambda: self._queued < self._max_queued)
+        while self._queued >= self._max_queued:
+            self._room.clear()
+            await self._room.wait()
         self._queued += 1
         self._idle.clear()
         lane = self._lanes.get(key)
         if lane is not None:
-            lane.append(item)
+            lane.append(item)  # a worker has or will have this lane: order is kept
             return
         self._lanes[key] = deque((item,))
-        task = asyncio.create_task(self._work(key))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._ready.append(key)
+        while self._sleepers:
+            sleeper = self._sleepers.popleft()
+            if not sleeper.done():
+                sleeper.set_result(None)
+                return
+        if len(self._workers) < self._max_workers:
+            task = asyncio.create_task(self._work())
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
 
-    async def _work(self, key: Hashable) -> None:
-        lane = self._lanes[key]
-        async with self._slots:
+    async def _work(self) -> None:
+        ready, lanes = self._ready, self._lanes
+        while True:
+            if not ready:
+                sleeper = asyncio.get_running_loop().create_future()
+                self._sleepers.append(sleeper)
+                await sleeper
+                continue
+            key = ready.popleft()
+            lane = lanes[key]
+            item = lane[0]
             try:
-                while lane:
-                    item = lane[0]
-                    try:
-                        await self._handler(item)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:  # noqa: BLE001 - one event must not stop its lane
-                        log.exception("unhandled error while handling an event in lane %r", key)
-                    lane.popleft()
-                    self._queued -= 1
-                    if self._queued < self._max_queued and self._room._waiters:  # type: ignore[attr-defined]
-                        async with self._room:
-                            self._room.notify_all()
-            finally:
-                if not lane:
-                    self._lanes.pop(key, None)
-                if not self._lanes:
+                await self._handler(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one event must not stop its lane
+                log.exception("unhandled error while handling an event in lane %r", key)
+            lane.popleft()
+            self._queued -= 1
+            if lane:
+                ready.append(key)  # round robin: other conversations get a turn
+            else:
+                del lanes[key]
+                if not lanes:
                     self._idle.set()
+            if not self._room.is_set() and self._queued < self._max_queued:
+                self._room.set()
 
     async def join(self) -> None:
         """Wait until every queued event has been handled."""
         await self._idle.wait()
 
     async def cancel(self) -> None:
-        for task in list(self._tasks):
+        for task in list(self._workers):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
         self._lanes.clear()
+        self._ready.clear()
         self._queued = 0
         self._idle.set()
+        self._room.set()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -72,6 +72,35 @@ RuleCandidates = Callable[[Event, datetime], Sequence[Responder]]
 class RouteResult:
     handled_by: str | None
     errors: int
+
+
+class _Resumed:
+    """Await a coroutine that was already stepped once and yielded ``first``."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, object], first: object) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[object, object, object]:
+        coro, value = self._coro, self._first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation (timeout) goes into the handler
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 class Router:
@@ -156,12 +185,21 @@ class Router:
         if plugin:
             ctx.config = self._settings.get(plugin, ctx.config)
 
-    async def _run(self, source: str, ctx: Context, coro: Awaitable[object]) -> bool:
-        """Run one handler with a timeout; log and contain any failure."""
+    async def _run(self, source: str, ctx: Context, coro: Coroutine[Any, Any, object]) -> bool:
+        """Run one handler with a timeout; log and contain any failure.
+
+        Most handlers finish without ever waiting (the store answers from memory), so the
+        coroutine is first stepped directly and the timeout, which costs a timer, is only
+        armed if it actually suspends.
+        """
         started = time.perf_counter()
         try:
+            try:
+                first = coro.send(None)
+            except StopIteration:
+                return True
             async with asyncio.timeout(self._timeout):
-                await coro
+                await _Resumed(coro, first)
             return True
         except asyncio.TimeoutError:
             log.error("%s timed out after %.1fs on event %s:%s", source, self._timeout, ctx.event.network, ctx.event.id)
