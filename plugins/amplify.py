@@ -21,13 +21,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from brandbot import Context, Kind, Plugin
 from brandbot.context import JobContext, PluginData
+from brandbot.errors import TemplateError
 from brandbot.policy import Verdict
 from brandbot.reports import (
     SHARE_PREFIX,
@@ -41,7 +42,6 @@ from brandbot.reports import (
     top_advocates,
 )
 from brandbot.store.base import Store
-from brandbot.errors import TemplateError
 from brandbot.templates import TemplateEngine, sample_context
 
 log = logging.getLogger("brandbot.plugin.amplify")
@@ -180,7 +180,7 @@ class DigestEntry:
                 "name": self.name, "post": self.post, "time": self.time.isoformat()}
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> "DigestEntry":
+    def from_json(cls, value: Mapping[str, Any]) -> DigestEntry:
         return cls(int(value["follower_id"]), str(value["network"]), str(value.get("handle", "")),
                    str(value.get("name", "")), str(value["post"]), datetime.fromisoformat(value["time"]))
 
@@ -189,6 +189,9 @@ async def _add_to_digest(ctx: Context, settings: AmplifySettings, post: str) -> 
     event = ctx.event
     if not settings.digest:
         ctx.note("skip", f"{event.network} does not allow automated replies to this {event.kind}; digest is off")
+        return
+    if ctx.follower.opted_out:
+        ctx.note("skip", f"{ctx.follower.name} opted out: not listed for a thanks")
         return
     key = thanks_key(post, ctx.follower.id)
     if await ctx.bot.store.once_used(key):
@@ -207,8 +210,8 @@ async def _add_to_digest(ctx: Context, settings: AmplifySettings, post: str) -> 
 
 def next_digest_at(now: datetime, hour: int) -> datetime:
     """The first digest time (``hour``:00 UTC) strictly after ``now``."""
-    utc = now.astimezone(timezone.utc)
-    today = datetime.combine(utc.date(), time(hour), tzinfo=timezone.utc)
+    utc = now.astimezone(UTC)
+    today = datetime.combine(utc.date(), time(hour), tzinfo=UTC)
     return today if utc < today else today + timedelta(days=1)
 
 
@@ -256,7 +259,7 @@ async def post_digest(ctx: JobContext) -> None:
     waiting = await ctx.data.items(DIGEST_PREFIX)
     if not waiting:
         return
-    day = now.astimezone(timezone.utc).date().isoformat()
+    day = now.astimezone(UTC).date().isoformat()
     marker = f"{POSTED_PREFIX}{day}"
     if not await _claim(ctx.data, marker, {"time": now.isoformat(), "people": len(waiting)}):
         log.info("amplify: today's digest was already posted; %d entries wait for tomorrow", len(waiting))
@@ -329,11 +332,12 @@ async def advocates(ctx: Context) -> None:
     since, label = period
     store = ctx.bot.store
     totals = await share_totals(store, since)
-    sections = [f"Top advocates, {label}:", "All networks:",
-                format_advocates(await top_advocates(store, since, None, settings.advocates_limit))]
+    limit = settings.advocates_limit
+    sections = [f"Top advocates, {label}:",
+                "All networks:\n" + format_advocates(await top_advocates(store, since, None, limit))]
     for network, _ in sorted(totals.by_network):
-        sections += [f"{network}:", format_advocates(await top_advocates(store, since, network, settings.advocates_limit))]
-    await ctx.reply("{{ report }}", variables={"report": "\n".join(sections)}, essential=True)
+        sections.append(f"{network}:\n" + format_advocates(await top_advocates(store, since, network, limit)))
+    await ctx.reply("{{ report }}", variables={"report": "\n\n".join(sections)}, essential=True)
 
 
 @plugin.command("shares", description="Shares of our posts per network, post and day: /shares [days|all]", admin=True)
