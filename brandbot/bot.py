@@ -166,6 +166,7 @@ class Bot:
         self._background: list[asyncio.Task[None]] = []
         self._network_tasks: list[asyncio.Task[None]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
+        self._jobs_lock = asyncio.Lock()
         self.supervisors: dict[str, NetworkSupervisor] = {}
         self.lanes: Any = None
         runtime = config.top.runtime
@@ -462,14 +463,24 @@ class Bot:
         return name
 
     async def run_due_jobs(self) -> int:
-        """Run every persisted job that is due; returns how many ran."""
+        """Run every persisted job that is due; returns how many ran.
+
+        One pass at a time (the scheduler loop and a test's ``advance`` may overlap), and
+        every due job is removed before any runs, so none can run twice.
+        """
+        async with self._jobs_lock:
+            return await self._run_due_jobs()
+
+    async def _run_due_jobs(self) -> int:
         ran = 0
         handlers = {(j.plugin, j.name): (j, lp) for lp in self.plugins for j in lp.plugin.jobs}
-        for job in await self.store.due_jobs(self.clock.now()):
+        due = await self.store.due_jobs(self.clock.now())
+        for job in due:
+            self.store.delete_job(job.name)
+        for job in due:
             plugin, _, rest = job.name.partition(":")
             kind = rest.split(":", 1)[0]
             found = handlers.get((plugin, kind))
-            self.store.delete_job(job.name)
             if found is None:
                 log.error("job %s has no handler (plugin %s not enabled?); dropped", job.name, plugin)
                 continue

@@ -141,7 +141,8 @@ def cmd_followers(args: argparse.Namespace) -> int:
     async def work(store: Any) -> int:
         if args.action == "list":
             since = datetime.now(timezone.utc) - timedelta(days=args.seen_days) if args.seen_days else None
-            query = FollowerQuery(tier=args.tier, network=args.network, tag=args.tag, seen_since=since,
+            query = FollowerQuery(tier=args.tier, network=args.network,
+                                  tag=args.tag.lstrip("#").lower() if args.tag else None, seen_since=since,
                                   order_by=args.sort, descending=not args.ascending, limit=args.limit)
             followers = await store.list_followers(query)
             rows = [[str(f.id), f.name, str(f.points), f.tier, str(f.interactions), str(f.reposts),

@@ -159,13 +159,20 @@ class Outbox:
         return sum(q.size + len(q.inflight) for q in self._queues.values())
 
     def due_count(self) -> int:
-        """Entries that could go now or are being sent (excludes ones waiting for a retry time)."""
+        """Entries that could go now or are being sent.
+
+        A conversation's replies go out in order, so entries queued behind one that waits
+        for a later time (quiet hours, a retry) are not due either.
+        """
         now = self._clock.now()
         due = 0
         for q in self._queues.values():
             due += len(q.inflight)
             for entries in q.by_conversation.values():
-                due += sum(1 for e in entries if e.next_try <= now)
+                for entry in entries:
+                    if entry.next_try > now:
+                        break
+                    due += 1
         return due
 
     async def drain(self, poll: float = 0.005) -> None:

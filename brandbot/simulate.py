@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 from brandbot.bot import Bot, Handled
-from brandbot.clock import ManualClock
+from brandbot.clock import Clock, ManualClock
+from brandbot.networks.base import RateLimits
 from brandbot.config import BotConfig
 from brandbot.errors import ConfigError
 from brandbot.events import Conversation, Event, Kind, Person
@@ -25,8 +26,8 @@ from brandbot.store.sqlite import SqliteStore
 class SimulatedNetwork(MemoryNetwork):
     """A MemoryNetwork that applies a real platform's text and cost rules."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(MemoryConfig(requires_summons=name == "x"), name=name)
+    def __init__(self, name: str, *, clock: Clock | None = None, limits: RateLimits | None = None) -> None:
+        super().__init__(MemoryConfig(requires_summons=name == "x"), name=name, clock=clock, limits=limits)
         self._x = None
         if name == "x":
             from brandbot.networks import xtext

@@ -16,6 +16,7 @@ only when the test says so.
 from __future__ import annotations
 
 import itertools
+import time
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,13 +32,11 @@ from brandbot.clock import ManualClock
 from brandbot.config import load_config
 from brandbot.events import Conversation, Event, Kind, Person, Reply
 from brandbot.networks.base import RateLimits
-from brandbot.networks.memory import MemoryConfig, MemoryNetwork
+from brandbot.networks.memory import MemoryNetwork
 from brandbot.plugins import LoadedPlugin, Plugin, load_plugins, validate_settings
 from brandbot.store.records import FollowerRecord
 from brandbot.store.sqlite import SqliteStore
 
-#: Networks whose platform rules the in-memory stand-ins copy.
-SUMMONS_ONLY = frozenset({"x"})
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,13 @@ class Sent:
 class BotHarness:
     """A running Bot on in-memory networks, driven by ``receive`` and inspected by ``sent``."""
 
-    def __init__(self, bot: Bot, networks: Mapping[str, MemoryNetwork], clock: ManualClock) -> None:
+    def __init__(self, bot: Bot, networks: Mapping[str, MemoryNetwork], clock: ManualClock, id_prefix: str = "t") -> None:
         self.bot = bot
         self.networks = dict(networks)
         self.clock = clock
         self.handled: list[Handled] = []
         self._ids = itertools.count(1)
+        self._prefix = id_prefix
         self._seen: set[int] = set()
 
     # -- driving ------------------------------------------------------------------------
@@ -88,7 +88,7 @@ class BotHarness:
         if addressed is None:
             addressed = kind in (Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.QUOTE, Kind.COMMAND)
         event = Event(
-            kind=kind, network=network, id=event_id or f"t{n}",
+            kind=kind, network=network, id=event_id or f"{self._prefix}{n}",
             author=Person(network, author, handle=author, name=name if name is not None else author.capitalize()),
             conversation=Conversation(network, conv_id, private=private),
             text=text, time=self.clock.now(), post_id=f"p{n}",
@@ -177,17 +177,18 @@ async def build_harness(
     start: datetime | None = None,
     limits: Mapping[str, RateLimits] | None = None,
     seed: int = 7,
+    store_path: str | Path | None = None,
 ) -> BotHarness:
     import random
 
     path = config if isinstance(config, Path) else write_config(folder, config, rules)
     cfg = load_config(path)
     clock = ManualClock(start)
-    nets = {
-        name: MemoryNetwork(MemoryConfig(requires_summons=name in SUMMONS_ONLY), clock=clock, name=name,
-                            limits=(limits or {}).get(name))
-        for name in networks
-    }
+    from brandbot.simulate import SimulatedNetwork
+
+    # In-memory networks that keep each platform's rules (X: summons only, 280 weighted
+    # characters, cost per post), so plugin tests meet the same refusals as production.
+    nets = {name: SimulatedNetwork(name, clock=clock, limits=(limits or {}).get(name)) for name in networks}
     settings = {s.name: s for s in cfg.plugins}
     loaded: list[LoadedPlugin] = []
     names = [p for p in plugins if isinstance(p, str)]
@@ -204,10 +205,12 @@ async def build_harness(
             loaded.append(LoadedPlugin(p, validate_settings(p, values, cfg.doc, loc), "test"))
     if not plugins:
         loaded = load_plugins(cfg.plugins, cfg.plugin_dirs, cfg.doc)
-    store = SqliteStore(":memory:")
+    store = SqliteStore(store_path or ":memory:")
     bot = Bot(cfg, store=store, networks=nets, clock=clock, plugins=loaded, rng=random.Random(seed))
     await bot.start()
-    return BotHarness(bot, nets, clock)
+    # A file store may already hold events of an earlier harness: give this one fresh ids.
+    prefix = f"t{time.time_ns():x}-" if store_path else "t"
+    return BotHarness(bot, nets, clock, prefix)
 
 
 MakeBot = Callable[..., Awaitable[BotHarness]]
@@ -215,7 +218,11 @@ MakeBot = Callable[..., Awaitable[BotHarness]]
 
 @pytest.fixture
 async def make_bot() -> AsyncIterator[MakeBot]:
-    """Factory: ``await make_bot(rules=[...], plugins=[plugin], config={...}, networks=[...])``."""
+    """Factory: ``await make_bot(rules=[...], plugins=[plugin], config={...}, networks=[...])``.
+
+    ``store_path=`` puts the store in a file, so a second ``make_bot`` on the same path
+    is the same bot after a restart.
+    """
     made: list[BotHarness] = []
     with tempfile.TemporaryDirectory(prefix="brandbot-test-") as tmp:
         counter = itertools.count()

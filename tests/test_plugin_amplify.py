@@ -23,7 +23,8 @@ from brandbot.reports import (
     top_advocates,
 )
 from brandbot.store.sqlite import SqliteStore
-from brandbot.testing import SUMMONS_ONLY, BotHarness, write_config
+from brandbot.simulate import SimulatedNetwork
+from brandbot.testing import BotHarness, write_config
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # the digest goes out at 17:00 UTC
 FIRST = "Thank you for sharing, Ana! Your first share of our news. Word of mouth is how Test Brand grows."
@@ -158,8 +159,7 @@ async def start_file_bot(folder: Path, clock: ManualClock, config: dict) -> BotH
     folder.mkdir(exist_ok=True)
     path = write_config(folder, {**config, "storage": {"path": "bot.sqlite3"}}, None)
     cfg = load_config(path)
-    nets = {name: MemoryNetwork(MemoryConfig(requires_summons=name in SUMMONS_ONLY), clock=clock, name=name)
-            for name in ("x", "telegram")}
+    nets: dict[str, MemoryNetwork] = {name: SimulatedNetwork(name, clock=clock) for name in ("x", "telegram")}
     bot = Bot(cfg, store=SqliteStore(cfg.storage_path), networks=nets, clock=clock,
               plugins=load_plugins(cfg.plugins, cfg.plugin_dirs, cfg.doc), rng=random.Random(1))
     await bot.start()
