@@ -161,7 +161,8 @@ def cmd_followers(args: argparse.Namespace) -> int:
             print(f"{follower.name} (follower {follower.id})")
             print(f"  identities : {', '.join(f'{i.network}:{i.handle or i.user_id}' for i in idents)}")
             print(f"  first seen : {follower.first_seen:%Y-%m-%d} ({follower.days_known(now)} days known), last seen {follower.last_seen:%Y-%m-%d %H:%M}")
-            print(f"  points     : {follower.points} ({follower.tier}), streak {follower.streak} days")
+            days = "day" if follower.streak == 1 else "days"
+            print(f"  points     : {follower.points} ({follower.tier}), streak {follower.streak} {days}")
             print(f"  counts     : {follower.interactions} interactions, {follower.mentions} mentions, {follower.replies} replies, {follower.reposts} reposts, {follower.quotes} quotes")
             print(f"  tags       : {', '.join(sorted(follower.tags)) or '-'}   opted out: {follower.opted_out}   unreachable on: {', '.join(sorted(follower.unreachable)) or '-'}")
             print("  history (newest first):")
@@ -169,7 +170,8 @@ def cmd_followers(args: argparse.Namespace) -> int:
                 arrow = "<-" if it.direction == "in" else "->"
                 extra = f" [{it.source}]" if it.source else ""
                 pts = f" +{it.points}pt" if it.points else ""
-                print(f"    {it.time:%Y-%m-%d %H:%M} {arrow} {it.network}/{it.kind}{pts}{extra} {it.text[:80]}")
+                text = " ".join(it.text.split())[:80]
+                print(f"    {it.time:%Y-%m-%d %H:%M} {arrow} {it.network}/{it.kind}{pts}{extra} {text}")
             return 0
         if args.action == "export":
             from brandbot.export import export_json
@@ -231,6 +233,27 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(config, work))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from brandbot import reports
+
+    config = _load(args)
+
+    async def work(store: Any) -> int:
+        since = None if args.all else datetime.now(timezone.utc) - timedelta(days=args.days)
+        if args.what == "advocates":
+            rows = await reports.top_advocates(store, since, args.network, args.limit)
+            period = "all time" if since is None else f"the last {args.days} days"
+            print(f"Top advocates, {period}{' on ' + args.network if args.network else ''}:")
+            print(reports.format_advocates(rows))
+        else:
+            print(reports.format_share_totals(await reports.share_totals(store, since)))
+        return 0
+
+    return asyncio.run(_with_store(config, work))
+
+
 # -- entry point --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brandbot", description="A brand's conversational engagement bot.")
@@ -269,6 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("who")
     pt.add_argument("tags", nargs="+", help="tags to add; prefix with - to remove")
     p.set_defaults(func=cmd_followers)
+
+    p = sub.add_parser("report", help="word-of-mouth reports: advocates, shares")
+    p.add_argument("what", choices=["advocates", "shares"])
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--all", action="store_true", help="all time instead of --days")
+    p.add_argument("--network")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("loyalty", help="loyalty maintenance")
     lsub = p.add_subparsers(dest="action", required=True)
