@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 import shlex
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -42,6 +43,8 @@ class StopInputError(ValueError):
 
 # --------------------------------------------------------------------------- spec
 
+_STOP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
 
 def _zone_problem(name: str) -> str:
     close = difflib.get_close_matches(name, sorted(available_timezones()), n=1, cutoff=0.6)
@@ -54,7 +57,7 @@ class StopSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    id: str
     title: str = Field(min_length=1, max_length=200)
     start: datetime
     timezone: str
@@ -65,11 +68,12 @@ class StopSpec(BaseModel):
     url: str | None = None
     duration: float | None = None
 
-    @field_validator("id", mode="before")
+    @field_validator("id")
     @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip() and not value.strip().islower() and any(c.isupper() for c in value):
-            raise ValueError(f"stop ids are lower case letters, digits, '-' and '_' (got {value!r}; try {value.strip().lower()!r})")
+    def _id(cls, value: str) -> str:
+        if not _STOP_ID.match(value):
+            slug = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-_")[:40] or "qa-live"
+            raise ValueError(f"a stop id is 1-40 lower-case letters, digits, '-' or '_' (got {value!r}; try {slug!r})")
         return value
 
     @field_validator("conversation", mode="before")
@@ -91,7 +95,7 @@ class StopSpec(BaseModel):
                 raise ValueError("write the local time without an offset (e.g. 2026-03-03 18:00); the zone comes from 'timezone'")
             return value
         if isinstance(value, date):
-            raise ValueError(f"start needs a time as well as the date, e.g. '{value.isoformat()} 18:00'")
+            raise ValueError(f"start needs a time as well as the date, e.g. '{value.isoformat()} 18:00'")  # noqa: TRY004
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value.strip())
@@ -129,11 +133,11 @@ class StopSpec(BaseModel):
         return value or None
 
     @model_validator(mode="after")
-    def _exists_locally(self) -> "StopSpec":
+    def _exists_locally(self) -> StopSpec:
         """A wall time in a spring-forward gap never shows on local clocks: say so."""
         zone = ZoneInfo(self.timezone)
         local = self.start.replace(tzinfo=zone)
-        back = local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+        back = local.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         if back != self.start:
             raise ValueError(
                 f"{self.start:%Y-%m-%d %H:%M} does not exist in {self.timezone} (the clocks jump forward then); "
@@ -184,14 +188,14 @@ class Stop:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Stop":
+    def from_json(cls, data: Mapping[str, Any]) -> Stop:
         values = dict(data)
         values["start"] = datetime.fromisoformat(values["start"])
         values["kind"] = StopKind(values["kind"])
         return cls(**values)
 
     @classmethod
-    def from_spec(cls, spec: StopSpec, default_duration: float, *, origin: str, where: str = "") -> "Stop":
+    def from_spec(cls, spec: StopSpec, default_duration: float, *, origin: str, where: str = "") -> Stop:
         zone = ZoneInfo(spec.timezone)
         return cls(
             id=spec.id, title=spec.title, start=spec.start.replace(tzinfo=zone), zone=spec.timezone,
@@ -353,8 +357,7 @@ def format_span(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours, rest = divmod(minutes, 60)
-    if hours > 48 and rest == 0 and hours % 24 == 0 or hours > 72:
-        days = round(minutes / 1440)
-        return f"{days} days"
+    if hours >= 72:
+        return f"{round(minutes / 1440)} days"
     text = f"{hours} hour{'s' if hours != 1 else ''}"
     return text + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")
