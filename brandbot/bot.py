@@ -51,6 +51,7 @@ log = logging.getLogger("brandbot")
 
 HANDOFF_NAMESPACE = "core.handoff"
 COST_NAMESPACE = "core.cost"
+DM_NAMESPACE = "core.dm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,10 @@ class Bot:
         self.clock: Clock = clock or SystemClock()
         self.log = log
         self.store: Store = store or SqliteStore(config.storage_path, commit_delay=config.top.storage.commit_delay)
+        if getattr(self.store, "on_flush", "missing") is None:
+            self.store.on_flush = self.metrics.store_flush  # type: ignore[attr-defined]
+        self.health_server: Any = None
+        self.redactor: Any = None
         self.templates = TemplateEngine(config.brand)
         self.policy = Policy(config.top.policy)
         self.dry_run = dry_run
@@ -167,6 +172,7 @@ class Bot:
         self._network_tasks: list[asyncio.Task[None]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self._jobs_lock = asyncio.Lock()
+        self._open_dms: set[str] = set()
         self.supervisors: dict[str, NetworkSupervisor] = {}
         self.lanes: Any = None
         runtime = config.top.runtime
@@ -273,6 +279,8 @@ class Bot:
             network=event.network, conversation_id=event.conversation.id, event_id=event.id,
             text=event.text if keep_text else "", points=scored.awarded,
         ))
+        if event.conversation.private:
+            self._note_dm(event, follower.id)
         is_admin = self.config.is_admin(event.network, event.author.id, event.author.handle)
         notes: list[Note] = []
         milestone_replied = False
@@ -304,7 +312,7 @@ class Bot:
     # -- outgoing -------------------------------------------------------------------------
     async def outbound(self, reply: Reply, *, event: Event | None, follower: FollowerRecord | None,
                        essential: bool = False, once_key: str | None = None,
-                       notes: list[Note] | None = None) -> Decision:
+                       notes: list[Note] | None = None, person_wrote_first: bool = False) -> Decision:
         """Ask the policy, then record the reply in the outbox (or its refusal, with the reason)."""
         now = self.clock.now()
         network = self.networks.get(reply.network)
@@ -322,7 +330,7 @@ class Bot:
                 event_kind=event.kind.value if event is not None else None,
                 addressed=event.addressed if event is not None else False,
                 private=private,
-                person_wrote_first=wrote_first or not private,
+                person_wrote_first=wrote_first or person_wrote_first or not private,
                 opted_out=bool(follower and follower.opted_out),
                 unreachable=bool(follower and reply.network in follower.unreachable),
                 once_key_used=bool(once_key) and await self.store.once_used(once_key or ""),
@@ -370,10 +378,33 @@ class Bot:
             self.outbox.enqueue(entry)
         return decision
 
-    async def announce(self, conversation: Conversation, text: str, *, source: str, essential: bool = True) -> Decision:
-        """A proactive message (staff notices, reminders): no event, still through the policy."""
+    async def announce(self, conversation: Conversation, text: str, *, source: str, essential: bool = True,
+                       follower: FollowerRecord | None = None) -> Decision:
+        """A proactive message (staff notices, reminders): no event, still through the policy.
+
+        With ``follower`` the person's opt-out and reachability are checked; a private
+        conversation is allowed only if the person wrote to the bot there before.
+        """
         reply = Reply(network=conversation.network, conversation=conversation, text=text, source=source)
-        return await self.outbound(reply, event=None, follower=None, essential=essential)
+        wrote_first = conversation.private and await self.dm_open(conversation)
+        return await self.outbound(reply, event=None, follower=follower, essential=essential,
+                                   person_wrote_first=wrote_first)
+
+    async def dm_open(self, conversation: Conversation) -> bool:
+        """Whether the person has written to the bot in this private conversation."""
+        key = f"{conversation.network}:{conversation.id}"
+        if key in self._open_dms:
+            return True
+        if await self.store.kv_get(DM_NAMESPACE, key) is not None:
+            self._open_dms.add(key)
+            return True
+        return False
+
+    def _note_dm(self, event: Event, follower_id: int) -> None:
+        key = f"{event.network}:{event.conversation.id}"
+        if key not in self._open_dms:
+            self._open_dms.add(key)
+            self.store.kv_set(DM_NAMESPACE, key, event.time.isoformat(), follower_id)
 
     async def notify_staff(self, text: str, *, source: str) -> Decision:
         staff = self.config.top.staff
@@ -487,7 +518,10 @@ class Bot:
             spec, lp = found
             ctx = JobContext(bot=self, plugin_name=plugin, config=lp.settings, payload=json.loads(job.payload), log=log)
             try:
-                await asyncio.wait_for(spec.func(ctx), self.config.top.runtime.handler_timeout)
+                async with asyncio.timeout(self.config.top.runtime.handler_timeout):
+                    await spec.func(ctx)
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("job %s failed", job.name)
             ran += 1
@@ -497,6 +531,8 @@ class Bot:
         while True:
             try:
                 await self.run_due_jobs()
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("scheduler pass failed")
             await self.clock.sleep(1.0)
@@ -506,7 +542,10 @@ class Bot:
             await self.clock.sleep(spec.interval)
             ctx = JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log)
             try:
-                await asyncio.wait_for(spec.func(ctx), self.config.top.runtime.handler_timeout)
+                async with asyncio.timeout(self.config.top.runtime.handler_timeout):
+                    await spec.func(ctx)
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("periodic %s.%s failed", lp.plugin.name, spec.name)
 
@@ -613,6 +652,13 @@ class Bot:
             return
         await self.open()
         await self.outbox.start()
+        if self.config.top.http.enabled:
+            from brandbot.health import HealthServer
+
+            http = self.config.top.http
+            self.health_server = HealthServer(self, http.host, http.port, allow_remote=http.allow_remote,
+                                              redact=self.redactor)
+            await self.health_server.start()
         self.supervisors = {}
         for name, network in self.networks.items():
             view = _HostView(self, name)
@@ -668,6 +714,9 @@ class Bot:
             task.cancel()
         await asyncio.gather(*self._network_tasks, return_exceptions=True)
         self._network_tasks.clear()
+        if self.health_server is not None:
+            await self.health_server.stop()
+            self.health_server = None
         await self.store.close()
         log.info("brandbot stopped (%s)", self._stop_reason or "stop")
 

@@ -21,10 +21,12 @@ DEFAULT_CONFIG = "config/brandbot.yaml"
 EXIT_CONFIG = 2
 
 
-def _setup_logging(level: str = "INFO", json_format: bool = False) -> None:
+def _setup_logging(level: str = "INFO", json_format: bool = False, config: Any = None) -> Any:
     from brandbot.logs import configure
 
-    configure(level, json_format)
+    if config is None:
+        return configure(level, json_format)
+    return configure(level, json_format, secrets=config.secrets(), log_text=config.top.logging.log_text)
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -38,12 +40,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from brandbot.bot import Bot
 
     config = _load(args)
-    _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format)
+    redactor = _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format, config)
     if config.storage_path != ":memory:":
         Path(config.storage_path).parent.mkdir(parents=True, exist_ok=True)
 
     async def main() -> int:
         bot = Bot(config)
+        bot.redactor = redactor
         return await bot.run()
 
     return asyncio.run(main())

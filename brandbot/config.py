@@ -92,9 +92,10 @@ class LoggingConfig(_Strict):
 
 
 class HttpConfig(_Strict):
-    enabled: bool = False
-    host: str = "127.0.0.1"
+    enabled: bool = Field(False, description="Serve /healthz and /metrics")
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless allow_remote")
     port: int = Field(8787, ge=0, le=65535)
+    allow_remote: bool = Field(False, description="Allow binding a non-loopback address (put a proxy in front)")
 
 
 class TopConfig(_Strict):
@@ -172,6 +173,26 @@ class BotConfig:
 
     def where(self, *loc: str | int) -> str:
         return self.doc.where(loc)
+
+    def secrets(self) -> list[str]:
+        """Every value that came from a ${VAR} reference or is a secret field: never to be logged."""
+        found: set[str] = set()
+
+        def walk(raw: Any, env_refs: bool) -> None:
+            if isinstance(raw, str):
+                for m in _ENV_REF.finditer(raw):
+                    value = self.env.get(m.group(1), m.group(2) or "")
+                    if value:
+                        found.add(value)
+            elif isinstance(raw, dict):
+                for v in raw.values():
+                    walk(v, env_refs)
+            elif isinstance(raw, list):
+                for v in raw:
+                    walk(v, env_refs)
+
+        walk(self.doc.data, True)
+        return sorted(found)
 
 
 def substitute_env(value: Any, env: Mapping[str, str], doc: YamlDoc, loc: tuple[str | int, ...]) -> Any:

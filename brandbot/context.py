@@ -80,10 +80,23 @@ class JobContext:
     def now(self) -> datetime:
         return self.bot.clock.now()
 
-    async def send(self, network: str, conversation: Conversation | str, text: str, *, essential: bool = True) -> Decision:
-        """Post a proactive message (staff channel, reminder). Passes the policy like any reply."""
+    async def send(self, network: str, conversation: Conversation | str, text: str, *, essential: bool = True,
+                   follower_id: int = 0) -> Decision:
+        """Post a proactive message (staff channel, reminder). Passes the policy like any reply.
+
+        Give ``follower_id`` when it is meant for one person: their opt-out then applies,
+        and a private conversation is allowed only if they wrote to the bot there first.
+        """
         conv = conversation if isinstance(conversation, Conversation) else Conversation(network, conversation)
-        return await self.bot.announce(conv, text, source=f"plugin:{self.plugin_name}", essential=essential)
+        follower = await self.bot.store.get_follower(follower_id) if follower_id else None
+        return await self.bot.announce(conv, text, source=f"plugin:{self.plugin_name}", essential=essential,
+                                       follower=follower)
+
+    def render(self, text: str, variables: Mapping[str, Any] | None = None) -> str:
+        """Render a template with the brand and ``variables`` (no person: jobs have no event)."""
+        template = self.bot.templates.compile(text, f"plugin:{self.plugin_name}")
+        context = {"brand": self.bot.config.brand, "now": self.now, **(variables or {})}
+        return self.bot.templates.render(template, context)
 
     async def send_staff(self, text: str) -> Decision:
         """Post to the configured staff channel."""

@@ -1,36 +1,179 @@
-"""Metrics the bot records as it works; rendered for Prometheus by the health server.
+"""Metrics the bot records as it works, rendered for Prometheus by the health server.
 
-(Placeholder implementation that only counts; replaced by the observability work.)
+Each :class:`Metrics` owns a private ``CollectorRegistry``: no process-wide state, so a
+test (or a process) can hold several bots without their numbers mixing.
+
+The bot calls these methods on its hot path (tens of thousands of events a second), so
+each call is a dict lookup and an ``inc``/``observe`` on a cached labelled child; the
+``.labels()`` call (which validates and builds the child) runs once per label set.
+
+Label values are bounded by configuration: networks are the enabled ones, kinds and
+reasons are enums, handler names are the loaded plugins' handlers and the rules. A
+guard still folds anything past :data:`MAX_SERIES` label sets of one metric into
+``"_other"``, so a plugin inventing names per event cannot exhaust the scraper.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from brandbot.networks.base import NetworkState
+
+#: Network states in which a network is serving normally.
+UP_STATES = frozenset({NetworkState.READY, NetworkState.RESUMED})
+
+#: Most label sets one metric keeps before folding new ones into ``"_other"``.
+MAX_SERIES = 1000
+OTHER = "_other"
+
+#: Handler run times: most handlers take milliseconds; the default timeout is 10 s.
+HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Store commits: one transaction per batch, normally well under 50 ms.
+FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+NetworkStates = Mapping[str, tuple[NetworkState, str]]
+
+class _Children:
+    """Labelled children of one metric, cached by label values, with a series cap."""
+
+    __slots__ = ("_cache", "_limit", "_metric")
+
+    def __init__(self, metric: Any, limit: int = MAX_SERIES) -> None:
+        self._metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self._limit = limit
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        child = self._cache.get(key)
+        if child is None:
+            if len(self._cache) >= self._limit:
+                key = (OTHER,) * len(key)
+                child = self._cache.get(key)
+                if child is not None:
+                    return child
+            child = self._cache[key] = self._metric.labels(*key)
+        return child
+
+
+class _NetworkUp(Collector):
+    """``brandbot_network_up{network}``: 1 while a network is READY or RESUMED, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.states: Callable[[], NetworkStates] = dict
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "brandbot_network_up", "1 while the network is ready or resumed, else 0", labels=["network"]
+        )
+        for name, (state, _detail) in sorted(self.states().items()):
+            family.add_metric([name], 1.0 if state in UP_STATES else 0.0)
+        yield family
+
+
+class _WithoutCreated:
+    """The registry's samples minus the ``*_created`` timestamps prometheus_client adds.
+
+    They double the series count of every counter and histogram and nobody here uses
+    them; turning them off in prometheus_client is a process-wide switch, hence a filter.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            if family.type in ("counter", "histogram", "summary"):
+                family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, ...]] = Counter()
-        self._depth: Callable[[], int] = lambda: 0
+    """What the bot did, counted: events in, reply decisions, sends, latencies, waits."""
 
+    def __init__(self, *, process: bool = True, max_series: int = MAX_SERIES) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._events = _Children(Counter(
+            "brandbot_events", "Events received, by network and kind", ["network", "kind"], registry=r), max_series)
+        self._replies = _Children(Counter(
+            "brandbot_replies",
+            "Reply decisions by the policy: action is send, defer or refuse; reason says why",
+            ["network", "action", "reason"], registry=r), max_series)
+        self._sends = _Children(Counter(
+            "brandbot_sends", "Delivery attempts that ended, by outcome (sent or failed)",
+            ["network", "outcome"], registry=r), max_series)
+        self._handler = _Children(Histogram(
+            "brandbot_handler_seconds", "Run time of each plugin handler or rule, by handler name",
+            ["handler"], buckets=HANDLER_BUCKETS, registry=r), max_series)
+        self._waits = _Children(Counter(
+            "brandbot_rate_limit_waits", "Times a network told us to wait (HTTP 429 and the like)",
+            ["network"], registry=r), max_series)
+        self._wait_seconds = _Children(Counter(
+            "brandbot_rate_limit_wait_seconds", "Seconds networks told us to wait, summed",
+            ["network"], registry=r), max_series)
+        self._flush = Histogram(
+            "brandbot_store_flush_seconds", "Time to commit one batch of buffered store writes",
+            buckets=FLUSH_BUCKETS, registry=r)
+        self._flush_rows = Counter(
+            "brandbot_store_flushed_rows", "Buffered writes committed to the store", registry=r)
+        self._depth = Gauge("brandbot_outbox_depth", "Replies queued or being sent", registry=r)
+        self._depth.set_function(lambda: 0)
+        self._network_up = _NetworkUp()
+        r.register(self._network_up)
+        if process:
+            ProcessCollector(registry=r)  # memory, CPU, open files: what a months-long run leaks
+        self._exposed = _WithoutCreated(r)
+        #: (time.monotonic(), rows) of the last store commit, for /healthz.
+        self.last_flush: tuple[float, int] | None = None
+
+    # -- the calls the bot, router and outbox make ------------------------------------
     def event_in(self, network: str, kind: str) -> None:
-        self.counts[("event", network, kind)] += 1
+        self._events.get((network, kind)).inc()
 
     def decision(self, network: str, action: str, reason: str) -> None:
-        self.counts[("decision", network, action, reason)] += 1
+        """One policy decision: action is send, defer or refuse; reason a policy Reason value."""
+        self._replies.get((network, action, reason)).inc()
 
     def send_result(self, network: str, outcome: str) -> None:
-        self.counts[("send", network, outcome)] += 1
+        """A delivery that ended: outcome is sent or failed (retries are not counted)."""
+        self._sends.get((network, outcome)).inc()
 
     def handler_latency(self, source: str, seconds: float) -> None:
-        self.counts[("handled", source)] += 1
+        self._handler.get((source,)).observe(seconds)
 
-    def rate_limit_wait(self, network: str, seconds: float) -> None:
-        self.counts[("rate_limited", network)] += 1
+    def rate_limit_wait(self, network: str, seconds: float | None) -> None:
+        self._waits.get((network,)).inc()
+        if seconds is not None and seconds > 0:
+            self._wait_seconds.get((network,)).inc(seconds)
 
     def store_flush(self, seconds: float, rows: int) -> None:
-        self.counts[("flush",)] += 1
+        self._flush.observe(seconds)
+        if rows > 0:
+            self._flush_rows.inc(rows)
+        self.last_flush = (time.monotonic(), rows)
 
+    # -- live values read at scrape time ----------------------------------------------
     def set_outbox_depth(self, fn: Callable[[], int]) -> None:
-        self._depth = fn
+        self._depth.set_function(lambda: float(fn()))
+
+    def set_network_states(self, fn: Callable[[], NetworkStates]) -> None:
+        """Where ``brandbot_network_up`` reads states: name -> (state, detail), like ``Bot.health``."""
+        self._network_up.states = fn
+
+    def seconds_since_flush(self) -> float | None:
+        """Seconds since the store last committed a batch, or None before the first."""
+        if self.last_flush is None:
+            return None
+        return max(0.0, time.monotonic() - self.last_flush[0])
+
+    # -- output -----------------------------------------------------------------------
+    def render(self) -> bytes:
+        """Every series in the Prometheus text format (version 0.0.4)."""
+        return generate_latest(self._exposed)  # type: ignore[arg-type]

@@ -243,6 +243,17 @@ class LoadedPlugin:
     origin: str
 
 
+def _ensure_parents(name: str) -> None:
+    """Register empty parent packages so a plugin package's ``from . import x`` works."""
+    parts = name.split(".")[:-1]
+    for i in range(1, len(parts) + 1):
+        parent = ".".join(parts[:i])
+        if parent not in sys.modules:
+            module = ModuleType(parent)
+            module.__path__ = []  # a namespace-like package: its children are registered by hand
+            sys.modules[parent] = module
+
+
 def _load_module_from(path: Path, unique: str) -> ModuleType:
     """Import a plugin file or package directory under a private module name.
 
@@ -256,6 +267,7 @@ def _load_module_from(path: Path, unique: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise PluginError(f"cannot import plugin from {path}")
     module = importlib.util.module_from_spec(spec)
+    _ensure_parents(unique)
     sys.modules[unique] = module
     try:
         spec.loader.exec_module(module)

@@ -160,3 +160,31 @@ def test_sigterm_stops_intake_flushes_and_exits_zero(tmp_path: Path) -> None:
     assert proc.wait(timeout=30) == 0
     db = sqlite3.connect(tmp_path / "bot.sqlite3")
     assert db.execute("select count(*) from interactions where direction = 'in'").fetchone()[0] == 1
+
+
+async def test_the_http_endpoint_serves_health_and_metrics_when_enabled(make_bot) -> None:
+    import aiohttp
+
+    bot = await make_bot(rules=[{"name": "hi", "kinds": ["direct"], "reply": "hello"}],
+                         config={"http": {"enabled": True, "port": 0}})
+    await bot.receive("direct", "hi")
+    await bot.bot.store.flush()
+    server = bot.bot.health_server
+    assert server is not None
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{server.port}/healthz") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+            assert body["networks"]["memory"]["state"] == "ready"
+        async with session.get(f"http://127.0.0.1:{server.port}/metrics") as resp:
+            text = await resp.text()
+    assert 'brandbot_events_total{kind="direct",network="memory"} 1.0' in text
+    assert "brandbot_store_flush_seconds" in text
+
+
+def test_secret_values_from_the_environment_are_known_to_the_redactor(tmp_path: Path) -> None:
+    (tmp_path / "brandbot.yaml").write_text(
+        "brand: {name: T}\nnetworks:\n  console: {}\n  telegram: {enabled: true, token: '${TG_TOKEN}'}\nplugin_dirs: []\n"
+    )
+    config = load_config(tmp_path / "brandbot.yaml", env={"TG_TOKEN": "123456:ABCDEFsecretvalue"})
+    assert config.secrets() == ["123456:ABCDEFsecretvalue"]

@@ -502,6 +502,8 @@ class SqliteStore:
         self._commit_delay = float(commit_delay)
         self._max_batch = max_batch
         self._cache_size = cache_size
+        #: Called with (seconds, rows) after each committed batch (metrics).
+        self.on_flush: Callable[[float, int], None] | None = None
 
         self._conn: aiosqlite.Connection | None = None
         self._version = 0
@@ -777,6 +779,7 @@ class SqliteStore:
             return
         conn = self._connection()
         batch = self._take_batch()
+        started = time.perf_counter()
         try:
             try:
                 await self._write_batch(conn, batch)
@@ -795,6 +798,8 @@ class SqliteStore:
                 ) from exc
             raise
         self._settle_batch()
+        if self.on_flush is not None:
+            self.on_flush(time.perf_counter() - started, batch.writes)
 
     async def _write_batch(self, conn: aiosqlite.Connection, batch: _Batch) -> None:
         await conn.execute("BEGIN IMMEDIATE")
