@@ -40,6 +40,7 @@ from brandbot.plugins import LoadedPlugin, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.routing import Router
 from brandbot.supervisor import NetworkSupervisor
+from brandbot.unitofwork import Inflight, Staged
 from brandbot.rule_responder import RuleResponders
 from brandbot.rules import RuleBook
 from brandbot.store.base import Store
@@ -173,6 +174,8 @@ class Bot:
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self._jobs_lock = asyncio.Lock()
         self._open_dms: set[str] = set()
+        self.inflight = Inflight()
+        self._person_locks: dict[int, list[Any]] = {}  # follower id -> [lock, users]
         self.supervisors: dict[str, NetworkSupervisor] = {}
         self.lanes: Any = None
         runtime = config.top.runtime
@@ -236,9 +239,10 @@ class Bot:
         self._stop_requested.set()
 
     async def mark_unreachable(self, network: str, user_id: str) -> None:
-        follower = await self.store.find_follower(network, user_id)
+        found = await self.store.find_follower(network, user_id)
+        follower = (self.inflight.latest(found.id) or found) if found is not None else None
         if follower is not None and network not in follower.unreachable:
-            self.store.put_follower(dataclasses.replace(follower, unreachable=follower.unreachable | {network}))
+            self._save_follower(dataclasses.replace(follower, unreachable=follower.unreachable | {network}))
             log.info("follower %d is unreachable on %s (blocked the bot)", follower.id, network)
 
     # -- the event path -------------------------------------------------------------------
@@ -260,7 +264,13 @@ class Bot:
         return dataclasses.replace(event, text=event.text[:limit])
 
     async def handle(self, event: Event) -> Handled:
-        """Handle one event start to finish (used directly by simulate and tests)."""
+        """Handle one event start to finish (used directly by simulate and tests).
+
+        The event's writes (its interaction, the follower's new counts, replies, once-keys
+        and the processed mark) are staged and handed to the store together at the end,
+        so a crash leaves either all of them or none: a replay is then either a
+        duplicate or handled afresh, never counted or answered twice.
+        """
         store = self.store
         if await store.is_processed(event.network, event.id):
             self.stats["duplicates"] += 1
@@ -269,40 +279,86 @@ class Bot:
         self.metrics.event_in(event.network, event.kind.value)
         event = self._truncate(event)
         now = self.clock.now()
-        follower, created = await store.resolve(event.author, now)
-        scored = loyalty.apply(follower, event.kind.value, event.network, now, self.config.top.loyalty)
-        follower = scored.follower
-        store.put_follower(follower)
-        keep_text = self.config.top.storage.text_retention_days > 0
-        store.add_interaction(Interaction(
-            follower_id=follower.id, time=now, direction=Direction.IN, kind=event.kind.value,
-            network=event.network, conversation_id=event.conversation.id, event_id=event.id,
-            text=event.text if keep_text else "", points=scored.awarded,
-        ))
+        stored, created = await store.resolve(event.author, now)
+        # One event per person at a time (their conversations may differ): the person's
+        # counts written with one event must never include another event still running.
+        held = self._person_locks.get(stored.id)
+        if held is None:
+            held = self._person_locks[stored.id] = [asyncio.Lock(), 0]
+        held[1] += 1
+        try:
+            async with held[0]:
+                return await self._handle_person(event, stored, created, now)
+        finally:
+            held[1] -= 1
+            if held[1] == 0:
+                del self._person_locks[stored.id]
+
+    async def _handle_person(self, event: Event, stored: FollowerRecord, created: bool, now: datetime) -> Handled:
+        store = self.store
+        # Another event of this person may have finished while we waited: read again.
+        stored = self.inflight.latest(stored.id) or await store.get_follower(stored.id) or stored
+        follower = self.inflight.begin(stored)
+        fid = follower.id
+        stage = Staged()
+        try:
+            scored = loyalty.apply(follower, event.kind.value, event.network, now, self.config.top.loyalty)
+            follower = scored.follower
+            self.inflight.update(follower)
+            keep_text = self.config.top.storage.text_retention_days > 0
+            self.inflight.add_interaction(Interaction(
+                follower_id=fid, time=now, direction=Direction.IN, kind=event.kind.value,
+                network=event.network, conversation_id=event.conversation.id, event_id=event.id,
+                text=event.text if keep_text else "", points=scored.awarded,
+            ))
+            is_admin = self.config.is_admin(event.network, event.author.id, event.author.handle)
+            notes: list[Note] = []
+            milestone_replied = False
+            for i, milestone in enumerate(scored.milestones):
+                derived = dataclasses.replace(
+                    event, kind=Kind.MILESTONE, id=f"{event.id}#m{i}", text=milestone.label, command=None, args=(),
+                    data=(("milestone", milestone.kind), ("value", str(milestone.value)),
+                          ("tier", milestone.tier), ("previous_tier", milestone.previous_tier)),
+                )
+                mctx = self._context(derived, follower, created, is_admin, notes, stage)
+                await self.router.dispatch(mctx, responders_allowed=not milestone_replied)
+                follower = mctx.follower
+                milestone_replied = milestone_replied or mctx.replied
+            ctx = self._context(event, follower, created, is_admin, notes, stage)
+            result = await self.router.dispatch(ctx, responders_allowed=not milestone_replied)
+            # A plugin may have merged or forgotten this person while we worked.
+            still_there = await store.get_follower(fid) is not None
+        except BaseException:
+            self.inflight.drop(fid)
+            raise
+        self._commit_event(event, fid, still_there, stage, now)
+        return Handled(event, handled_by=result.handled_by, notes=tuple(notes), follower_id=fid)
+
+    def _commit_event(self, event: Event, fid: int, still_there: bool, stage: Staged, now: datetime) -> None:
+        """Hand an event's staged writes to the store in one synchronous burst (one batch)."""
+        store = self.store
+        held = self.inflight.end(fid)
+        if held is not None:
+            record, rows = held
+            if still_there:
+                store.put_follower(record)
+            for row in rows:
+                store.add_interaction(row)
         if event.conversation.private:
-            self._note_dm(event, follower.id)
-        is_admin = self.config.is_admin(event.network, event.author.id, event.author.handle)
-        notes: list[Note] = []
-        milestone_replied = False
-        for i, milestone in enumerate(scored.milestones):
-            derived = dataclasses.replace(
-                event, kind=Kind.MILESTONE, id=f"{event.id}#m{i}", text=milestone.label, command=None, args=(),
-                data=(("milestone", milestone.kind), ("value", str(milestone.value)),
-                      ("tier", milestone.tier), ("previous_tier", milestone.previous_tier)),
-            )
-            mctx = self._context(derived, follower, created, is_admin, notes)
-            await self.router.dispatch(mctx, responders_allowed=not milestone_replied)
-            follower = mctx.follower
-            milestone_replied = milestone_replied or mctx.replied
-        ctx = self._context(event, follower, created, is_admin, notes)
-        result = await self.router.dispatch(ctx, responders_allowed=not milestone_replied)
+            self._note_dm(event, fid)
+        for key, at in stage.once_keys:
+            store.mark_once(key, at)
+        for entry in stage.outbox:
+            if entry.status is OutboxStatus.PENDING and not self.dry_run:
+                self.outbox.enqueue(entry)
+            else:
+                store.put_outbox(entry)
         store.mark_processed(event.network, event.id, now)
-        return Handled(event, handled_by=result.handled_by, notes=tuple(notes), follower_id=follower.id)
 
     def _context(self, event: Event, follower: FollowerRecord, first_contact: bool, is_admin: bool,
-                 notes: list[Note]) -> Context:
+                 notes: list[Note], stage: Staged | None = None) -> Context:
         return Context(bot=self, plugin_name="", config=_NO_SETTINGS, event=event, follower=follower,
-                       first_contact=first_contact, is_admin=is_admin, notes=notes, log=log)
+                       first_contact=first_contact, is_admin=is_admin, notes=notes, log=log, stage=stage)
 
     def template_context(self, event: Event, follower: FollowerRecord, first_contact: bool,
                          extra: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -312,7 +368,8 @@ class Bot:
     # -- outgoing -------------------------------------------------------------------------
     async def outbound(self, reply: Reply, *, event: Event | None, follower: FollowerRecord | None,
                        essential: bool = False, once_key: str | None = None,
-                       notes: list[Note] | None = None, person_wrote_first: bool = False) -> Decision:
+                       notes: list[Note] | None = None, person_wrote_first: bool = False,
+                       stage: Staged | None = None) -> Decision:
         """Ask the policy, then record the reply in the outbox (or its refusal, with the reason)."""
         now = self.clock.now()
         network = self.networks.get(reply.network)
@@ -359,19 +416,27 @@ class Bot:
                               reply.text, reply.network, reply.conversation.id))
         if decision.verdict is Verdict.REFUSE:
             self.stats["refused"] += 1
-            self.store.put_outbox(entry)
+            if stage is not None:
+                stage.outbox.append(entry)
+            else:
+                self.store.put_outbox(entry)
             if follower is not None:
-                self.store.add_interaction(Interaction(
+                self._record(Interaction(
                     follower_id=follower.id, time=now, direction=Direction.OUT, kind="refused",
                     network=reply.network, conversation_id=reply.conversation.id, event_id=reply.event_id or "",
                     text=f"{decision.reason}: {decision.detail}", source=reply.source,
                 ))
             log.info("refused reply from %s on %s: %s", reply.source, reply.network, decision.reason)
             return decision
-        if once_key:
-            self.store.mark_once(once_key, now)
         self._recent_sends.append(now)
         self.stats["deferred" if decision.verdict is Verdict.DEFER else "replies"] += 1
+        if stage is not None:  # written with the event, all or nothing
+            if once_key:
+                stage.once_keys.append((once_key, now))
+            stage.outbox.append(entry)
+            return decision
+        if once_key:
+            self.store.mark_once(once_key, now)
         if self.dry_run:
             self.store.put_outbox(entry)
         else:
@@ -431,7 +496,33 @@ class Bot:
             await self.mark_unreachable(entry.network, entry.recipient_id)
 
     # -- follower actions (used by Context and rules) ---------------------------------------
+    def _record(self, interaction: Interaction) -> None:
+        """A history row: staged with the event in flight for that person, else buffered now."""
+        if not self.inflight.add_interaction(interaction):
+            self.store.add_interaction(interaction)
+
+    def write_person_now(self, follower_id: int) -> None:
+        """Hand the person's held record and rows to the store now, before the event ends.
+
+        For plugins about to restructure people in the store (merging two followers),
+        which must see the current event counted. Gives up the all-or-nothing guarantee
+        for this one event, which such rare, explicit operations accept.
+        """
+        held = self.inflight.take(follower_id)
+        if held is not None:
+            record, rows = held
+            self.store.put_follower(record)
+            for row in rows:
+                self.store.add_interaction(row)
+
+    def _save_follower(self, follower: FollowerRecord) -> None:
+        if not self.inflight.update(follower):
+            self.store.put_follower(follower)
+
     async def _follower(self, follower_id: int) -> FollowerRecord:
+        held = self.inflight.latest(follower_id)
+        if held is not None:
+            return held
         follower = await self.store.get_follower(follower_id)
         if follower is None:
             raise KeyError(f"no follower {follower_id}")
@@ -451,14 +542,14 @@ class Bot:
         follower = await self._follower(follower_id)
         tags = (follower.tags | {t.strip().lower() for t in add if t.strip()}) - {t.strip().lower() for t in remove}
         updated = dataclasses.replace(follower, tags=frozenset(tags))
-        self.store.put_follower(updated)
+        self._save_follower(updated)
         return updated
 
     async def add_points(self, follower_id: int, points: int, reason: str = "") -> FollowerRecord:
         follower = await self._follower(follower_id)
         updated = loyalty.adjust_points(follower, points, self.config.top.loyalty)
-        self.store.put_follower(updated)
-        self.store.add_interaction(Interaction(
+        self._save_follower(updated)
+        self._record(Interaction(
             follower_id=follower_id, time=self.clock.now(), direction=Direction.IN, kind="points",
             network="", conversation_id="", text=reason, source=reason, points=points,
         ))
@@ -467,7 +558,7 @@ class Bot:
     async def set_opted_out(self, follower_id: int, opted_out: bool) -> FollowerRecord:
         follower = await self._follower(follower_id)
         updated = dataclasses.replace(follower, opted_out=opted_out)
-        self.store.put_follower(updated)
+        self._save_follower(updated)
         return updated
 
     async def handoff(self, conversation: Conversation, reason: str, *, follower: FollowerRecord | None = None) -> None:

@@ -124,6 +124,7 @@ class Context(JobContext):
     is_admin: bool = False
     replied: bool = False
     notes: list[Note] = field(default_factory=list)
+    stage: Any = None  # the event's staged writes (brandbot.unitofwork.Staged)
     _fall_through: bool = False
     _source: str = ""
 
@@ -172,7 +173,8 @@ class Context(JobContext):
             source=self._source or f"plugin:{self.plugin_name}",
         )
         decision = await self.bot.outbound(
-            reply, event=self.event, follower=self.follower, essential=essential, once_key=once_key, notes=self.notes
+            reply, event=self.event, follower=self.follower, essential=essential, once_key=once_key, notes=self.notes,
+            stage=self.stage,
         )
         if decision.verdict != "refuse":
             self.replied = True

@@ -110,6 +110,7 @@ class Outbox:
         self._sends: set[asyncio.Task[None]] = set()
         self._running = False
         self.stats = {"sent": 0, "failed": 0, "retried": 0, "rate_limited": 0}
+        self._row_seq: dict[int, int] = {}  # outbox id -> store write number of its row
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
@@ -153,6 +154,7 @@ class Outbox:
         queue = self._queues.get(entry.network)
         if queue is None:
             raise SendError(f"no network {entry.network!r} is running to send outbox row {entry.id}")
+        self._row_seq[entry.id] = self._store.write_seq()
         queue.push(entry)
 
     def depth(self) -> int:
@@ -238,6 +240,11 @@ class Outbox:
     async def _deliver(self, q: _NetworkQueue, entry: OutboxEntry) -> None:
         attempt = entry.attempts + 1
         try:
+            # Never send a reply whose row could still be lost: after a crash its event
+            # would be replayed and answered again.
+            seq = self._row_seq.pop(entry.id, 0)
+            if seq:
+                await self._store.ensure_committed(seq)
             sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt))
         except RateLimitedError as exc:
             self.stats["rate_limited"] += 1

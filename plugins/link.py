@@ -72,6 +72,8 @@ async def _redeem(ctx: Context, code: str) -> None:
     if keep is None:
         await ctx.reply("The account that asked for this code no longer exists.")
         return
+    ctx.bot.write_person_now(merge_id)  # the /link message itself is part of the merged history
+    ctx.bot.write_person_now(keep_id)
     other = ctx.follower
     combined = dataclasses.replace(
         keep,

@@ -36,6 +36,12 @@ class Store(Protocol):
 
     def schema_version(self) -> int: ...
 
+    def write_seq(self) -> int:
+        """The number of the latest buffered write."""
+
+    async def ensure_committed(self, seq: int) -> None:
+        """Return once every write numbered up to ``seq`` is durable."""
+
     async def backup(self, target: str) -> None:
         """Write a consistent copy of everything to ``target`` while running."""
 

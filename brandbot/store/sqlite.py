@@ -513,6 +513,8 @@ class SqliteStore:
         self._full = asyncio.Event()  # max_batch writes are waiting
         self._flusher: asyncio.Task[None] | None = None
         self._count = 0  # buffered writes not yet taken by a commit
+        self._seq = 0  # writes ever buffered; a write's number is _seq after it
+        self._committed_seq = 0  # every write numbered up to this is durable
         self._first_write = 0.0  # time.monotonic() of the first write of the batch
 
         self._last_follower_id = 0
@@ -669,6 +671,20 @@ class SqliteStore:
         async with self._lock:
             await self._commit_pending()
 
+    def write_seq(self) -> int:
+        """The number of the latest buffered write (see ``ensure_committed``)."""
+        return self._seq
+
+    async def ensure_committed(self, seq: int) -> None:
+        """Return once every write numbered up to ``seq`` is durable (commit now if needed).
+
+        The outbox calls this before handing a reply to a network, so a reply is never
+        sent while its row (and its event's processed mark) exist only in memory.
+        """
+        if self._committed_seq >= seq:
+            return
+        await self.flush()
+
     def schema_version(self) -> int:
         return self._version
 
@@ -678,6 +694,7 @@ class SqliteStore:
         if self._closed:
             raise StoreError("the store is closed; no more writes are accepted")
         self._count += 1
+        self._seq += 1
         if self._count == 1:
             self._first_write = time.monotonic()
             self._kick.set()
@@ -779,6 +796,7 @@ class SqliteStore:
             return
         conn = self._connection()
         batch = self._take_batch()
+        batch_seq = self._seq
         started = time.perf_counter()
         try:
             try:
@@ -798,6 +816,7 @@ class SqliteStore:
                 ) from exc
             raise
         self._settle_batch()
+        self._committed_seq = max(self._committed_seq, batch_seq)
         if self.on_flush is not None:
             self.on_flush(time.perf_counter() - started, batch.writes)
 

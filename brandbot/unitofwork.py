@@ -1,0 +1,94 @@
+"""Everything one event writes, held back and written to the store in one burst.
+
+The store commits buffered writes in batches while handlers run. If an event's
+interaction reached the database without its processed mark (or its reply without
+either), a crash followed by the network's replay would count or answer it twice.
+So the bot stages an event's writes here and hands them to the store at the end,
+with no ``await`` in between: they land in the same batch, all or nothing.
+
+Follower records being changed by an event in flight live in :class:`Inflight`, so
+handlers and concurrent events of the same person see the latest version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from brandbot.store.records import FollowerRecord, Interaction, OutboxEntry
+
+
+@dataclass
+class Staged:
+    """One event's pending writes."""
+
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    once_keys: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    record: FollowerRecord
+    refs: int = 0
+    interactions: list[Interaction] = field(default_factory=list)
+
+
+class Inflight:
+    """Follower records (and their new history rows) held while events are being handled."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+
+    def begin(self, record: FollowerRecord) -> FollowerRecord:
+        """Hold ``record`` for an event; returns the freshest version (another event may hold it)."""
+        entry = self._entries.get(record.id)
+        if entry is None:
+            entry = self._entries[record.id] = _Entry(record)
+        entry.refs += 1
+        return entry.record
+
+    def latest(self, follower_id: int) -> FollowerRecord | None:
+        entry = self._entries.get(follower_id)
+        return entry.record if entry is not None else None
+
+    def update(self, record: FollowerRecord) -> bool:
+        """Replace a held record; False if it is not held (write it to the store directly)."""
+        entry = self._entries.get(record.id)
+        if entry is None:
+            return False
+        entry.record = record
+        return True
+
+    def add_interaction(self, interaction: Interaction) -> bool:
+        entry = self._entries.get(interaction.follower_id)
+        if entry is None:
+            return False
+        entry.interactions.append(interaction)
+        return True
+
+    def take(self, follower_id: int) -> tuple[FollowerRecord, list[Interaction]] | None:
+        """What is held for the person now (rows emptied), keeping the hold."""
+        entry = self._entries.get(follower_id)
+        if entry is None:
+            return None
+        rows, entry.interactions = entry.interactions, []
+        return entry.record, rows
+
+    def end(self, follower_id: int) -> tuple[FollowerRecord, list[Interaction]] | None:
+        """Release one hold; returns what to write (the record and its rows), emptied after."""
+        entry = self._entries.get(follower_id)
+        if entry is None:
+            return None
+        entry.refs -= 1
+        rows, entry.interactions = entry.interactions, []
+        if entry.refs <= 0:
+            del self._entries[follower_id]
+        return entry.record, rows
+
+    def drop(self, follower_id: int) -> None:
+        """Release a hold without writing (the event was cancelled and will be replayed)."""
+        entry = self._entries.get(follower_id)
+        if entry is not None:
+            entry.refs -= 1
+            if entry.refs <= 0:
+                del self._entries[follower_id]
