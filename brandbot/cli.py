@@ -257,6 +257,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(config, work))
 
 
+def cmd_giveaway(args: argparse.Namespace) -> int:
+    from brandbot.draw import verify_export
+
+    path = Path(args.file)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BrandbotError(f"no such file: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise BrandbotError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    result = verify_export(data)
+    for reason in result.reasons:
+        print(reason)
+    print("draw verified: the winners follow from the published seed and entry list" if result.ok
+          else "draw NOT verified")
+    return 0 if result.ok else 1
+
+
 # -- entry point --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brandbot", description="A brand's conversational engagement bot.")
@@ -303,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--network")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("giveaway", help="giveaway tools")
+    gsub = p.add_subparsers(dest="action", required=True)
+    pv = gsub.add_parser("verify", help="recompute a draw from its exported entry list and seed")
+    pv.add_argument("file", help="giveaways/giveaway-<id>.json")
+    p.set_defaults(func=cmd_giveaway)
 
     p = sub.add_parser("loyalty", help="loyalty maintenance")
     lsub = p.add_subparsers(dest="action", required=True)
