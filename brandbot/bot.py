@@ -183,6 +183,7 @@ class Bot:
 
         self.lanes = Lanes(self._handle_safely, max_concurrency=runtime.max_concurrency, max_queued=runtime.queue_size)
         self.handled: deque[Handled] | None = None  # set to a deque to keep a trace (simulate, tests)
+        self.trace: list[Note] | None = None  # set to a list to see proactive sends (simulate)
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> "Bot":
@@ -411,6 +412,8 @@ class Bot:
         )
         action = {Verdict.ALLOW: "send", Verdict.DEFER: "defer", Verdict.REFUSE: "refuse"}[decision.verdict]
         self.metrics.decision(reply.network, action, decision.reason.value)
+        if notes is None:
+            notes = self.trace  # proactive messages (jobs, staff notices): kept when tracing
         if notes is not None:
             notes.append(Note(reply.source, action, "" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}",
                               reply.text, reply.network, reply.conversation.id))
@@ -762,9 +765,7 @@ class Bot:
         await asyncio.wait([asyncio.ensure_future(s.first_attempt.wait()) for s in self.supervisors.values()],
                            timeout=self.config.top.runtime.start_timeout)
         self._started = True
-        for lp in self.plugins:
-            for func in lp.plugin.startup:
-                await func(JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log))
+        await self.run_startup_hooks()
         self._start_periodic()
         self._background.append(asyncio.create_task(self._job_loop(), name="jobs"))
         if self.config.top.runtime.watch_config:
@@ -772,6 +773,15 @@ class Bot:
             self._background.append(asyncio.create_task(self._watch_files(stamps), name="config-watch"))
         log.info("brandbot started: networks %s, %d rules, %d plugins", ", ".join(self.networks),
                  len(self.rules.book), len(self.plugins))
+
+    async def run_startup_hooks(self) -> None:
+        """Run every plugin's ``@plugin.on_start`` (also used by simulate, which starts no network)."""
+        for lp in self.plugins:
+            for func in lp.plugin.startup:
+                try:
+                    await func(JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log))
+                except Exception:
+                    log.exception("start-up hook of plugin %s failed", lp.plugin.name)
 
     async def stop(self) -> None:
         """Stop intake, finish in-flight handlers (bounded), drain due sends, close everything."""

@@ -83,6 +83,35 @@ def parse_event(line: str, number: int, source: str = "stdin") -> Event:
     )
 
 
+async def _advance_to(bot: Bot, clock: ManualClock, until: datetime, out: IO[str]) -> None:
+    """Move time to ``until``, running scheduled jobs (reminders, draws) when they fall due."""
+    while True:
+        jobs = [j for j in await bot.store.all_jobs() if j.due <= until]
+        if not jobs:
+            break
+        due = min(j.due for j in jobs)
+        if due > clock.now():
+            clock.advance((due - clock.now()).total_seconds())
+        await bot.run_due_jobs()
+        _write_trace(bot, out, clock.now())
+    if until > clock.now():
+        clock.advance((until - clock.now()).total_seconds())
+
+
+def _write_trace(bot: Bot, out: IO[str], now: datetime) -> None:
+    """Print what jobs and notices decided (sends with no triggering event)."""
+    assert bot.trace is not None
+    for note in bot.trace:
+        row: dict[str, Any] = {"event": None, "time": now.isoformat(), "action": note.action, "source": note.source,
+                               "to": f"{note.network}:{note.conversation}"}
+        if note.text:
+            row["text"] = note.text
+        if note.detail:
+            row["reason"] = note.detail
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    bot.trace.clear()
+
+
 def decisions(handled: Handled) -> Iterator[dict[str, Any]]:
     base = {"event": handled.event.id, "network": handled.event.network, "kind": handled.event.kind.value,
             "author": handled.event.author.id}
@@ -114,13 +143,16 @@ async def simulate(config: BotConfig, lines: Iterable[str], out: IO[str], source
     clock = ManualClock(start)
     bot = Bot(config, store=SqliteStore(":memory:"), networks=networks, clock=clock, dry_run=True)
     await bot.open()
+    bot.trace = []
     try:
+        await bot.run_startup_hooks()
+        _write_trace(bot, out, clock.now())
         for event in events:
             if event.time > clock.now():
-                clock.advance((event.time - clock.now()).total_seconds())
-            await bot.run_due_jobs()
+                await _advance_to(bot, clock, event.time, out)
             for decision in decisions(await bot.handle(event)):
                 out.write(json.dumps(decision, ensure_ascii=False) + "\n")
+            _write_trace(bot, out, clock.now())
     finally:
         await bot.store.close()
     return len(events)
