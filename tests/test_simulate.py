@@ -28,7 +28,7 @@ def test_a_replay_of_mixed_events_shows_sends_and_refusals_with_reasons(tmp_path
     reasons = {d["reason"].split(":")[0] for d in out if d["action"] == "refuse"}
     assert {"not_summoned", "opted_out"} <= reasons
     assert all(d.get("reason") for d in out if d["action"] in ("refuse", "defer"))
-    x_sends = [d for d in out if d["network"] == "x" and d["action"] == "send"]
+    x_sends = [d for d in out if d.get("network") == "x" and d["action"] == "send"]
     assert all(d["kind"] in ("mention", "quote", "reply", "direct", "command") for d in x_sends)
 
 
