@@ -138,7 +138,7 @@ class Bot:
             self.store.on_flush = self.metrics.store_flush  # type: ignore[attr-defined]
         self.health_server: Any = None
         self.redactor: Any = None
-        self.templates = TemplateEngine(config.brand)
+        self.templates = TemplateEngine(config.brand, lazy=True)
         self.policy = Policy(config.top.policy)
         self.dry_run = dry_run
         self._rng = rng or random.Random()
@@ -153,7 +153,7 @@ class Bot:
                 plugin_check(lp.settings, config)
         book = RuleBook.load(list(config.rule_files), self.templates, default_timezone=config.top.timezone,
                              networks=known_networks(config))
-        check_rules_against_networks(book, self.networks, self.templates, config.brand)
+        check_rules_against_networks(book, self.networks, self.templates, config.brand, measure=False)
         self.rules = RuleResponders(book, self, rng=self._rng)
         self.router = self._build_router()
         self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent,
@@ -693,7 +693,7 @@ class Bot:
         """
         try:
             config = load_config(self.config.path)
-            templates = TemplateEngine(config.brand)
+            templates = TemplateEngine(config.brand, lazy=True)
             if self._own_plugins:
                 plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc,
                                        generation=self._generation + 1)
@@ -712,7 +712,7 @@ class Bot:
                     plugin_check(lp.settings, config)
             book = RuleBook.load(list(config.rule_files), templates, default_timezone=config.top.timezone,
                                  networks=known_networks(config))
-            check_rules_against_networks(book, self.networks, templates, config.brand)
+            check_rules_against_networks(book, self.networks, templates, config.brand, measure=False)
             policy = Policy(config.top.policy)
         except (ConfigError, PluginError) as exc:
             log.error("reload failed; still running the previous rules and plugins: %s", exc)

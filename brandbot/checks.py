@@ -18,9 +18,16 @@ from brandbot.templates import TemplateEngine, sample_context
 
 
 def check_rules_against_networks(
-    book: RuleBook, networks: Mapping[str, Network], engine: TemplateEngine, brand: Mapping[str, Any]
+    book: RuleBook, networks: Mapping[str, Network], engine: TemplateEngine, brand: Mapping[str, Any],
+    *, measure: bool = True,
 ) -> None:
-    """Raise ConfigError (with the rule's file:line) for the first rule a network cannot carry."""
+    """Raise ConfigError (with the rule's file:line) for the first rule a network cannot carry.
+
+    ``measure`` also renders every reply against a sample follower and asks each network
+    whether it could send it (X's 280 characters). ``brandbot check`` measures; the bot's
+    start-up does not (it would compile every template), and refuses a reply that does
+    not fit at send time, with the reason recorded.
+    """
     sample = sample_context(dict(brand))
     for rule in book.rules:
         for name, network in networks.items():
@@ -29,7 +36,7 @@ def check_rules_against_networks(
             problem = check_rule_against_network([k.value for k in rule.kinds], name, network.requires_summons)
             if problem:
                 raise ConfigError(f"rule {rule.name!r}: {problem}", rule.where)
-            for variant in rule.variants:
+            for variant in rule.variants if measure else ():
                 text = engine.render(variant, sample)
                 too_long = network.check_text(text)
                 if too_long:

@@ -280,10 +280,38 @@ def _suggest(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-class TemplateEngine:
-    """Compiles, checks and renders reply templates in one sandboxed Jinja environment."""
+class _LazyTemplate:
+    """A template parsed (so syntax errors are found at load) but compiled on first render.
 
-    def __init__(self, brand: Mapping[str, Any] | None = None) -> None:
+    Jinja's code generation is the slow part of loading hundreds of rules; most rules
+    of a big rule book are rarely used, so the bot pays for a template when it first
+    speaks it. ``brandbot check`` still compiles and renders every template.
+    """
+
+    __slots__ = ("_env", "_source", "_compiled")
+
+    def __init__(self, env: jinja2.Environment, source: str) -> None:
+        self._env = env
+        self._source = source
+        self._compiled: jinja2.Template | None = None
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self._env.from_string(self._source)
+        return compiled.render(context)
+
+
+class TemplateEngine:
+    """Compiles, checks and renders reply templates in one sandboxed Jinja environment.
+
+    ``lazy=True`` (the running bot) only parses and statically checks templates at load
+    and compiles each on first use; the default (``brandbot check``) compiles and renders
+    every template against a sample follower.
+    """
+
+    def __init__(self, brand: Mapping[str, Any] | None = None, *, lazy: bool = False) -> None:
+        self.lazy = lazy
         self.brand: Mapping[str, Any] = dict(DEFAULT_BRAND if brand is None else brand)
         env = _BrandSandbox(
             undefined=StrictUndefined,
@@ -318,7 +346,11 @@ class TemplateEngine:
             self._cache.move_to_end(source)
             return ReplyTemplate(source, where, compiled)
         try:
-            compiled = self._env.from_string(source)
+            if self.lazy:
+                self._env.parse(source)  # syntax errors now, code generation on first use
+                compiled = _LazyTemplate(self._env, source)
+            else:
+                compiled = self._env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
             message = (exc.message or "invalid template").rstrip(".")
             m = re.match(r"No (filter|test) named '([^']+)'", message)
@@ -371,6 +403,8 @@ class TemplateEngine:
                 raise TemplateError(self._unknown_variable(name, known), _at_line(where, line))
         self._check_attributes(tree, where)
         self._check_filters(tree, where)
+        if self.lazy:
+            return  # the static checks above cover names; brandbot check renders too
         sample = sample_context(self.brand)
         sample.update({name: "sample" for name in extra_names if name not in sample})
         self._render(template, sample, where)
