@@ -349,6 +349,16 @@ class Bot:
             self._note_dm(event, fid)
         for key, at in stage.once_keys:
             store.mark_once(key, at)
+        for (namespace, key), (value, about) in stage.kv.items():
+            if value is None:
+                store.kv_delete(namespace, key)
+            else:
+                store.kv_set(namespace, key, value, about)
+        for name, job in stage.jobs.items():
+            if job is None:
+                store.delete_job(name)
+            else:
+                store.put_job(job)
         for entry in stage.outbox:
             if entry.status is OutboxStatus.PENDING and not self.dry_run:
                 self.outbox.enqueue(entry)
@@ -582,9 +592,14 @@ class Bot:
         return self.handoffs.clear((network, conversation_id))
 
     # -- scheduled work ---------------------------------------------------------------------
-    def schedule(self, plugin: str, job: str, at: datetime, payload: Mapping[str, Any], *, key: str = "") -> str:
+    def schedule(self, plugin: str, job: str, at: datetime, payload: Mapping[str, Any], *, key: str = "",
+                 stage: Staged | None = None) -> str:
         name = f"{plugin}:{job}:{key or self.store.next_outbox_id()}"
-        self.store.put_job(Job(name=name, due=at, owner=plugin, payload=json.dumps(dict(payload), default=str)))
+        record = Job(name=name, due=at, owner=plugin, payload=json.dumps(dict(payload), default=str))
+        if stage is not None:
+            stage.jobs[name] = record
+        else:
+            self.store.put_job(record)
         return name
 
     async def run_due_jobs(self) -> int:

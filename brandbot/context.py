@@ -37,25 +37,49 @@ class Note:
 
 
 class PluginData:
-    """A plugin's own persistent key/value storage; values are JSON-serialisable."""
+    """A plugin's own persistent key/value storage; values are JSON-serialisable.
 
-    def __init__(self, bot: "Bot", namespace: str) -> None:
+    Inside an event handler, writes are staged with the event and reach the store
+    together with its processed mark: after a crash, a replayed event does not apply
+    them twice. Reads see the staged writes.
+    """
+
+    def __init__(self, bot: "Bot", namespace: str, stage: Any = None) -> None:
         self._bot = bot
         self._ns = namespace
+        self._stage = stage
 
     async def get(self, key: str, default: Any = None) -> Any:
-        raw = await self._bot.store.kv_get(self._ns, key)
+        if self._stage is not None and (self._ns, key) in self._stage.kv:
+            raw = self._stage.kv[(self._ns, key)][0]
+        else:
+            raw = await self._bot.store.kv_get(self._ns, key)
         return default if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, *, follower_id: int = 0) -> None:
         """Save ``value``; pass ``follower_id`` when it is about a person (so forget removes it)."""
-        self._bot.store.kv_set(self._ns, key, json.dumps(value, ensure_ascii=False, default=str), follower_id)
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        if self._stage is not None:
+            self._stage.kv[(self._ns, key)] = (text, follower_id)
+        else:
+            self._bot.store.kv_set(self._ns, key, text, follower_id)
 
     def delete(self, key: str) -> None:
-        self._bot.store.kv_delete(self._ns, key)
+        if self._stage is not None:
+            self._stage.kv[(self._ns, key)] = (None, 0)
+        else:
+            self._bot.store.kv_delete(self._ns, key)
 
     async def items(self, prefix: str = "") -> list[tuple[str, Any]]:
-        return [(k, json.loads(v)) for k, v in await self._bot.store.kv_items(self._ns, prefix)]
+        found = dict(await self._bot.store.kv_items(self._ns, prefix))
+        if self._stage is not None:
+            for (ns, key), (value, _) in self._stage.kv.items():
+                if ns == self._ns and key.startswith(prefix):
+                    if value is None:
+                        found.pop(key, None)
+                    else:
+                        found[key] = value
+        return [(k, json.loads(found[k])) for k in sorted(found)]
 
 
 class _Scheduling(Protocol):
@@ -74,7 +98,7 @@ class JobContext:
 
     @property
     def data(self) -> PluginData:
-        return PluginData(self.bot, f"plugin:{self.plugin_name}")
+        return PluginData(self.bot, f"plugin:{self.plugin_name}", getattr(self, "stage", None))
 
     @property
     def now(self) -> datetime:
@@ -104,10 +128,15 @@ class JobContext:
 
     def schedule(self, job: str, at: datetime, payload: Mapping[str, Any] | None = None, *, key: str = "") -> str:
         """Persist a one-off job for this plugin's ``@plugin.job(job)`` handler; returns its name."""
-        return self.bot.schedule(self.plugin_name, job, at, payload or {}, key=key)
+        return self.bot.schedule(self.plugin_name, job, at, payload or {}, key=key,
+                                 stage=getattr(self, "stage", None))
 
     def cancel(self, name: str) -> None:
-        self.bot.store.delete_job(name)
+        stage = getattr(self, "stage", None)
+        if stage is not None:
+            stage.jobs[name] = None
+        else:
+            self.bot.store.delete_job(name)
 
 
 @dataclass

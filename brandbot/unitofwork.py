@@ -15,15 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from brandbot.store.records import FollowerRecord, Interaction, OutboxEntry
+from brandbot.store.records import FollowerRecord, Interaction, Job, OutboxEntry
+
+#: A staged plugin datum: the value (None = delete) and the follower it is about.
+KvWrite = tuple[str | None, int]
 
 
 @dataclass
 class Staged:
-    """One event's pending writes."""
+    """One event's pending writes: replies, once-keys, plugin data and scheduled jobs."""
 
     outbox: list[OutboxEntry] = field(default_factory=list)
     once_keys: list[tuple[str, datetime]] = field(default_factory=list)
+    kv: dict[tuple[str, str], KvWrite] = field(default_factory=dict)
+    jobs: dict[str, Job | None] = field(default_factory=dict)  # name -> job, or None to delete
 
 
 @dataclass
