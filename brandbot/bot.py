@@ -646,6 +646,29 @@ class Bot:
                 log.exception("scheduler pass failed")
             await self.clock.sleep(1.0)
 
+    async def maintain(self) -> tuple[int, int]:
+        """Forget what the retention settings say to forget: old message text, old event ids.
+
+        Returns (texts blanked, processed ids pruned). Counts and history rows stay.
+        """
+        storage = self.config.top.storage
+        now = self.clock.now()
+        blanked = await self.store.prune_text(now - timedelta(days=storage.text_retention_days))
+        pruned = await self.store.prune_processed(now - timedelta(days=storage.processed_retention_days))
+        if blanked or pruned:
+            log.info("maintenance: blanked the text of %d old interactions, pruned %d old event ids", blanked, pruned)
+        return blanked, pruned
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            try:
+                await self.maintain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("maintenance pass failed")
+            await self.clock.sleep(3600)
+
     async def _periodic(self, lp: LoadedPlugin, spec: Any) -> None:
         while True:
             await self.clock.sleep(spec.interval)
@@ -783,6 +806,7 @@ class Bot:
         await self.run_startup_hooks()
         self._start_periodic()
         self._background.append(asyncio.create_task(self._job_loop(), name="jobs"))
+        self._background.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
         if self.config.top.runtime.watch_config:
             stamps = self._stamp(self.watched_files())  # taken now, so no change slips in before the task runs
             self._background.append(asyncio.create_task(self._watch_files(stamps), name="config-watch"))

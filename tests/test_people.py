@@ -239,3 +239,18 @@ async def test_admins_add_points_and_others_are_refused(make_bot, bundled) -> No
     assert ana.points >= 25
     await bot.receive("command", "/points", author="ana", network="telegram")
     assert f"you have {ana.points} points" in bot.take_sent()[-1]
+
+
+async def test_retention_blanks_old_text_but_keeps_counts(make_bot) -> None:
+    bot = await make_bot(rules=[{"name": "hi", "kinds": ["direct"], "reply": "hello"}],
+                         config={"storage": {"path": ":memory:", "text_retention_days": 30, "processed_retention_days": 14}})
+    await bot.receive("direct", "my private words", event_id="old-1")
+    await bot.advance(31 * 86400)
+    await bot.receive("direct", "fresh words", event_id="new-1")
+    await bot.bot.maintain()  # also runs hourly by itself
+    assert not await bot.bot.store.is_processed("memory", "old-1")  # pruned after 14 days
+    assert await bot.bot.store.is_processed("memory", "new-1")
+    ana = await bot.follower("ana")
+    history = await bot.bot.store.all_interactions(ana.id)
+    texts = [h.text for h in history if h.direction == "in"]
+    assert texts == ["", "fresh words"] and ana.interactions == 2
