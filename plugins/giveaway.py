@@ -1100,7 +1100,7 @@ async def eligible_entries(ctx: JobContext, giveaway: Giveaway) -> tuple[dict[st
 
 def export_path(ctx: JobContext, giveaway_id: int) -> Path | None:
     folder = _settings(ctx).export_dir
-    if not folder:
+    if not folder or ctx.bot.dry_run:  # simulate writes nothing outside its memory
         return None
     return ctx.bot.config.path.parent / folder / f"giveaway-{giveaway_id}.json"
 
