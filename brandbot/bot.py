@@ -40,7 +40,7 @@ from brandbot.plugins import LoadedPlugin, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.routing import Router
 from brandbot.supervisor import NetworkSupervisor
-from brandbot.unitofwork import Inflight, Staged
+from brandbot.unitofwork import Inflight, SharedData, Staged
 from brandbot.rule_responder import RuleResponders
 from brandbot.rules import RuleBook
 from brandbot.store.base import Store
@@ -175,6 +175,7 @@ class Bot:
         self._jobs_lock = asyncio.Lock()
         self._open_dms: set[str] = set()
         self.inflight = Inflight()
+        self.shared_data = SharedData()
         self._person_locks: dict[int, list[Any]] = {}  # follower id -> [lock, users]
         self.supervisors: dict[str, NetworkSupervisor] = {}
         self.lanes: Any = None
@@ -331,6 +332,12 @@ class Bot:
             still_there = await store.get_follower(fid) is not None
         except BaseException:
             self.inflight.drop(fid)
+            for (namespace, key), value, about in self.shared_data.release(stage):
+                # Others may have built on these values; keep them (at-least-once).
+                if value is None:
+                    store.kv_delete(namespace, key)
+                else:
+                    store.kv_set(namespace, key, value, about)
             raise
         self._commit_event(event, fid, still_there, stage, now)
         return Handled(event, handled_by=result.handled_by, notes=tuple(notes), follower_id=fid)
@@ -349,7 +356,7 @@ class Bot:
             self._note_dm(event, fid)
         for key, at in stage.once_keys:
             store.mark_once(key, at)
-        for (namespace, key), (value, about) in stage.kv.items():
+        for (namespace, key), value, about in self.shared_data.release(stage):
             if value is None:
                 store.kv_delete(namespace, key)
             else:

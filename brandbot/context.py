@@ -50,36 +50,32 @@ class PluginData:
         self._stage = stage
 
     async def get(self, key: str, default: Any = None) -> Any:
-        if self._stage is not None and (self._ns, key) in self._stage.kv:
-            raw = self._stage.kv[(self._ns, key)][0]
-        else:
+        held, raw = self._bot.shared_data.get((self._ns, key))
+        if not held:
             raw = await self._bot.store.kv_get(self._ns, key)
+            held, newer = self._bot.shared_data.get((self._ns, key))  # written while we read?
+            if held:
+                raw = newer
         return default if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, *, follower_id: int = 0) -> None:
         """Save ``value``; pass ``follower_id`` when it is about a person (so forget removes it)."""
         text = json.dumps(value, ensure_ascii=False, default=str)
         if self._stage is not None:
-            self._stage.kv[(self._ns, key)] = (text, follower_id)
+            self._bot.shared_data.set(self._stage, (self._ns, key), text, follower_id)
         else:
             self._bot.store.kv_set(self._ns, key, text, follower_id)
 
     def delete(self, key: str) -> None:
         if self._stage is not None:
-            self._stage.kv[(self._ns, key)] = (None, 0)
+            self._bot.shared_data.set(self._stage, (self._ns, key), None, 0)
         else:
             self._bot.store.kv_delete(self._ns, key)
 
     async def items(self, prefix: str = "") -> list[tuple[str, Any]]:
-        found = dict(await self._bot.store.kv_items(self._ns, prefix))
-        if self._stage is not None:
-            for (ns, key), (value, _) in self._stage.kv.items():
-                if ns == self._ns and key.startswith(prefix):
-                    if value is None:
-                        found.pop(key, None)
-                    else:
-                        found[key] = value
-        return [(k, json.loads(found[k])) for k in sorted(found)]
+        found: dict[str, str | None] = dict(await self._bot.store.kv_items(self._ns, prefix))
+        found.update(self._bot.shared_data.pending(self._ns, prefix))
+        return [(k, json.loads(v)) for k, v in sorted(found.items()) if v is not None]
 
 
 class _Scheduling(Protocol):

@@ -325,7 +325,7 @@ def validate_settings(plugin: Plugin, settings: Mapping[str, Any], doc: Any, loc
     try:
         return plugin.config.model_validate(dict(settings))
     except ValidationError as exc:
-        raise validation_error(doc, exc, loc) from None
+        raise validation_error(doc, exc, loc, model=plugin.config) from None
 
 
 def load_plugins(

@@ -45,9 +45,47 @@ class SimulatedNetwork(MemoryNetwork):
         return 0.20 if self._x.contains_link(text) else 0.015
 
 
+#: The fields of an input line and the JSON types each may have.
+_NULLABLE = frozenset({"refers_to", "conversation", "post_id"})
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str, int), "kind": (str,), "author": (str, int), "handle": (str,), "name": (str,),
+    "text": (str,), "network": (str,), "conversation": (str, int), "private": (bool,), "addressed": (bool,),
+    "time": (str,), "post_id": (str, int), "refers_to": (str, int),
+}
+_TYPE_NAMES = {str: "text", int: "a number", bool: "true or false"}
+
+
+def _check_fields(text: str, where: str) -> None:
+    """Reject lines whose fields ``parse_event`` would misread (null ids become "None",
+    a bad time raises ValueError) with an error naming the line and the field."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return  # parse_event reports it with the column
+    if not isinstance(obj, dict):
+        return
+    for key, types in _FIELD_TYPES.items():
+        if key not in obj or (obj[key] is None and key in _NULLABLE):
+            continue
+        value = obj[key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            expected = " or ".join(_TYPE_NAMES[t] for t in types)
+            raise ConfigError(f"'{key}' must be {expected}, not {json.dumps(value)[:40]}", where)
+        if key in ("id", "author") and str(value).strip() == "":
+            raise ConfigError(f"'{key}' must not be empty", where)
+    if "time" in obj:
+        try:
+            datetime.fromisoformat(obj["time"])
+        except ValueError:
+            raise ConfigError(
+                f"'time' must be an ISO 8601 date-time like 2025-05-01T10:00:00Z, not {obj['time'][:40]!r}", where
+            ) from None
+
+
 def parse_event(line: str, number: int, source: str = "stdin") -> Event:
     """One JSON object -> Event. Errors name the line and the missing or bad field."""
     where = f"{source}:{number}"
+    _check_fields(line, where)
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:

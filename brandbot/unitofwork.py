@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from brandbot.store.records import FollowerRecord, Interaction, Job, OutboxEntry
 
@@ -27,7 +28,7 @@ class Staged:
 
     outbox: list[OutboxEntry] = field(default_factory=list)
     once_keys: list[tuple[str, datetime]] = field(default_factory=list)
-    kv: dict[tuple[str, str], KvWrite] = field(default_factory=dict)
+    kv_keys: set[tuple[str, str]] = field(default_factory=set)  # plugin data this event wrote
     jobs: dict[str, Job | None] = field(default_factory=dict)  # name -> job, or None to delete
 
 
@@ -97,3 +98,45 @@ class Inflight:
             entry.refs -= 1
             if entry.refs <= 0:
                 del self._entries[follower_id]
+
+
+class SharedData:
+    """Plugin data written by events still in flight, visible to every event at once.
+
+    A write becomes visible immediately (so two events updating one shared key never
+    lose an update) and reaches the store with the commit of the last event in flight
+    that wrote it. Data about one person is therefore exactly-once (one event per person
+    runs at a time); data shared between people is at-least-once across a crash.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], list[Any]] = {}  # key -> [value|None, follower_id, writers]
+
+    def get(self, key: tuple[str, str]) -> tuple[bool, str | None]:
+        entry = self._entries.get(key)
+        return (False, None) if entry is None else (True, entry[0])
+
+    def set(self, stage: Staged, key: tuple[str, str], value: str | None, follower_id: int) -> None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self._entries[key] = [value, follower_id, {id(stage)}]
+        else:
+            entry[0], entry[1] = value, follower_id or entry[1]
+            entry[2].add(id(stage))
+        stage.kv_keys.add(key)
+
+    def pending(self, namespace: str, prefix: str) -> list[tuple[str, str | None]]:
+        return [(k, e[0]) for (ns, k), e in self._entries.items() if ns == namespace and k.startswith(prefix)]
+
+    def release(self, stage: Staged) -> list[tuple[tuple[str, str], str | None, int]]:
+        """The event is done: what to write now (latest values of the keys it wrote)."""
+        out = []
+        for key in stage.kv_keys:
+            entry = self._entries.get(key)
+            if entry is None:
+                continue
+            out.append((key, entry[0], entry[1]))
+            entry[2].discard(id(stage))
+            if not entry[2]:
+                del self._entries[key]
+        return out

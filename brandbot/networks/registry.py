@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "telegram": "brandbot.networks.telegram:TelegramNetwork",
     "discord": "brandbot.networks.discord:DiscordNetwork",
     "x": "brandbot.networks.x:XNetwork",
+    "feed": "brandbot.networks.feed:FeedNetwork",
 }
 
 
@@ -55,7 +56,7 @@ def build_network(name: str, settings: dict[str, Any], *, doc: Any = None, loc: 
         if doc is not None:
             from brandbot.yamlfile import validation_error
 
-            raise validation_error(doc, exc, loc) from None
+            raise validation_error(doc, exc, loc, model=config_model) from None
         raise ConfigError(f"network {name!r}: {exc}", where) from None
     return cls(config, clock=clock, **hooks) if config is not None else cls(clock=clock, **hooks)  # type: ignore[call-arg]
 

@@ -636,7 +636,7 @@ def mention_event(
         id=str(tweet.id),
         author=_person(author_id, users),
         conversation=Conversation("x", str(tweet.conversation_id or tweet.id)),
-        text=tweet.text,
+        text=tweet.text or "",
         time=tweet.created_at or now,
         post_id=str(tweet.id),
         refers_to=refers_to,

@@ -821,8 +821,8 @@ class SqliteStore:
             self.on_flush(time.perf_counter() - started, batch.writes)
 
     async def _write_batch(self, conn: aiosqlite.Connection, batch: _Batch) -> None:
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
+        try:  # BEGIN inside: a cancellation while it runs must not leave a transaction open
+            await conn.execute("BEGIN IMMEDIATE")
             for _, sql, rows in batch.statements:
                 await conn.executemany(sql, rows)
             await conn.execute("COMMIT")
@@ -832,8 +832,8 @@ class SqliteStore:
 
     async def _salvage_batch(self, conn: aiosqlite.Connection, batch: _Batch) -> None:
         """One statement per row; rows that can never be written are logged and dropped."""
-        await conn.execute("BEGIN IMMEDIATE")
         try:
+            await conn.execute("BEGIN IMMEDIATE")
             for table, sql, rows in batch.statements:
                 for row in rows:
                     try:
@@ -888,8 +888,8 @@ class SqliteStore:
             if erase:
                 await conn.execute_fetchall("PRAGMA secure_delete = ON")
             try:
-                await conn.execute("BEGIN IMMEDIATE")
                 try:
+                    await conn.execute("BEGIN IMMEDIATE")
                     result = await work(conn)
                     await conn.execute("COMMIT")
                 except BaseException:
