@@ -20,7 +20,7 @@ import logging
 import random
 import signal
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -643,15 +643,16 @@ class Bot:
             ran += 1
         return ran
 
-    async def _job_loop(self) -> None:
+    async def _repeat(self, what: str, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+        """Run ``work`` now and then every ``seconds``; a failure is logged, never fatal."""
         while True:
             try:
-                await self.run_due_jobs()
+                await work()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("scheduler pass failed")
-            await self.clock.sleep(1.0)
+                log.exception("%s failed", what)
+            await self.clock.sleep(seconds)
 
     async def maintain(self) -> tuple[int, int]:
         """Forget what the retention settings say to forget: old message text, old event ids.
@@ -665,16 +666,6 @@ class Bot:
         if blanked or pruned:
             log.info("maintenance: blanked the text of %d old interactions, pruned %d old event ids", blanked, pruned)
         return blanked, pruned
-
-    async def _maintenance_loop(self) -> None:
-        while True:
-            try:
-                await self.maintain()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("maintenance pass failed")
-            await self.clock.sleep(3600)
 
     async def _periodic(self, lp: LoadedPlugin, spec: Any) -> None:
         while True:
@@ -812,8 +803,10 @@ class Bot:
         self._started = True
         await self.run_startup_hooks()
         self._start_periodic()
-        self._background.append(asyncio.create_task(self._job_loop(), name="jobs"))
-        self._background.append(asyncio.create_task(self._maintenance_loop(), name="maintenance"))
+        self._background.append(asyncio.create_task(
+            self._repeat("scheduler pass", 1.0, self.run_due_jobs), name="jobs"))
+        self._background.append(asyncio.create_task(
+            self._repeat("maintenance pass", 3600.0, self.maintain), name="maintenance"))
         if self.config.top.runtime.watch_config:
             stamps = self._stamp(self.watched_files())  # taken now, so no change slips in before the task runs
             self._background.append(asyncio.create_task(self._watch_files(stamps), name="config-watch"))
