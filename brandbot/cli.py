@@ -328,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("file", help="giveaways/giveaway-<id>.json")
     p.set_defaults(func=cmd_giveaway)
 
+    from brandbot import bench
+
+    p = sub.add_parser("bench", help="the standard performance workload (events/s, latency, RSS)")
+    bench.add_arguments(p)
+    p.set_defaults(func=bench.run_from_args)
+
     p = sub.add_parser("loyalty", help="loyalty maintenance")
     lsub = p.add_subparsers(dest="action", required=True)
     lsub.add_parser("recompute", help="recompute points and tiers from history after a config change")
