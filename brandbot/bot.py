@@ -203,8 +203,9 @@ class Bot:
     def _build_router(self) -> Router:
         handlers = [h for lp in self.plugins for h in lp.plugin.handlers]
         settings = {lp.plugin.name: lp.settings for lp in self.plugins}
+        rule_kinds = {k for rule in self.rules.book.rules for k in rule.kinds}
         return Router(handlers, self.rules.candidates, timeout=self.config.top.runtime.handler_timeout,
-                      settings=settings, on_latency=self.metrics.handler_latency)
+                      settings=settings, rule_kinds=rule_kinds, on_latency=self.metrics.handler_latency)
 
     def plugin_settings(self, name: str) -> Any:
         for lp in self.plugins:
@@ -316,7 +317,8 @@ class Bot:
             is_admin = self.config.is_admin(event.network, event.author.id, event.author.handle)
             notes: list[Note] = []
             milestone_replied = False
-            for i, milestone in enumerate(scored.milestones):
+            milestones = scored.milestones if self.router.wants(Kind.MILESTONE) else ()
+            for i, milestone in enumerate(milestones):
                 derived = dataclasses.replace(
                     event, kind=Kind.MILESTONE, id=f"{event.id}#m{i}", text=milestone.label, command=None, args=(),
                     data=(("milestone", milestone.kind), ("value", str(milestone.value)),
@@ -843,6 +845,7 @@ class Bot:
         self._background.clear()
         self._periodic_tasks.clear()
         await self.outbox.stop(grace)
+        await self.lanes.close()
         for supervisor in self.supervisors.values():
             supervisor.stop()
         for network in self.networks.values():

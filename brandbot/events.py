@@ -30,6 +30,11 @@ class Kind(enum.StrEnum):
     @classmethod
     def parse(cls, value: str) -> "Kind":
         """Parse a kind name, with an error that lists the valid ones."""
+        if isinstance(value, cls):
+            return value
+        exact = cls._value2member_map_.get(value)  # the hot path: already a clean name
+        if exact is not None:
+            return exact  # type: ignore[return-value]
         try:
             return cls(value.strip().lower())
         except ValueError:

@@ -89,10 +89,17 @@ class Lanes(Generic[T]):
                     self._idle.set()
             if not self._room.is_set() and self._queued < self._max_queued:
                 self._room.set()
+            # A handler that never waits would otherwise let one worker drain the whole
+            # backlog in one loop step, starving the outbox and the store's commits.
+            await asyncio.sleep(0)
 
     async def join(self) -> None:
         """Wait until every queued event has been handled."""
         await self._idle.wait()
+
+    async def close(self) -> None:
+        """Stop the idle workers (after ``join``)."""
+        await self.cancel()
 
     async def cancel(self) -> None:
         for task in list(self._workers):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -113,6 +113,7 @@ class Router:
         *,
         timeout: float = 10.0,
         settings: Mapping[str, Any] | None = None,
+        rule_kinds: Iterable[Any] = (),
         on_latency: Callable[[str, float], None] | None = None,
     ) -> None:
         self.watchers = tuple(h for h in handlers if h.role is Role.WATCH)
@@ -123,6 +124,7 @@ class Router:
         self._rule_candidates = rule_candidates
         self._timeout = timeout
         self._settings = dict(settings or {})
+        self._kinds_wanted = {k for h in handlers for k in h.kinds} | set(rule_kinds)
         self._on_latency = on_latency
 
     def commands(self) -> list[HandlerSpec]:
@@ -145,7 +147,19 @@ class Router:
         merged.sort(key=lambda t: t[:3])
         return [t[3] for t in merged]
 
+    def wants(self, kind: Any) -> bool:
+        """Whether any handler or rule could see events of this kind (skip the work if not)."""
+        return kind in self._kinds_wanted
+
     async def dispatch(self, ctx: Context, *, responders_allowed: bool = True) -> RouteResult:
+        started = time.perf_counter()
+        try:
+            return await self._dispatch(ctx, responders_allowed)
+        finally:
+            if self._on_latency is not None:  # once per event: cheap enough for any rate
+                self._on_latency("event", time.perf_counter() - started)
+
+    async def _dispatch(self, ctx: Context, responders_allowed: bool) -> RouteResult:
         event = ctx.event
         errors = 0
         for watcher in self.watchers:
@@ -192,7 +206,6 @@ class Router:
         coroutine is first stepped directly and the timeout, which costs a timer, is only
         armed if it actually suspends.
         """
-        started = time.perf_counter()
         try:
             try:
                 first = coro.send(None)
@@ -211,6 +224,4 @@ class Router:
             log.exception("%s failed on event %s:%s: %s", source, ctx.event.network, ctx.event.id, exc)
             ctx.note("error", f"{source} raised {type(exc).__name__}")
             return False
-        finally:
-            if self._on_latency is not None:
-                self._on_latency(source, time.perf_counter() - started)
+

@@ -515,6 +515,7 @@ class SqliteStore:
         self._count = 0  # buffered writes not yet taken by a commit
         self._seq = 0  # writes ever buffered; a write's number is _seq after it
         self._committed_seq = 0  # every write numbered up to this is durable
+        self._committed = asyncio.Event()  # set after every commit
         self._first_write = 0.0  # time.monotonic() of the first write of the batch
 
         self._last_follower_id = 0
@@ -683,7 +684,12 @@ class SqliteStore:
         """
         if self._committed_seq >= seq:
             return
-        await self.flush()
+        # Many replies wait at once under load: ask for the next commit now and share it,
+        # rather than each forcing a commit of its own.
+        self._full.set()
+        while self._committed_seq < seq and self._conn is not None:
+            self._committed.clear()
+            await self._committed.wait()
 
     def schema_version(self) -> int:
         return self._version
@@ -817,6 +823,7 @@ class SqliteStore:
             raise
         self._settle_batch()
         self._committed_seq = max(self._committed_seq, batch_seq)
+        self._committed.set()
         if self.on_flush is not None:
             self.on_flush(time.perf_counter() - started, batch.writes)
 
