@@ -1206,6 +1206,9 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``brandbot bench`` with parsed arguments; prints the table and the JSON summary."""
+    from brandbot.cli import tune_runtime
+
+    tune_runtime()  # measure the bot as `brandbot run` runs it
     options = options_from_args(args)
     summary = asyncio.run(run_bench(options))
     print(render_table(summary))

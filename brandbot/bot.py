@@ -140,6 +140,7 @@ class Bot:
         self.redactor: Any = None
         self.templates = TemplateEngine(config.brand, lazy=True)
         self.policy = Policy(config.top.policy)
+        self.policy_counts_sends = config.top.policy.rate_budget_per_hour is not None
         self.dry_run = dry_run
         self._rng = rng or random.Random()
         self.networks: dict[str, Network] = dict(networks) if networks is not None else self._build_networks()
@@ -163,7 +164,7 @@ class Bot:
         self.costs = CostMeter()
         self.health: dict[str, tuple[NetworkState, str]] = {}
         self.stats: dict[str, int] = {"events": 0, "duplicates": 0, "replies": 0, "refused": 0, "deferred": 0}
-        self._recent_sends: deque[datetime] = deque()
+        self._recent_sends: deque[datetime] = deque()  # only kept when an hourly budget is set
         self._pending: dict[str, int] = {}
         self._settle = asyncio.Condition()
         self._stop_requested = asyncio.Event()
@@ -450,7 +451,8 @@ class Bot:
                 ))
             log.info("refused reply from %s on %s: %s", reply.source, reply.network, decision.reason)
             return decision
-        self._recent_sends.append(now)
+        if self.policy_counts_sends:
+            self._recent_sends.append(now)
         self.stats["deferred" if decision.verdict is Verdict.DEFER else "replies"] += 1
         if stage is not None:  # written with the event, all or nothing
             if once_key:
@@ -762,6 +764,7 @@ class Bot:
         # The switch: no await between these lines, so no event sees half a reload.
         self._generation += 1
         self.config, self.templates, self.policy = config, templates, policy
+        self.policy_counts_sends = config.top.policy.rate_budget_per_hour is not None
         self.plugins, self.rules = plugins, rules
         self.router = self._build_router()
         if self._started:
