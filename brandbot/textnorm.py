@@ -69,6 +69,8 @@ def normalize(text: str) -> str:
     "  Ça   VA\u200b? " -> "ca va?". Compatibility forms are unified as well (NFKD), so
     full-width letters and ligatures match their plain spelling.
     """
+    if text.isascii():  # the common case: nothing to decompose, fold or translate
+        return _collapse(text.lower())
     text = unicodedata.normalize("NFKD", text.translate(_INVISIBLE)).casefold()
     text = unicodedata.normalize("NFKD", text)  # casefold can produce decomposable letters
     text = "".join(ch for ch in text if not unicodedata.combining(ch))

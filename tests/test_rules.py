@@ -868,3 +868,29 @@ def test_regex_prefilter_never_hides_a_match(pattern: str, cs: bool) -> None:
         prepared = clean(text) if cs else normalize(text)
         if regex.search(prepared):
             assert literal in prepared, (text, literal)
+
+
+def test_the_ascii_fast_path_of_normalize_equals_the_full_path() -> None:
+    """normalize() skips Unicode work for ASCII text; it must give the same answer."""
+    import string
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from brandbot import textnorm
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=string.printable, max_size=60))
+    def same(text: str) -> None:
+        full = textnorm._collapse(unicodedata_full(text))
+        assert textnorm.normalize(text) == full
+
+    def unicodedata_full(text: str) -> str:
+        import unicodedata
+
+        t = unicodedata.normalize("NFKD", text.translate(textnorm._INVISIBLE)).casefold()
+        t = unicodedata.normalize("NFKD", t)
+        t = "".join(ch for ch in t if not unicodedata.combining(ch))
+        return unicodedata.normalize("NFC", t).translate(textnorm._TYPOGRAPHIC).translate(textnorm._FOLD_EXTRA)
+
+    same()
