@@ -738,10 +738,16 @@ class _Side:
                     found.update(hit)
         text = view.text
         if self.by_bigram:
-            bigrams = view.bigrams()
-            for key, entries in self.by_bigram.items():
-                if key in bigrams:
-                    found.update(ordinal for literal, ordinal in entries if literal in text)
+            table = self.by_bigram
+            if len(table) <= len(text):  # fewer keys than text positions: search each key
+                for key, entries in table.items():
+                    if key in text:
+                        found.update(ordinal for literal, ordinal in entries if literal in text)
+            else:  # a long index and a short text: walk the text's own bigrams
+                for key in view.bigrams():
+                    entries = table.get(key)
+                    if entries:
+                        found.update(ordinal for literal, ordinal in entries if literal in text)
         if self.by_char:
             for key, entries in self.by_char.items():
                 if key in text:
