@@ -66,7 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         bot.redactor = redactor
         return await bot.run()
 
-    return asyncio.run(main())
+    from brandbot.runlock import RunLock
+
+    with RunLock(config.storage_path, "run"):
+        return asyncio.run(main())
 
 
 # -- check --------------------------------------------------------------------------------
@@ -205,16 +208,23 @@ def cmd_followers(args: argparse.Namespace) -> int:
                 print(text)
             return 0
         if args.action == "forget":
-            ok = await store.forget_follower(follower.id, datetime.now(timezone.utc))
+            from brandbot.runlock import RunLock
+
+            with RunLock(config.storage_path, "forget"):
+                ok = await store.forget_follower(follower.id, datetime.now(timezone.utc))
             print(f"forgot follower {follower.id}" if ok else f"no follower {follower.id}")
             return 0 if ok else 1
         if args.action == "tag":
             import dataclasses
 
+            from brandbot.runlock import RunLock
+
             tags = set(follower.tags)
             for t in args.tags:
                 (tags.discard(t[1:].lower()) if t.startswith("-") else tags.add(t.lstrip("+").lower()))
-            store.put_follower(dataclasses.replace(follower, tags=frozenset(tags)))
+            with RunLock(config.storage_path, "tag change"):
+                store.put_follower(dataclasses.replace(follower, tags=frozenset(tags)))
+                await store.flush()
             print(f"follower {follower.id} tags: {', '.join(sorted(tags)) or '-'}")
             return 0
         raise BrandbotError(f"unknown action {args.action}")
@@ -230,7 +240,13 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
 
     config = _load(args)
 
+    from brandbot.runlock import RunLock
+
     async def work(store: Any) -> int:
+        with RunLock(config.storage_path, "loyalty recompute"):
+            return await recompute(store)
+
+    async def recompute(store: Any) -> int:
         changed = 0
         offset = 0
         while True:
@@ -247,6 +263,7 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
                     changed += 1
                     store.put_follower(fresh)
             offset += len(batch)
+        await store.flush()
         print(f"recomputed loyalty for {offset} followers; {changed} changed")
         return 0
 

@@ -65,3 +65,31 @@ def test_followers_and_reports_on_a_real_database(tmp_path: Path, capsys) -> Non
     assert "no follower" in capsys.readouterr().err
     assert main(["-c", cfg, "loyalty", "recompute"]) == 0
     assert "recomputed loyalty for 1 followers" in capsys.readouterr().out
+
+
+def test_offline_edits_are_refused_while_the_bot_runs(tmp_path: Path, capsys) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "brandbot.yaml").write_text(
+        "brand: {name: T}\nstorage: {path: bot.sqlite3}\nnetworks: {console: {}}\nplugin_dirs: []\n")
+    cfg = str(tmp_path / "brandbot.yaml")
+    proc = subprocess.Popen([sys.executable, "-m", "brandbot.cli", "-c", cfg, "run"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("/nothing\n@ana: hi\n")
+        proc.stdin.flush()
+        import time
+
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "bot.sqlite3.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert main(["-c", cfg, "loyalty", "recompute"]) == 1
+        err = capsys.readouterr().err
+        assert "is in use by brandbot run" in err and "stop the bot first" in err
+    finally:
+        proc.stdin.close()  # end of input: the bot stops by itself
+        assert proc.wait(timeout=30) == 0
+    assert main(["-c", cfg, "loyalty", "recompute"]) == 0
