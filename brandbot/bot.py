@@ -562,6 +562,14 @@ class Bot:
             network, who = default_network, ref
         return await self.store.find_follower(network, who.lstrip("@"))
 
+    async def forget_person(self, follower_id: int, *, by: str = "") -> bool:
+        """Erase a person from every table (GDPR), while running. Their event in flight, if
+        any, is not written back: the store drops writes naming a forgotten follower."""
+        forgotten = await self.store.forget_follower(follower_id, self.clock.now())
+        if forgotten:
+            log.info("forgot follower %d (asked by %s)", follower_id, by or "unknown")
+        return forgotten
+
     async def tag_follower(self, follower_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> FollowerRecord:
         follower = await self._follower(follower_id)
         tags = (follower.tags | {t.strip().lower() for t in add if t.strip()}) - {t.strip().lower() for t in remove}

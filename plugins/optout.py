@@ -57,3 +57,33 @@ async def stop_or_start(ctx: Context) -> None:
         await ctx.reply(settings.started)
         return
     ctx.fall_through()
+
+
+@plugin.command("forgetme", description="Erase everything this bot holds about you, on every network")
+async def forget_me(ctx: Context) -> None:
+    """GDPR erasure asked by the person: confirm first, then erase every linked account."""
+    if not ctx.event.args or ctx.event.args[0].lower() != "confirm":
+        await ctx.reply(
+            "This erases everything {{ brand.name }}'s bot knows about you (history, points, saved links, "
+            "on every linked account) and cannot be undone. Send /forgetme confirm to go ahead.",
+            essential=True,
+        )
+        return
+    await ctx.reply("Done, {{ name }}: I have forgotten you. If you write again, we start afresh.", essential=True)
+    await ctx.bot.forget_person(ctx.follower.id, by="the person themselves")
+
+
+@plugin.command("forget", description="Erase a person (follower id or network:handle)", admin=True)
+async def forget_someone(ctx: Context) -> None:
+    """GDPR erasure by staff while the bot runs (the CLI refuses while the bot holds the database)."""
+    if not ctx.event.args:
+        await ctx.reply("Usage: /forget <follower id or network:handle>", essential=True)
+        return
+    who = ctx.event.args[0]
+    target = await ctx.bot.find_person(who, default_network=ctx.event.network)
+    if target is None:
+        await ctx.reply("I don't know {{ who }}.", variables={"who": who}, essential=True)
+        return
+    await ctx.bot.forget_person(target.id, by=f"admin {ctx.event.author.handle or ctx.event.author.id}")
+    await ctx.reply("Forgotten: follower {{ fid }} and all their linked accounts.", variables={"fid": target.id},
+                    essential=True)

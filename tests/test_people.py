@@ -254,3 +254,24 @@ async def test_retention_blanks_old_text_but_keeps_counts(make_bot) -> None:
     history = await bot.bot.store.all_interactions(ana.id)
     texts = [h.text for h in history if h.direction == "in"]
     assert texts == ["", "fresh words"] and ana.interactions == 2
+
+
+async def test_forget_me_and_admin_forget_while_running(make_bot, bundled) -> None:
+    rules = [{"name": "hi", "kinds": ["direct"], "reply": "hello {{ name }} ({{ follower.interactions }})"}]
+    bot = await make_bot(networks=("telegram",), plugins=["optout"], rules=rules,
+                         config={**bundled, "admins": {"telegram": ["boss"]}})
+    await bot.receive("direct", "hi", author="zed", network="telegram")
+    await bot.receive("command", "/forgetme", author="zed", network="telegram")
+    assert "cannot be undone" in bot.take_sent()[-1]
+    await bot.receive("command", "/forgetme confirm", author="zed", network="telegram")
+    assert bot.take_sent()[-1].startswith("Done, Zed: I have forgotten you")
+    await bot.bot.store.flush()
+    assert await bot.bot.store.find_follower("telegram", "zed") is None
+    await bot.receive("direct", "hi again", author="zed", network="telegram")
+    assert bot.take_sent()[-1] == "hello Zed (1)"  # a fresh start
+    await bot.receive("command", "/forget telegram:zed", author="mallory", network="telegram")
+    assert "only for the team" in bot.take_sent()[-1]
+    await bot.receive("command", "/forget telegram:zed", author="boss", network="telegram")
+    assert bot.take_sent()[-1].startswith("Forgotten: follower")
+    await bot.bot.store.flush()
+    assert await bot.bot.store.find_follower("telegram", "zed") is None
