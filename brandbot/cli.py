@@ -100,6 +100,7 @@ def check_config(config: Any) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     config = _load(args)
     for line in check_config(config):
         print(f"ok  {line}")
