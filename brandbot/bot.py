@@ -53,6 +53,7 @@ log = logging.getLogger("brandbot")
 HANDOFF_NAMESPACE = "core.handoff"
 COST_NAMESPACE = "core.cost"
 DM_NAMESPACE = "core.dm"
+STORE_BACKLOG_LIMIT = 2_000  # buffered writes before handlers wait for a commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +256,11 @@ class Bot:
             result = await self.handle(event)
             if self.handled is not None:
                 self.handled.append(result)
+            # Durability before speed: when writes pile up faster than they are committed,
+            # wait for the commit (the intake queue then fills and networks slow down).
+            backlog = getattr(self.store, "backlog", None)
+            if backlog is not None and backlog() > STORE_BACKLOG_LIMIT:
+                await self.store.ensure_committed(self.store.write_seq())
         except Exception:
             log.exception("event %s:%s could not be handled", event.network, event.id)
         finally:

@@ -672,6 +672,10 @@ class SqliteStore:
         async with self._lock:
             await self._commit_pending()
 
+    def backlog(self) -> int:
+        """Buffered writes not yet taken by a commit."""
+        return self._count
+
     def write_seq(self) -> int:
         """The number of the latest buffered write (see ``ensure_committed``)."""
         return self._seq
