@@ -33,20 +33,29 @@ from brandbot.config import BotConfig, load_config
 from brandbot.context import Context, JobContext, Note
 from brandbot.errors import ConfigError, PermanentSendError, PluginError, SendError
 from brandbot.events import Conversation, Event, Kind, Person, Reply
+from brandbot.lanes import Lanes
+from brandbot.metrics import Metrics
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network, known_networks
 from brandbot.outbox import Outbox
 from brandbot.plugins import LoadedPlugin, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.routing import Router
-from brandbot.supervisor import NetworkSupervisor
-from brandbot.unitofwork import Inflight, SharedData, Staged
 from brandbot.rule_responder import RuleResponders
 from brandbot.rules import RuleBook
-from brandbot.store.base import Store
-from brandbot.store.records import Direction, FollowerRecord, Interaction, Job, OutboxEntry, OutboxStatus
+from brandbot.store.base import Store, find_person
+from brandbot.store.records import (
+    Direction,
+    FollowerRecord,
+    Interaction,
+    Job,
+    OutboxEntry,
+    OutboxStatus,
+)
 from brandbot.store.sqlite import SqliteStore
+from brandbot.supervisor import NetworkSupervisor
 from brandbot.templates import TemplateEngine, build_context
+from brandbot.unitofwork import Inflight, SharedData, Staged
 
 log = logging.getLogger("brandbot")
 
@@ -129,8 +138,6 @@ class Bot:
         metrics: Any = None,
     ) -> None:
         self.config = config
-        from brandbot.metrics import Metrics
-
         self.metrics: Metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
         self.log = log
@@ -166,8 +173,6 @@ class Bot:
         self.health: dict[str, tuple[NetworkState, str]] = {}
         self.stats: dict[str, int] = {"events": 0, "duplicates": 0, "replies": 0, "refused": 0, "deferred": 0}
         self._recent_sends: deque[datetime] = deque()  # only kept when an hourly budget is set
-        self._pending: dict[str, int] = {}
-        self._settle = asyncio.Condition()
         self._stop_requested = asyncio.Event()
         self._stop_reason = ""
         self._started = False
@@ -180,11 +185,8 @@ class Bot:
         self.shared_data = SharedData()
         self._person_locks: dict[int, list[Any]] = {}  # follower id -> [lock, users]
         self.supervisors: dict[str, NetworkSupervisor] = {}
-        self.lanes: Any = None
         runtime = config.top.runtime
-        from brandbot.lanes import Lanes
-
-        self.lanes = Lanes(self._handle_safely, max_concurrency=runtime.max_concurrency, max_queued=runtime.queue_size)
+        self.lanes: Lanes[Event] = Lanes(self._handle_safely, max_concurrency=runtime.max_concurrency, max_queued=runtime.queue_size)
         self.handled: deque[Handled] | None = None  # set to a deque to keep a trace (simulate, tests)
         self.trace: list[Note] | None = None  # set to a list to see proactive sends (simulate)
 
@@ -209,15 +211,8 @@ class Bot:
         return Router(handlers, self.rules.candidates, timeout=self.config.top.runtime.handler_timeout,
                       settings=settings, rule_kinds=rule_kinds, on_latency=self.metrics.handler_latency)
 
-    def plugin_settings(self, name: str) -> Any:
-        for lp in self.plugins:
-            if lp.plugin.name == name:
-                return lp.settings
-        raise KeyError(name)
-
     # -- NetworkHost ----------------------------------------------------------------------
     async def submit(self, event: Event) -> None:
-        self._pending[event.network] = self._pending.get(event.network, 0) + 1
         await self.lanes.submit(event.conversation.key, event)
 
     async def settled(self) -> None:
@@ -258,13 +253,10 @@ class Bot:
                 self.handled.append(result)
             # Durability before speed: when writes pile up faster than they are committed,
             # wait for the commit (the intake queue then fills and networks slow down).
-            backlog = getattr(self.store, "backlog", None)
-            if backlog is not None and backlog() > STORE_BACKLOG_LIMIT:
+            if self.store.backlog() > STORE_BACKLOG_LIMIT:
                 await self.store.ensure_committed(self.store.write_seq())
         except Exception:
             log.exception("event %s:%s could not be handled", event.network, event.id)
-        finally:
-            self._pending[event.network] = self._pending.get(event.network, 1) - 1
 
     def _truncate(self, event: Event) -> Event:
         limit = self.config.top.runtime.max_text
@@ -341,12 +333,7 @@ class Bot:
             still_there = await store.get_follower(fid) is not None
         except BaseException:
             self.inflight.drop(fid)
-            for (namespace, key), value, about in self.shared_data.release(stage):
-                # Others may have built on these values; keep them (at-least-once).
-                if value is None:
-                    store.kv_delete(namespace, key)
-                else:
-                    store.kv_set(namespace, key, value, about)
+            self._write_shared_data(stage)  # others may have built on these values: keep them
             raise
         self._commit_event(event, fid, still_there, stage, now)
         return Handled(event, handled_by=result.handled_by, notes=tuple(notes), follower_id=fid)
@@ -365,11 +352,7 @@ class Bot:
             self._note_dm(event, fid)
         for key, at in stage.once_keys:
             store.mark_once(key, at)
-        for (namespace, key), value, about in self.shared_data.release(stage):
-            if value is None:
-                store.kv_delete(namespace, key)
-            else:
-                store.kv_set(namespace, key, value, about)
+        self._write_shared_data(stage)
         for name, job in stage.jobs.items():
             if job is None:
                 store.delete_job(name)
@@ -381,6 +364,14 @@ class Bot:
             else:
                 store.put_outbox(entry)
         store.mark_processed(event.network, event.id, now)
+
+    def _write_shared_data(self, stage: Staged) -> None:
+        """Hand the store the latest values of the plugin data this event wrote."""
+        for (namespace, key), value, about in self.shared_data.release(stage):
+            if value is None:
+                self.store.kv_delete(namespace, key)
+            else:
+                self.store.kv_set(namespace, key, value, about)
 
     def _context(self, event: Event, follower: FollowerRecord, first_contact: bool, is_admin: bool,
                  notes: list[Note], stage: Staged | None = None) -> Context:
@@ -560,13 +551,7 @@ class Bot:
 
     async def find_person(self, ref: str, default_network: str = "") -> FollowerRecord | None:
         """A follower by id ("12"), "network:handle" or a handle on ``default_network``."""
-        ref = ref.strip()
-        if ref.isdigit():
-            return await self.store.get_follower(int(ref))
-        network, sep, who = ref.partition(":")
-        if not sep:
-            network, who = default_network, ref
-        return await self.store.find_follower(network, who.lstrip("@"))
+        return await find_person(self.store, ref, default_network)
 
     async def forget_person(self, follower_id: int, *, by: str = "") -> bool:
         """Erase a person from every table (GDPR), while running. Their event in flight, if

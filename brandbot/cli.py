@@ -137,13 +137,9 @@ async def _with_store(config: Any, work: Any) -> Any:
 
 
 async def _find(store: Any, ref: str) -> Any:
-    if ref.isdigit():
-        follower = await store.get_follower(int(ref))
-    else:
-        network, sep, who = ref.partition(":")
-        if not sep:
-            raise BrandbotError(f"follower {ref!r}: give a numeric id or network:handle (e.g. console:ana)")
-        follower = await store.find_follower(network, who.lstrip("@"))
+    from brandbot.store.base import find_person
+
+    follower = await find_person(store, ref)
     if follower is None:
         raise BrandbotError(f"no follower {ref!r}")
     return follower

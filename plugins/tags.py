@@ -45,7 +45,6 @@ from brandbot.reports import (
     tagged_links,
     top_tags,
 )
-from brandbot.store.records import FollowerRecord
 from brandbot.textnorm import normalize
 from brandbot.yamlfile import load_yaml
 
@@ -342,18 +341,6 @@ async def tagged(ctx: Context) -> None:
 # --------------------------------------------------------------------------- tags on people (admins)
 
 
-async def find_person(ctx: Context, target: str) -> FollowerRecord | None:
-    """A follower by id ("12"), by network:handle ("telegram:ana") or by @handle on this network."""
-    store = ctx.bot.store
-    if target.isdigit():
-        return await store.get_follower(int(target))
-    network, sep, handle = target.partition(":")
-    if not sep:
-        network, handle = ctx.event.network, target
-    handle = handle.lstrip("@")
-    return await store.find_follower(network.lower(), handle) if handle else None
-
-
 async def _tag_people(ctx: Context, *, add: bool) -> None:
     settings: TagsSettings = ctx.config  # type: ignore[assignment]
     command = "tag" if add else "untag"
@@ -366,7 +353,7 @@ async def _tag_people(ctx: Context, *, add: bool) -> None:
     if problem:
         await ctx.reply("Nothing changed: {{ problem }}.", variables={"problem": problem}, essential=True)
         return
-    person = await find_person(ctx, target)
+    person = await ctx.bot.find_person(target, default_network=ctx.event.network)
     if person is None:
         await ctx.reply("I know no follower {{ target }}. Use network:handle (e.g. telegram:ana) or a follower id "
                         "(brandbot followers list shows them).", variables={"target": target}, essential=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from brandbot.errors import BrandbotError
 from brandbot.events import Person
 from brandbot.store.records import (
     FollowerExport,
@@ -35,6 +36,9 @@ class Store(Protocol):
         """Commit everything buffered so far; return once it is durable."""
 
     def schema_version(self) -> int: ...
+
+    def backlog(self) -> int:
+        """Buffered writes not yet taken by a commit."""
 
     def write_seq(self) -> int:
         """The number of the latest buffered write."""
@@ -151,3 +155,21 @@ class Store(Protocol):
         (time, "forgot a follower"). Committed before returning. False if unknown."""
 
     async def audit(self, limit: int = 100) -> list[tuple[datetime, str]]: ...
+
+
+async def find_person(store: Store, ref: str, default_network: str = "") -> FollowerRecord | None:
+    """A follower by id ("12"), "network:handle", or a bare handle on ``default_network``.
+
+    Shared by the CLI and admin commands so both read a reference the same way.
+    Without a network (no "network:" and no default) the reference is an error.
+    """
+    ref = ref.strip()
+    if ref.isdigit():
+        return await store.get_follower(int(ref))
+    network, sep, who = ref.partition(":")
+    if not sep:
+        if not default_network:
+            raise BrandbotError(f"follower {ref!r}: give a numeric id or network:handle (e.g. console:ana)")
+        network, who = default_network, ref
+    who = who.lstrip("@")
+    return await store.find_follower(network.lower(), who) if who else None
