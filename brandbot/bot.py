@@ -573,7 +573,7 @@ class Bot:
         updated = loyalty.adjust_points(follower, points, self.config.top.loyalty)
         self._save_follower(updated)
         self._record(Interaction(
-            follower_id=follower_id, time=self.clock.now(), direction=Direction.IN, kind="points",
+            follower_id=follower_id, time=self.clock.now(), direction=Direction.IN, kind=loyalty.POINTS_KIND,
             network="", conversation_id="", text=reason, source=reason, points=points,
         ))
         return updated

@@ -230,7 +230,6 @@ def cmd_followers(args: argparse.Namespace) -> int:
 
 
 def cmd_loyalty(args: argparse.Namespace) -> int:
-    import dataclasses
 
     from brandbot import loyalty
     from brandbot.store.records import FollowerQuery
@@ -251,11 +250,7 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
             if not batch:
                 break
             for f in batch:
-                history = [(i.kind, i.network, i.time) for i in await store.all_interactions(f.id) if i.direction == "in" and i.kind != "points"]
-                bonus = sum(i.points for i in await store.all_interactions(f.id) if i.kind == "points")
-                fresh = loyalty.recompute(f, history, config.top.loyalty)
-                fresh = loyalty.adjust_points(fresh, bonus, config.top.loyalty) if bonus else fresh
-                fresh = dataclasses.replace(fresh, tags=f.tags, notes=f.notes, opted_out=f.opted_out, unreachable=f.unreachable)
+                fresh = loyalty.rescore(f, await store.all_interactions(f.id), config.top.loyalty)
                 if fresh != f:
                     changed += 1
                     store.put_follower(fresh)

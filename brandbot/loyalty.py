@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from brandbot.events import Kind
-from brandbot.store.records import FollowerRecord
+from brandbot.store.records import Direction, FollowerRecord, Interaction
 
 #: (network, kind) pairs that never earn points, whatever the config says.
 #: X's automation rules forbid incentivising follows and reposts ("follow-for-reward",
@@ -450,3 +450,24 @@ def recompute(
     for kind, network, time in sorted(history, key=lambda item: item[2]):
         follower = apply(follower, kind, network, time, config).follower
     return follower
+
+
+#: The history kind of a manual point adjustment (``/points add``, rule actions).
+POINTS_KIND = "points"
+
+
+def rescore(base: FollowerRecord, rows: Iterable[Interaction], config: LoyaltyConfig) -> FollowerRecord:
+    """Counters, points, streak and tier from stored history rows, admin adjustments included.
+
+    Used after a loyalty config change (``brandbot loyalty recompute``) and after two
+    followers are merged (``/link``). What is not derived from history (tags, notes,
+    opt-out, unreachable networks) is kept from ``base``.
+    """
+    rows = list(rows)
+    history = [(r.kind, r.network, r.time) for r in rows if r.direction == Direction.IN and r.kind != POINTS_KIND]
+    bonus = sum(r.points for r in rows if r.kind == POINTS_KIND)
+    fresh = recompute(base, history, config)
+    if bonus:
+        fresh = adjust_points(fresh, bonus, config)
+    return dataclasses.replace(fresh, tags=base.tags, notes=base.notes, opted_out=base.opted_out,
+                               unreachable=base.unreachable)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from brandbot import Context, Plugin
 from brandbot import loyalty as scoring
-from brandbot.store.records import Direction
+from brandbot.store.records import FollowerRecord
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 
@@ -93,20 +93,12 @@ async def _redeem(ctx: Context, code: str) -> None:
     )
 
 
-async def rescore(ctx: Context, follower_id: int) -> "scoring.FollowerRecord":  # type: ignore[name-defined]
+async def rescore(ctx: Context, follower_id: int) -> FollowerRecord:
     """Recompute counters and points from the (combined) history: nothing counted twice."""
     store = ctx.bot.store
     follower = await store.get_follower(follower_id)
     assert follower is not None
-    rows = await store.all_interactions(follower_id)
-    history = [(r.kind, r.network, r.time) for r in rows if r.direction == Direction.IN and r.kind != "points"]
-    bonus = sum(r.points for r in rows if r.kind == "points")
-    config = ctx.bot.config.top.loyalty
-    fresh = scoring.recompute(follower, history, config)
-    if bonus:
-        fresh = scoring.adjust_points(fresh, bonus, config)
-    fresh = dataclasses.replace(fresh, tags=follower.tags, notes=follower.notes, opted_out=follower.opted_out,
-                                unreachable=follower.unreachable)
+    fresh = scoring.rescore(follower, await store.all_interactions(follower_id), ctx.bot.config.top.loyalty)
     store.put_follower(fresh)
     return fresh
 
