@@ -178,7 +178,7 @@ class BotConfig:
         """Every value that came from a ${VAR} reference or is a secret field: never to be logged."""
         found: set[str] = set()
 
-        def walk(raw: Any, env_refs: bool) -> None:
+        def walk(raw: Any) -> None:
             if isinstance(raw, str):
                 for m in _ENV_REF.finditer(raw):
                     value = self.env.get(m.group(1), m.group(2) or "")
@@ -186,12 +186,12 @@ class BotConfig:
                         found.add(value)
             elif isinstance(raw, dict):
                 for v in raw.values():
-                    walk(v, env_refs)
+                    walk(v)
             elif isinstance(raw, list):
                 for v in raw:
-                    walk(v, env_refs)
+                    walk(v)
 
-        walk(self.doc.data, True)
+        walk(self.doc.data)
         return sorted(found)
 
 

@@ -250,13 +250,8 @@ class Outbox:
             self.stats["rate_limited"] += 1
             if self._metrics is not None:
                 self._metrics.rate_limit_wait(entry.network, exc.retry_after)
-            retry = dataclasses.replace(
-                entry, attempts=attempt, reason=str(exc),
-                next_try=self._clock.now() + timedelta(seconds=exc.retry_after),
-            )
             log.info("outbox %d: %s; will retry", entry.id, exc)
-            self._store.put_outbox(retry)
-            q.push(retry, front=True)
+            self._retry(q, entry, attempt, str(exc), exc.retry_after)
         except PermanentSendError as exc:
             await self._fail(entry, attempt, exc)
         except asyncio.CancelledError:
@@ -269,12 +264,7 @@ class Outbox:
                 delay = backoff_seconds(attempt, self._rng)
                 log.warning("outbox %d: send failed (%s: %s); retry %d in %.1fs",
                             entry.id, type(exc).__name__, exc, attempt, delay)
-                retry = dataclasses.replace(
-                    entry, attempts=attempt, reason=f"{type(exc).__name__}: {exc}",
-                    next_try=self._clock.now() + timedelta(seconds=delay),
-                )
-                self._store.put_outbox(retry)
-                q.push(retry, front=True)
+                self._retry(q, entry, attempt, f"{type(exc).__name__}: {exc}", delay)
         else:
             self.stats["sent"] += 1
             if self._metrics is not None:
@@ -291,6 +281,14 @@ class Outbox:
             q.inflight.discard(entry.conversation_id)
             q.slots.release()
             q.wake.set()
+
+    def _retry(self, q: _NetworkQueue, entry: OutboxEntry, attempt: int, reason: str, delay: float) -> None:
+        """Record the failed attempt and put the entry back at the head of its conversation."""
+        retry = dataclasses.replace(
+            entry, attempts=attempt, reason=reason, next_try=self._clock.now() + timedelta(seconds=delay)
+        )
+        self._store.put_outbox(retry)
+        q.push(retry, front=True)
 
     async def _fail(self, entry: OutboxEntry, attempt: int, exc: Exception) -> None:
         self.stats["failed"] += 1

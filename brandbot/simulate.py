@@ -15,10 +15,10 @@ from typing import IO, Any
 
 from brandbot.bot import Bot, Handled
 from brandbot.clock import Clock, ManualClock
-from brandbot.networks.base import RateLimits
 from brandbot.config import BotConfig
 from brandbot.errors import ConfigError
 from brandbot.events import Conversation, Event, Kind, Person
+from brandbot.networks.base import RateLimits
 from brandbot.networks.memory import MemoryConfig, MemoryNetwork
 from brandbot.store.sqlite import SqliteStore
 
@@ -35,14 +35,10 @@ class SimulatedNetwork(MemoryNetwork):
             self._x = xtext
 
     def check_text(self, text: str) -> str | None:
-        if self._x is not None and not self._x.fits(text):
-            return f"{self._x.weighted_length(text)} weighted characters; X allows 280 (links count as 23)"
-        return None
+        return self._x.problem(text) if self._x is not None else None
 
     def cost_of(self, text: str) -> float:
-        if self._x is None:
-            return 0.0
-        return 0.20 if self._x.contains_link(text) else 0.015
+        return self._x.cost(text) if self._x is not None else 0.0
 
 
 #: The fields of an input line and the JSON types each may have.

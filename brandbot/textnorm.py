@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 #: Invisible characters that phones and copy-paste sprinkle into text; they would split
 #: or glue words without anyone seeing it. Soft hyphen included.
@@ -77,6 +78,12 @@ def normalize(text: str) -> str:
     # Typographic marks last: compatibility decomposition can produce them ("﹘" -> "—").
     text = unicodedata.normalize("NFC", text).translate(_TYPOGRAPHIC).translate(_FOLD_EXTRA)
     return _collapse(text)
+
+
+@lru_cache(maxsize=256)
+def normalize_all(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    """``normalize`` each of a fixed list of phrases (settings), computed once per list."""
+    return tuple(normalize(p) for p in phrases)
 
 
 def clean(text: str) -> str:

@@ -4,23 +4,16 @@ While a conversation is handed off, the policy refuses every automated reply the
 it resumes after a staff member's ``/release`` or the configured timeout.
 """
 
-from functools import lru_cache
-
 from pydantic import BaseModel, ConfigDict
 
 from brandbot import Context, Kind, Plugin
-from brandbot.textnorm import normalize
+from brandbot.textnorm import normalize, normalize_all
 
 
 class HandoffSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     words: list[str] = ["human", "agent", "a person", "real person", "talk to a human", "speak to someone"]
     notice: str = "Of course, {{ name }}. A person from {{ brand.name }} will answer here soon; I'll keep quiet meanwhile."
-
-
-@lru_cache(maxsize=32)
-def _normalized(words: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(normalize(w) for w in words)
 
 
 plugin = Plugin("handoff", config=HandoffSettings, description="hand a conversation to people")
@@ -30,7 +23,7 @@ plugin = Plugin("handoff", config=HandoffSettings, description="hand a conversat
 async def ask_for_human(ctx: Context) -> None:
     settings: HandoffSettings = ctx.config  # type: ignore[assignment]
     text = " ".join(w for w in normalize(ctx.event.text).split() if not w.startswith("@"))
-    wanted = _normalized(tuple(settings.words))
+    wanted = normalize_all(tuple(settings.words))
     if not any(text == w or f" {w} " in f" {text} " for w in wanted):
         ctx.fall_through()
         return

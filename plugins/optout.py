@@ -5,13 +5,11 @@ silences the bot on Discord and X. The confirmation is sent once (it is *essenti
 the person asked for it), later messages get no answer at all.
 """
 
-from functools import lru_cache
-
 from pydantic import BaseModel, ConfigDict
 
 from brandbot import Context, Kind, Plugin
 from brandbot.events import Event
-from brandbot.textnorm import normalize
+from brandbot.textnorm import normalize, normalize_all
 
 
 class OptOutSettings(BaseModel):
@@ -26,11 +24,6 @@ plugin = Plugin("optout", config=OptOutSettings, description="stop/start words o
 _KINDS = (Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.COMMAND)
 
 
-@lru_cache(maxsize=32)
-def _normalized(words: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(normalize(w) for w in words)
-
-
 def _said(event: Event) -> str:
     text = event.command if event.kind is Kind.COMMAND and event.command else event.text
     words = normalize(text).split()
@@ -42,14 +35,14 @@ def _said(event: Event) -> str:
 async def stop_or_start(ctx: Context) -> None:
     settings: OptOutSettings = ctx.config  # type: ignore[assignment]
     said = _said(ctx.event)
-    if said in _normalized(tuple(settings.stop_words)):
+    if said in normalize_all(tuple(settings.stop_words)):
         if ctx.follower.opted_out:
             ctx.note("skip", "already opted out")
             return
         ctx.follower = await ctx.bot.set_opted_out(ctx.follower.id, True)
         await ctx.reply(settings.stopped, essential=True)
         return
-    if said in _normalized(tuple(settings.start_words)):
+    if said in normalize_all(tuple(settings.start_words)):
         if not ctx.follower.opted_out:
             ctx.fall_through()
             return

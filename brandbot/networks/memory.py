@@ -7,12 +7,11 @@ Used by the test harness, the benchmark and ``simulate``. It is a complete netwo
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from brandbot.clock import Clock
-from brandbot.errors import PermanentSendError, RateLimitedError, TransientSendError
 from brandbot.events import Outgoing, Reply
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
 
@@ -70,5 +69,3 @@ class MemoryNetwork(Network):
         self.outgoing.append(message)
         return Sent((f"{self.name}-{next(self._ids)}",))
 
-
-__all__ = ["MemoryNetwork", "MemoryConfig", "PermanentSendError", "RateLimitedError", "TransientSendError"]

@@ -35,8 +35,9 @@ from brandbot.errors import (
     TransientSendError,
 )
 from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.networks import xtext
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
-from brandbot.networks.xtext import MAX_WEIGHTED_LENGTH, contains_link, weighted_length
+from brandbot.networks.xtext import MAX_WEIGHTED_LENGTH
 
 #: X's rate-limit windows are 15 minutes.
 WINDOW_SECONDS = 900.0
@@ -115,10 +116,10 @@ class XConfig(BaseModel):
         60.0, description="Seconds between two DM polls; at least 60 (X allows 15 per 15 minutes)."
     )
     cost_per_post: float = Field(
-        0.015, ge=0, description="What X bills for one post without a link, in dollars."
+        xtext.DEFAULT_COST_PER_POST, ge=0, description="What X bills for one post without a link, in dollars."
     )
     cost_per_link_post: float = Field(
-        0.20, ge=0, description="What X bills for one post that has a URL, in dollars."
+        xtext.DEFAULT_COST_PER_LINK_POST, ge=0, description="What X bills for one post that has a URL, in dollars."
     )
     request_timeout: float = Field(
         30.0, gt=0, description="Seconds before one API request is given up."
@@ -520,19 +521,10 @@ class XNetwork(Network):
             raise send_error(exc, self._clock.now().timestamp()) from None
 
     def check_text(self, text: str) -> str | None:
-        if not text.strip():
-            return "X does not accept an empty post"
-        length = weighted_length(text)
-        if length > MAX_WEIGHTED_LENGTH:
-            return (
-                f"too long for X: {length} weighted characters, the limit is {MAX_WEIGHTED_LENGTH} "
-                "(every URL counts 23, CJK characters and emoji count 2); brandbot does not "
-                "split posts on X"
-            )
-        return None
+        return xtext.problem(text)
 
     def cost_of(self, text: str) -> float:
-        return self.config.cost_per_link_post if contains_link(text) else self.config.cost_per_post
+        return xtext.cost(text, self.config.cost_per_post, self.config.cost_per_link_post)
 
     # ------------------------------------------------------------------ poll loops
 

@@ -230,3 +230,29 @@ def _is_pictographic(cp: int) -> bool:
 
 def _within(cp: int, bounds: tuple[int, int]) -> bool:
     return bounds[0] <= cp <= bounds[1]
+
+
+#: What X bills per post, in dollars (the defaults of the x network's settings).
+DEFAULT_COST_PER_POST = 0.015
+DEFAULT_COST_PER_LINK_POST = 0.20
+
+
+def problem(text: str) -> str | None:
+    """Why X would refuse ``text`` as a post, or None. Shared by the x network and its
+    in-memory stand-in (simulate, plugin tests), so both refuse the same posts."""
+    if not text.strip():
+        return "X does not accept an empty post"
+    length = weighted_length(text)
+    if length > MAX_WEIGHTED_LENGTH:
+        return (
+            f"too long for X: {length} weighted characters, the limit is {MAX_WEIGHTED_LENGTH} "
+            "(every URL counts 23, CJK characters and emoji count 2); brandbot does not "
+            "split posts on X"
+        )
+    return None
+
+
+def cost(text: str, per_post: float = DEFAULT_COST_PER_POST,
+         per_link_post: float = DEFAULT_COST_PER_LINK_POST) -> float:
+    """What X bills for posting ``text``: a post with a link costs more."""
+    return per_link_post if contains_link(text) else per_post
