@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from brandbot import loyalty
-from brandbot.checks import check_rules_against_networks
+from brandbot.checks import load_rule_book, run_plugin_checks
 from brandbot.clock import Clock, SystemClock
 from brandbot.config import BotConfig, load_config
 from brandbot.context import Context, JobContext, Note
@@ -36,13 +36,12 @@ from brandbot.events import Conversation, Event, Kind, Person, Reply
 from brandbot.lanes import Lanes
 from brandbot.metrics import Metrics
 from brandbot.networks.base import CommandSpec, Network, NetworkState
-from brandbot.networks.registry import build_network, known_networks
+from brandbot.networks.registry import build_network
 from brandbot.outbox import Outbox
 from brandbot.plugins import LoadedPlugin, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.routing import Router
 from brandbot.rule_responder import RuleResponders
-from brandbot.rules import RuleBook
 from brandbot.store.base import Store, find_person
 from brandbot.store.records import (
     Direction,
@@ -157,12 +156,8 @@ class Bot:
         self.plugins: list[LoadedPlugin] = list(plugins) if plugins is not None else load_plugins(
             config.plugins, config.plugin_dirs, config.doc
         )
-        for lp in self.plugins:
-            for plugin_check in lp.plugin.checks:
-                plugin_check(lp.settings, config)
-        book = RuleBook.load(list(config.rule_files), self.templates, default_timezone=config.top.timezone,
-                             networks=known_networks(config))
-        check_rules_against_networks(book, self.networks, self.templates, config.brand, measure=False)
+        run_plugin_checks(self.plugins, config)
+        book = load_rule_book(config, self.templates, self.networks, measure=False)
         self.rules = RuleResponders(book, self, rng=self._rng)
         self.router = self._build_router()
         self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent,
@@ -746,12 +741,8 @@ class Bot:
                         config.doc, ("plugins", lp.plugin.name)), lp.origin)
                     for lp in self.plugins
                 ]
-            for lp in plugins:
-                for plugin_check in lp.plugin.checks:
-                    plugin_check(lp.settings, config)
-            book = RuleBook.load(list(config.rule_files), templates, default_timezone=config.top.timezone,
-                                 networks=known_networks(config))
-            check_rules_against_networks(book, self.networks, templates, config.brand, measure=False)
+            run_plugin_checks(plugins, config)
+            book = load_rule_book(config, templates, self.networks, measure=False)
             policy = Policy(config.top.policy)
         except (ConfigError, PluginError) as exc:
             log.error("reload failed; still running the previous rules and plugins: %s", exc)

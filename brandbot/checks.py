@@ -7,7 +7,7 @@ the bot before it runs, with the rule's file:line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from brandbot.errors import ConfigError
@@ -44,3 +44,25 @@ def check_rules_against_networks(
                         f"rule {rule.name!r} cannot be sent on {name}: {too_long} (measured with a sample follower)",
                         variant.where or rule.where,
                     )
+
+
+def load_rule_book(
+    config: Any, engine: TemplateEngine, networks: Mapping[str, Network], *, measure: bool
+) -> RuleBook:
+    """Load the configured rule files and check them against the networks' platform rules.
+
+    One place for the bot's start, its reloads and ``brandbot check``.
+    """
+    from brandbot.networks.registry import known_networks
+
+    book = RuleBook.load(list(config.rule_files), engine, default_timezone=config.top.timezone,
+                         networks=known_networks(config))
+    check_rules_against_networks(book, networks, engine, config.brand, measure=measure)
+    return book
+
+
+def run_plugin_checks(plugins: Iterable[Any], config: Any) -> None:
+    """Each plugin's ``@plugin.check`` on its settings (data files, templates)."""
+    for loaded in plugins:
+        for plugin_check in loaded.plugin.checks:
+            plugin_check(loaded.settings, config)

@@ -75,22 +75,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- check --------------------------------------------------------------------------------
 def check_config(config: Any) -> list[str]:
     """Everything ``brandbot check`` verifies beyond loading; returns a summary. Raises on errors."""
-    from brandbot.checks import check_rules_against_networks
-    from brandbot.networks.registry import build_network, known_networks
+    from brandbot.checks import load_rule_book, run_plugin_checks
+    from brandbot.networks.registry import build_network
     from brandbot.plugins import load_plugins
-    from brandbot.rules import RuleBook
     from brandbot.templates import TemplateEngine
 
-    engine = TemplateEngine(config.brand)
-    book = RuleBook.load(list(config.rule_files), engine, default_timezone=config.top.timezone,
-                         networks=known_networks(config))
     plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc)
     networks = {s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where)
                 for s in config.networks}
-    check_rules_against_networks(book, networks, engine, config.brand)
-    for lp in plugins:
-        for plugin_check in lp.plugin.checks:
-            plugin_check(lp.settings, config)
+    book = load_rule_book(config, TemplateEngine(config.brand), networks, measure=True)
+    run_plugin_checks(plugins, config)
     return [
         f"config {config.path}",
         f"{len(book)} rules from {len(config.rule_files)} file(s)",
