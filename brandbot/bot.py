@@ -38,7 +38,7 @@ from brandbot.metrics import Metrics
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network
 from brandbot.outbox import Outbox
-from brandbot.plugins import LoadedPlugin, load_plugins
+from brandbot.plugins import LoadedPlugin, configure, load_plugins
 from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.routing import Router
 from brandbot.rule_responder import RuleResponders
@@ -732,15 +732,7 @@ class Bot:
                 plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc,
                                        generation=self._generation + 1)
             else:
-                from brandbot.plugins import validate_settings
-
-                sections = {s.name: s for s in config.plugins}
-                plugins = [
-                    LoadedPlugin(lp.plugin, validate_settings(
-                        lp.plugin, sections[lp.plugin.name].settings if lp.plugin.name in sections else {},
-                        config.doc, ("plugins", lp.plugin.name)), lp.origin)
-                    for lp in self.plugins
-                ]
+                plugins = [configure(lp.plugin, config, lp.origin) for lp in self.plugins]
             run_plugin_checks(plugins, config)
             book = load_rule_book(config, templates, self.networks, measure=False)
             policy = Policy(config.top.policy)

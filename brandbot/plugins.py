@@ -328,6 +328,13 @@ def validate_settings(plugin: Plugin, settings: Mapping[str, Any], doc: Any, loc
         raise validation_error(doc, exc, loc, model=plugin.config) from None
 
 
+def configure(plugin: Plugin, config: Any, origin: str) -> LoadedPlugin:
+    """A plugin object given in code (tests, embedding) with its settings from ``config``."""
+    section = next((s for s in config.plugins if s.name == plugin.name), None)
+    values = section.settings if section is not None else {}
+    return LoadedPlugin(plugin, validate_settings(plugin, values, config.doc, ("plugins", plugin.name)), origin)
+
+
 def load_plugins(
     sections: Iterable[Any], plugin_dirs: Iterable[Path], doc: Any, generation: int = 0
 ) -> list[LoadedPlugin]:

@@ -16,8 +16,8 @@ only when the test says so.
 from __future__ import annotations
 
 import itertools
-import time
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,10 +33,9 @@ from brandbot.config import load_config
 from brandbot.events import Conversation, Event, Kind, Person, Reply
 from brandbot.networks.base import RateLimits
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.plugins import LoadedPlugin, Plugin, load_plugins, validate_settings
+from brandbot.plugins import LoadedPlugin, Plugin, configure, load_plugins
 from brandbot.store.records import FollowerRecord
 from brandbot.store.sqlite import SqliteStore
-
 
 
 @dataclass(frozen=True)
@@ -199,10 +198,7 @@ async def build_harness(
         loaded += load_plugins(sections, cfg.plugin_dirs, cfg.doc)
     for p in plugins:
         if isinstance(p, Plugin):
-            section = settings.get(p.name)
-            values = section.settings if section else {}
-            loc = section.loc if section else ("plugins", p.name)
-            loaded.append(LoadedPlugin(p, validate_settings(p, values, cfg.doc, loc), "test"))
+            loaded.append(configure(p, cfg, "test"))
     if not plugins:
         loaded = load_plugins(cfg.plugins, cfg.plugin_dirs, cfg.doc)
     store = SqliteStore(store_path or ":memory:")
