@@ -34,6 +34,7 @@ from brandbot.context import Context, JobContext, Note
 from brandbot.errors import ConfigError, PermanentSendError, PluginError, SendError
 from brandbot.events import Conversation, Event, Kind, Person, Reply
 from brandbot.lanes import Lanes
+from brandbot.lru import Lru
 from brandbot.metrics import Metrics
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network
@@ -61,6 +62,7 @@ log = logging.getLogger("brandbot")
 HANDOFF_NAMESPACE = "core.handoff"
 COST_NAMESPACE = "core.cost"
 DM_NAMESPACE = "core.dm"
+OPEN_DMS_REMEMBERED = 10_000  # private conversations known open without asking the store
 STORE_BACKLOG_LIMIT = 2_000  # buffered writes before handlers wait for a commit
 
 
@@ -175,7 +177,7 @@ class Bot:
         self._network_tasks: list[asyncio.Task[None]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self._jobs_lock = asyncio.Lock()
-        self._open_dms: set[str] = set()
+        self._open_dms: Lru[str, bool] = Lru(OPEN_DMS_REMEMBERED)  # the rest are asked of the store
         self.inflight = Inflight()
         self.shared_data = SharedData()
         self._person_locks: dict[int, list[Any]] = {}  # follower id -> [lock, users]
@@ -353,12 +355,16 @@ class Bot:
                 store.delete_job(name)
             else:
                 store.put_job(job)
+        replying = False
         for entry in stage.outbox:
             if entry.status is OutboxStatus.PENDING and not self.dry_run:
                 self.outbox.enqueue(entry)
+                replying = True
             else:
                 store.put_outbox(entry)
         store.mark_processed(event.network, event.id, now)
+        if replying:  # the reply may only go once this is committed: start that now
+            store.request_commit()
 
     def _write_shared_data(self, stage: Staged) -> None:
         """Hand the store the latest values of the plugin data this event wrote."""
@@ -474,17 +480,17 @@ class Bot:
     async def dm_open(self, conversation: Conversation) -> bool:
         """Whether the person has written to the bot in this private conversation."""
         key = f"{conversation.network}:{conversation.id}"
-        if key in self._open_dms:
+        if self._open_dms.get(key, False):
             return True
         if await self.store.kv_get(DM_NAMESPACE, key) is not None:
-            self._open_dms.add(key)
+            self._open_dms.put(key, True)
             return True
         return False
 
     def _note_dm(self, event: Event, follower_id: int) -> None:
         key = f"{event.network}:{event.conversation.id}"
-        if key not in self._open_dms:
-            self._open_dms.add(key)
+        if not self._open_dms.get(key, False):
+            self._open_dms.put(key, True)
             self.store.kv_set(DM_NAMESPACE, key, event.time.isoformat(), follower_id)
 
     async def notify_staff(self, text: str, *, source: str) -> Decision:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable
 
 from brandbot.networks.base import RateLimits, Window
 
@@ -46,30 +45,46 @@ class RateGate:
     """All the windows of one network, keyed by conversation where per-conversation.
 
     Per-conversation windows are kept in a bounded LRU so that a bot talking to a
-    million people does not keep a million deques.
+    million people does not keep a million deques: windows that have emptied (nothing
+    sent within their period) are dropped first, and a network without per-conversation
+    limits keeps nothing per conversation.
     """
 
-    def __init__(self, limits: RateLimits, max_keys: int = 50_000) -> None:
+    def __init__(self, limits: RateLimits, max_keys: int = 10_000) -> None:
         self.limits = limits
         self._overall = [SlidingWindow(*w) for w in limits.overall]
         self._private = [SlidingWindow(*w) for w in limits.private_overall]
         self._per_key: OrderedDict[tuple[str, bool], list[SlidingWindow]] = OrderedDict()
         self._max_keys = max_keys
 
-    def _windows_for(self, conversation: str, private: bool) -> list[SlidingWindow]:
+    def _windows_for(self, conversation: str, private: bool, now: float) -> list[SlidingWindow]:
         key = (conversation, private)
         windows = self._per_key.get(key)
         if windows is None:
-            spec: Iterable[Window] = tuple(self.limits.per_conversation) + (
+            spec: tuple[Window, ...] = tuple(self.limits.per_conversation) + (
                 () if private else tuple(self.limits.per_group)
             )
+            if not spec:
+                return []
             windows = [SlidingWindow(*w) for w in spec]
             self._per_key[key] = windows
-            if len(self._per_key) > self._max_keys:
-                self._per_key.popitem(last=False)
+            self._evict(now)
         else:
             self._per_key.move_to_end(key)
         return windows
+
+    def _evict(self, now: float) -> None:
+        """Drop the least recently used windows that have emptied; over the cap, drop anyway."""
+        per_key = self._per_key
+        for _ in range(2):  # amortised: each insert retires up to two idle keys
+            if len(per_key) <= 1:
+                break
+            oldest = next(iter(per_key.values()))
+            if not all(w.idle(now) for w in oldest):
+                break
+            per_key.popitem(last=False)
+        while len(per_key) > self._max_keys:
+            per_key.popitem(last=False)
 
     def ready_at(self, conversation: str, private: bool, now: float) -> float:
         """When a message to this conversation may go out (== now if it may go now)."""
@@ -79,7 +94,7 @@ class RateGate:
         if private:
             for w in self._private:
                 at = max(at, w.ready_at(now))
-        for w in self._windows_for(conversation, private):
+        for w in self._windows_for(conversation, private, now):
             at = max(at, w.ready_at(now))
         return at
 
@@ -89,5 +104,5 @@ class RateGate:
         if private:
             for w in self._private:
                 w.record(now)
-        for w in self._windows_for(conversation, private):
+        for w in self._windows_for(conversation, private, now):
             w.record(now)

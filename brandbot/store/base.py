@@ -46,6 +46,9 @@ class Store(Protocol):
     async def ensure_committed(self, seq: int) -> None:
         """Return once every write numbered up to ``seq`` is durable."""
 
+    def request_commit(self) -> None:
+        """Commit what is buffered soon (a reply is waiting for it), without waiting."""
+
     async def backup(self, target: str) -> None:
         """Write a consistent copy of everything to ``target`` while running."""
 

@@ -1,4 +1,4 @@
-"""The default Store: SQLite through aiosqlite, with a write-behind batch.
+"""The default Store: SQLite in WAL mode, with a write-behind batch.
 
 Why it is shaped this way:
 
@@ -6,12 +6,21 @@ Why it is shaped this way:
   history row, outbox row). Committing each one would cap the bot at a few hundred
   events a second, so buffered writes go into an in-memory batch and a background
   flusher commits the whole batch in ONE transaction, at most ``commit_delay`` seconds
-  after the first write of the batch (sooner when ``max_batch`` writes are waiting).
+  after the first write of the batch (sooner when a reply waits for it, see
+  ``ensure_committed``, or when ``max_batch`` writes are waiting).
+- Commits and point reads run synchronously on a connection owned by the event loop's
+  thread. Profiling showed the C work of a batch is tens of microseconds, while handing
+  each statement to aiosqlite's thread cost a thread hop, and under load that thread
+  waited milliseconds for the GIL: commits fell seconds behind. Work that may take long
+  (migrations, scans, exports, merges and forgets, WAL checkpoints that may fsync)
+  still runs off the loop, on the aiosqlite connection or a worker thread.
 - Reads must see buffered writes, so every buffered table keeps its not-yet-committed
   rows in memory (``_Buffer``: "pending" until the flusher takes them, "inflight" while
   they are being committed) and reads look there before the database.
-- The hot path (resolve a known person, check a processed id or once-key, read a cursor
-  or a job) is served from memory without a round-trip to the database thread.
+- Memory stays flat however many people and events pass: followers, identities and
+  plugin data are cached in bounded LRU maps, and whether a person, processed id or
+  once-key may exist is answered by Bloom filters (about 1.2 bytes a key), so a new
+  event or a new person needs no read at all and a known one at most one indexed read.
 - Ids (followers, interactions, outbox) are allocated from in-memory counters started
   from the database at open, so creating a row never waits for the flusher.
 - A commit that fails is logged and its batch kept for a retry, with backoff; nothing
@@ -37,9 +46,10 @@ import contextlib
 import functools
 import json
 import logging
+import shutil
 import sqlite3
+import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -51,7 +61,10 @@ import aiosqlite
 
 from brandbot.errors import StoreError
 from brandbot.events import Person
+from brandbot.lru import MISSING as _MISSING
+from brandbot.lru import Lru
 from brandbot.store import migrations
+from brandbot.store.bloom import BloomFilter
 from brandbot.store.records import (
     Direction,
     FollowerExport,
@@ -70,7 +83,6 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 R = TypeVar("R")
 
-_MISSING: Any = object()
 
 #: The columns ``list_followers`` may order by.
 ORDER_COLUMNS = ("points", "last_seen", "first_seen", "interactions", "name")
@@ -87,6 +99,12 @@ _DATA_ERRORS = (
 )
 
 _RETRY_MAX_SECONDS = 5.0
+#: Bloom filters start with room for this many keys (about 1.2 MB each at 1% errors).
+_MIN_FILTER_CAPACITY = 1_000_000
+#: Committed rows after which the WAL is checkpointed (off the event loop's thread).
+_CHECKPOINT_ROWS = 20_000
+#: SQLite page cache of the event-loop connection, in KiB (the OS caches the rest).
+_PAGE_CACHE_KIB = 4096
 
 
 # --- value codecs ----------------------------------------------------------------------
@@ -255,6 +273,17 @@ def _job_from(row: Sequence[Any]) -> Job:
 # --- SQL of the batch, in the order it is written ---------------------------------------
 
 _FOLLOWER_NAMES = tuple(column.strip() for column in _FOLLOWER_COLUMNS.split(","))
+_CONNECTION_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA temp_store = MEMORY",
+    # Zero the old bytes of changed and deleted rows inside pages at no extra I/O,
+    # so a forgotten person's earlier row versions do not linger in the file.
+    "PRAGMA secure_delete = FAST",
+)
+
 _SQL_UPSERT_FOLLOWER = (
     f"INSERT INTO followers ({_FOLLOWER_COLUMNS}) "
     f"VALUES ({', '.join('?' * len(_FOLLOWER_NAMES))}) ON CONFLICT (id) DO UPDATE SET "
@@ -288,84 +317,6 @@ _SQL_DELETE_JOB = "DELETE FROM jobs WHERE name = ?"
 
 
 # --- in-memory structures --------------------------------------------------------------
-
-
-class _Lru(Generic[K, V]):
-    """A bounded least-recently-used map. ``evicted`` says whether it ever dropped a key."""
-
-    __slots__ = ("_data", "_size", "evicted")
-
-    def __init__(self, size: int) -> None:
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._size = max(1, size)
-        self.evicted = False
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def get(self, key: K, default: Any = _MISSING) -> Any:
-        value = self._data.get(key, _MISSING)
-        if value is _MISSING:
-            return default
-        self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        data = self._data
-        data[key] = value
-        data.move_to_end(key)
-        if len(data) > self._size:
-            data.popitem(last=False)
-            self.evicted = True
-
-    def put_if_absent(self, key: K, value: V) -> None:
-        """For read-through caching: never overwrite what a newer write put there."""
-        if key not in self._data:
-            self.put(key, value)
-
-    def discard(self, key: K) -> None:
-        self._data.pop(key, None)
-
-    def clear(self) -> None:
-        self._data.clear()
-        self.evicted = True
-
-    def items(self) -> list[tuple[K, V]]:
-        return list(self._data.items())
-
-
-class _RecentKeys(Generic[K]):
-    """Keys known to exist in a table, oldest first, bounded.
-
-    While ``complete`` (the whole table fitted at open and nothing was dropped since),
-    a key that is not here does not exist, and no database lookup is needed.
-    """
-
-    __slots__ = ("_data", "_size", "complete")
-
-    def __init__(self, size: int) -> None:
-        self._data: OrderedDict[K, str] = OrderedDict()
-        self._size = max(1, size)
-        self.complete = False
-
-    def __contains__(self, key: K) -> bool:
-        return key in self._data
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def add(self, key: K, at: str) -> None:
-        data = self._data
-        if key in data:
-            return
-        data[key] = at
-        if len(data) > self._size:
-            data.popitem(last=False)
-            self.complete = False
-
-    def drop_where(self, predicate: Callable[[K, str], bool]) -> None:
-        for key in [k for k, at in self._data.items() if predicate(k, at)]:
-            del self._data[key]
 
 
 class _Buffer(Generic[K, V]):
@@ -481,6 +432,21 @@ class _Batch:
 # --- the store -------------------------------------------------------------------------
 
 
+def _rollback(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
+
+def _checkpoint_file(path: str) -> None:
+    """PASSIVE: copies what it can without waiting for or blocking the writer."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        db.close()
+
+
 class SqliteStore:
     """The Store protocol on SQLite (see ``brandbot.store.base.Store`` for each method)."""
 
@@ -490,7 +456,7 @@ class SqliteStore:
         *,
         commit_delay: float = 0.05,
         max_batch: int = 5000,
-        cache_size: int = 200_000,
+        cache_size: int = 10_000,
     ) -> None:
         if commit_delay < 0:
             raise ValueError(f"commit_delay must be >= 0 seconds, not {commit_delay}")
@@ -499,12 +465,18 @@ class SqliteStore:
         if cache_size < 1:
             raise ValueError(f"cache_size must be at least 1, not {cache_size}")
         self._path = str(path)
+        self._temp_dir: str | None = None  # ":memory:" lives in a temporary file (two connections)
         self._commit_delay = float(commit_delay)
         self._max_batch = max_batch
         self._cache_size = cache_size
         #: Called with (seconds, rows) after each committed batch (metrics).
         self.on_flush: Callable[[float, int], None] | None = None
 
+        # Two connections to one WAL database. ``_db`` lives on the event loop's thread:
+        # commits and point reads run on it synchronously (microseconds of C each, no
+        # thread hop, no GIL hand-off). ``_conn`` (aiosqlite, its own thread) runs what may
+        # take long: migrations, scans, maintenance transactions, checkpoints.
+        self._db: sqlite3.Connection | None = None
         self._conn: aiosqlite.Connection | None = None
         self._version = 0
         self._closed = False
@@ -512,6 +484,10 @@ class SqliteStore:
         self._kick = asyncio.Event()  # the first write of a batch arrived
         self._full = asyncio.Event()  # max_batch writes are waiting
         self._flusher: asyncio.Task[None] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._commit_soon = False  # a commit is scheduled for the next loop turn
+        self._failing = False  # the last commit failed: only the flusher retries
+        self._rows_since_checkpoint = 0
         self._count = 0  # buffered writes not yet taken by a commit
         self._seq = 0  # writes ever buffered; a write's number is _seq after it
         self._committed_seq = 0  # every write numbered up to this is durable
@@ -526,22 +502,24 @@ class SqliteStore:
         self._gone: dict[int, int] = {}
 
         self._followers: _Buffer[int, FollowerRecord] = _Buffer()
-        self._follower_cache: _Lru[int, FollowerRecord] = _Lru(cache_size)
+        self._follower_cache: Lru[int, FollowerRecord] = Lru(cache_size)
         self._identities: _Buffer[tuple[str, str], Identity] = _Buffer()
-        self._identity_cache: _Lru[tuple[str, str], Identity] = _Lru(cache_size)
-        self._identities_complete = False
+        self._identity_cache: Lru[tuple[str, str], Identity] = Lru(cache_size)
         self._interactions = _InteractionBuffer()
         self._processed: _Buffer[tuple[str, str], str] = _Buffer()
-        self._processed_known: _RecentKeys[tuple[str, str]] = _RecentKeys(cache_size)
         self._outbox: _Buffer[int, OutboxEntry] = _Buffer()
         self._cursor_buf: _Buffer[str, str] = _Buffer()
         self._cursors: dict[str, str] = {}
         self._once: _Buffer[str, str] = _Buffer()
-        self._once_known: _RecentKeys[str] = _RecentKeys(cache_size)
         self._kv: _Buffer[tuple[str, str], tuple[str, int] | None] = _Buffer()
-        self._kv_cache: _Lru[tuple[str, str], str | None] = _Lru(cache_size)
+        self._kv_cache: Lru[tuple[str, str], str | None] = Lru(cache_size)
         self._job_buf: _Buffer[str, Job | None] = _Buffer()
         self._jobs: dict[str, Job] = {}
+        # Keys that may exist (identities, processed ids, once-keys): a miss means "new"
+        # without a read; a hit is settled by one indexed read. Built at open.
+        self._identity_seen = BloomFilter(_MIN_FILTER_CAPACITY)
+        self._processed_seen = BloomFilter(_MIN_FILTER_CAPACITY)
+        self._once_seen = BloomFilter(_MIN_FILTER_CAPACITY)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -558,12 +536,15 @@ class SqliteStore:
         await self.close()
 
     async def open(self) -> None:
-        """Open (creating if needed), migrate, load the counters and the small tables."""
+        """Open (creating if needed), migrate, load the counters and the key filters."""
         if self._conn is not None:
             return
         if self._closed:
             raise StoreError("this store was closed; create a new SqliteStore to reopen")
-        if self._path != ":memory:":
+        if self._path == ":memory:":
+            self._temp_dir = tempfile.mkdtemp(prefix="brandbot-store-")
+            self._path = str(Path(self._temp_dir) / "memory.sqlite3")
+        else:
             parent = Path(self._path).expanduser().parent
             if not parent.is_dir():
                 raise StoreError(
@@ -574,19 +555,17 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self._path}: {exc}") from exc
         try:
-            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
-            await conn.execute_fetchall("PRAGMA foreign_keys = ON")
-            await conn.execute_fetchall("PRAGMA busy_timeout = 5000")
-            await conn.execute_fetchall("PRAGMA temp_store = MEMORY")
-            # Zero the old bytes of changed and deleted rows inside pages at no extra I/O,
-            # so a forgotten person's earlier row versions do not linger in the file.
-            await conn.execute_fetchall("PRAGMA secure_delete = FAST")
+            for pragma in _CONNECTION_PRAGMAS:
+                await conn.execute_fetchall(pragma)
             self._version = await migrations.migrate(conn)
+            self._db = self._open_loop_connection()
             self._conn = conn
             await self._load()
         except BaseException as exc:
             self._conn = None
+            if self._db is not None:
+                self._db.close()
+                self._db = None
             await conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"cannot open database {self._path}: {exc}") from exc
@@ -595,8 +574,18 @@ class SqliteStore:
             self._flush_loop(), name=f"brandbot-store-flusher:{self._path}"
         )
 
+    def _open_loop_connection(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, isolation_level=None)
+        for pragma in _CONNECTION_PRAGMAS:
+            db.execute(pragma).fetchall()
+        # Checkpoints copy the WAL into the database and may fsync: they run on the
+        # aiosqlite thread (see _checkpoint), never inside a commit on the event loop.
+        db.execute("PRAGMA wal_autocheckpoint = 0").fetchall()
+        db.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}").fetchall()
+        return db
+
     async def _load(self) -> None:
-        """Counters from the database, and the tables small enough to keep whole in memory."""
+        """Counters from the database, the small tables, and the key filters."""
         seq = dict(await self._fetch("SELECT name, seq FROM sqlite_sequence"))
         for table, attr in (
             ("followers", "_last_follower_id"),
@@ -612,23 +601,28 @@ class SqliteStore:
                 _job_from, await self._fetch("SELECT name, due, owner, payload FROM jobs")
             )
         }
-        # Identities, processed ids and once-keys are looked up for every event: when
-        # the whole table fits in the cache, a miss means "new" without asking the disk.
-        if await self._count_rows("identities") <= self._cache_size:
-            for row in await self._fetch(f"SELECT {_IDENTITY_COLUMNS} FROM identities"):
-                identity = _identity_from(row)
-                self._identity_cache.put((identity.network, identity.user_id), identity)
-            self._identities_complete = True
-        if await self._count_rows("processed") <= self._cache_size:
-            for network, event_id, at in await self._fetch(
-                "SELECT network, event_id, at FROM processed ORDER BY at"
-            ):
-                self._processed_known.add((network, event_id), at)
-            self._processed_known.complete = True
-        if await self._count_rows("once_keys") <= self._cache_size:
-            for key, at in await self._fetch("SELECT key, at FROM once_keys ORDER BY at"):
-                self._once_known.add(key, at)
-            self._once_known.complete = True
+        self._identity_seen = await self._build_filter("SELECT network, user_id FROM identities")
+        self._processed_seen = await self._build_filter("SELECT network, event_id FROM processed")
+        self._once_seen = await self._build_filter("SELECT key FROM once_keys", single=True)
+
+    async def _build_filter(self, sql: str, *, single: bool = False) -> BloomFilter:
+        """A filter of every key the query returns, with room to double."""
+        count_sql = f"SELECT COUNT(*) FROM ({sql})"
+        total = int((await self._fetch(count_sql))[0][0])
+        built = BloomFilter(max(_MIN_FILTER_CAPACITY, 2 * total))
+        add = built.add
+        cursor = await self._connection().execute(sql)
+        try:
+            while rows := await cursor.fetchmany(50_000):
+                if single:
+                    for (key,) in rows:
+                        add(key)
+                else:
+                    for row in rows:
+                        add(tuple(row))
+        finally:
+            await cursor.close()
+        return built
 
     async def backup(self, target: str | Path) -> None:
         """Write a consistent copy of the database to ``target`` while running (VACUUM INTO)."""
@@ -651,17 +645,23 @@ class SqliteStore:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
-        conn = self._conn
+        if self._checkpointer is not None:  # let a running checkpoint finish
+            await asyncio.shield(self._checkpointer)
+        conn, db = self._conn, self._db
         if conn is None:
             return
         try:
             async with self._lock:
-                await self._commit_pending()
+                self._commit_pending()
                 with contextlib.suppress(sqlite3.Error):
                     await conn.execute_fetchall("PRAGMA optimize")  # keeps the planner's statistics fresh
         finally:
-            self._conn = None
+            self._conn = self._db = None
+            if db is not None:
+                db.close()
             await conn.close()
+            if self._temp_dir is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
 
     async def flush(self) -> None:
         """Commit everything buffered so far; return once it is durable."""
@@ -670,7 +670,7 @@ class SqliteStore:
                 return
             raise StoreError("the store is not open; call open() first")
         async with self._lock:
-            await self._commit_pending()
+            self._commit_pending()
 
     def backlog(self) -> int:
         """Buffered writes not yet taken by a commit."""
@@ -688,12 +688,32 @@ class SqliteStore:
         """
         if self._committed_seq >= seq:
             return
-        # Many replies wait at once under load: ask for the next commit now and share it,
-        # rather than each forcing a commit of its own.
-        self._full.set()
+        self.request_commit()
         while self._committed_seq < seq and self._conn is not None:
             self._committed.clear()
             await self._committed.wait()
+
+    def request_commit(self) -> None:
+        """Commit what is buffered at the next turn of the event loop.
+
+        Every reply waits for its row's commit: one commit per loop turn serves all the
+        replies of that turn, so the wait is one turn, not ``commit_delay``.
+        """
+        if not self._commit_soon and self._db is not None:
+            self._commit_soon = True
+            asyncio.get_running_loop().call_soon(self._commit_now)
+
+    def _commit_now(self) -> None:
+        self._commit_soon = False
+        if self._db is None:
+            return
+        if self._lock.locked() or self._failing:
+            # A maintenance transaction runs, or commits fail: the flusher commits after
+            # it, or retries with backoff instead of every loop turn.
+            self._full.set()
+            return
+        if not self._try_commit():
+            self._kick.set()
 
     def schema_version(self) -> int:
         return self._version
@@ -712,7 +732,8 @@ class SqliteStore:
             self._full.set()
 
     async def _flush_loop(self) -> None:
-        """Commit each batch at most ``commit_delay`` after its first write; retry failures."""
+        """Commit each batch at most ``commit_delay`` after its first write (sooner when a
+        reply waits for it or ``max_batch`` writes are waiting); retry failures."""
         backoff = max(self._commit_delay, 0.05)
         while True:
             await self._kick.wait()
@@ -722,9 +743,7 @@ class SqliteStore:
                     await asyncio.wait_for(self._full.wait(), remaining)
             self._kick.clear()
             self._full.clear()
-            # Shielded: a close() arriving mid-commit waits for the commit to finish
-            # instead of leaving its outcome unknown.
-            if await asyncio.shield(self._locked_commit()):
+            if await self._locked_commit():
                 backoff = max(self._commit_delay, 0.05)
             else:
                 await asyncio.sleep(backoff)
@@ -734,16 +753,22 @@ class SqliteStore:
 
     async def _locked_commit(self) -> bool:
         """One background commit; failures are logged and the batch kept for a retry."""
+        async with self._lock:
+            return self._try_commit()
+
+    def _try_commit(self) -> bool:
+        """Commit now; on failure log, keep the batch for a retry and return False."""
         try:
-            async with self._lock:
-                await self._commit_pending()
+            self._commit_pending()
         except Exception:
+            self._failing = True
             logger.error(
                 "store: committing buffered writes failed; keeping %d writes to retry",
                 self._count,
                 exc_info=True,
             )
             return False
+        self._failing = False
         return True
 
     def _take_batch(self) -> _Batch:
@@ -800,24 +825,29 @@ class SqliteStore:
         ):  # fmt: skip
             buffer.settle()
 
-    async def _commit_pending(self) -> None:
-        """Write the buffered batch in one transaction. Caller holds ``_lock``."""
+    def _commit_pending(self) -> None:
+        """Write the buffered batch in one transaction, now. Caller holds ``_lock``.
+
+        Synchronous on purpose: the batch is a few executemany calls of C work (tens of
+        microseconds for a typical batch), cheaper than handing it to another thread and
+        waiting for that thread to get the GIL back.
+        """
         if self._count == 0:
             return
-        conn = self._connection()
+        db = self._loop_connection()
         batch = self._take_batch()
         batch_seq = self._seq
         started = time.perf_counter()
         try:
             try:
-                await self._write_batch(conn, batch)
+                self._write_batch(db, batch)
             except _DATA_ERRORS as exc:
                 logger.error(
                     "store: a buffered row cannot be written (%s); writing the batch row by "
                     "row to keep the rest",
                     exc,
                 )
-                await self._salvage_batch(conn, batch)
+                self._salvage_batch(db, batch)
         except BaseException as exc:
             self._restore_batch(batch)
             if isinstance(exc, Exception):
@@ -828,27 +858,35 @@ class SqliteStore:
         self._settle_batch()
         self._committed_seq = max(self._committed_seq, batch_seq)
         self._committed.set()
+        self._rows_since_checkpoint += batch.writes
+        if self._rows_since_checkpoint >= _CHECKPOINT_ROWS and self._checkpointer is None:
+            self._rows_since_checkpoint = 0
+            self._checkpointer = asyncio.get_running_loop().create_task(
+                self._checkpoint(), name=f"brandbot-store-checkpoint:{self._path}"
+            )
         if self.on_flush is not None:
             self.on_flush(time.perf_counter() - started, batch.writes)
 
-    async def _write_batch(self, conn: aiosqlite.Connection, batch: _Batch) -> None:
-        try:  # BEGIN inside: a cancellation while it runs must not leave a transaction open
-            await conn.execute("BEGIN IMMEDIATE")
+    @staticmethod
+    def _write_batch(db: sqlite3.Connection, batch: _Batch) -> None:
+        try:
+            db.execute("BEGIN IMMEDIATE")
             for _, sql, rows in batch.statements:
-                await conn.executemany(sql, rows)
-            await conn.execute("COMMIT")
+                db.executemany(sql, rows)
+            db.execute("COMMIT")
         except BaseException:
-            await self._rollback(conn)
+            _rollback(db)
             raise
 
-    async def _salvage_batch(self, conn: aiosqlite.Connection, batch: _Batch) -> None:
+    @staticmethod
+    def _salvage_batch(db: sqlite3.Connection, batch: _Batch) -> None:
         """One statement per row; rows that can never be written are logged and dropped."""
         try:
-            await conn.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")
             for table, sql, rows in batch.statements:
                 for row in rows:
                     try:
-                        await conn.execute(sql, row)
+                        db.execute(sql, row)
                     except _DATA_ERRORS as exc:
                         logger.error(
                             "store: dropped a %s row that cannot be stored (%s); first column %r",
@@ -856,10 +894,19 @@ class SqliteStore:
                             exc,
                             row[0],
                         )
-            await conn.execute("COMMIT")
+            db.execute("COMMIT")
         except BaseException:
-            await self._rollback(conn)
+            _rollback(db)
             raise
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database on a worker thread (it may wait for the disk)."""
+        try:
+            await asyncio.to_thread(_checkpoint_file, self._path)
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("store: WAL checkpoint failed (%s); will try again later", exc)
+        finally:
+            self._checkpointer = None
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:
@@ -867,6 +914,20 @@ class SqliteStore:
             await conn.execute("ROLLBACK")
 
     # --- small helpers --------------------------------------------------------------------
+
+    def _loop_connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            raise StoreError("the store is not open; call open() first")
+        return self._db
+
+    def _read_now(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A point read on the event loop's connection: an indexed lookup, no thread hop."""
+        try:
+            return self._loop_connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database read failed ({exc}): {sql.split(' WHERE')[0]}") from exc
 
     def _connection(self) -> aiosqlite.Connection:
         if self._conn is None:
@@ -893,7 +954,7 @@ class SqliteStore:
         ``erase`` also zeroes pages freed by the work (secure_delete ON rather than the
         usual FAST), for work that removes personal data.
         """
-        await self._commit_pending()
+        self._commit_pending()
         conn = self._connection()
         try:
             if erase:
@@ -923,16 +984,12 @@ class SqliteStore:
         """The follower behind ``person``; created with its identity if new."""
         key = (person.network, person.id)
         identity = self._cached_identity(key)
-        if identity is None and not (
-            self._identities_complete and not self._identity_cache.evicted
-        ):
-            rows = await self._fetch(
+        if identity is None and key in self._identity_seen:
+            rows = self._read_now(
                 f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE network = ? AND user_id = ?",
                 key,
             )
-            # Re-check: another resolve may have created or changed it while we waited.
-            identity = self._cached_identity(key)
-            if identity is None and rows:
+            if rows:
                 identity = _identity_from(rows[0])
                 self._identity_cache.put(key, identity)
         if identity is not None:
@@ -982,7 +1039,9 @@ class SqliteStore:
             identity = replace(identity, follower_id=follower_id)
         row = _identity_row(identity)
         self._note_write()
-        self._identities.put((identity.network, identity.user_id), identity, row)
+        key = (identity.network, identity.user_id)
+        self._identities.put(key, identity, row)
+        self._identity_seen.add(key)
 
     def _cached_follower(self, follower_id: int) -> FollowerRecord | None:
         hit: FollowerRecord | None = self._followers.get(follower_id)
@@ -996,13 +1055,11 @@ class SqliteStore:
             return follower
         if self._gone.get(follower_id, follower_id) != follower_id:
             return None
-        rows = await self._fetch(
-            f"SELECT {_FOLLOWER_COLUMNS} FROM followers WHERE id = ?", (follower_id,)
-        )
-        follower = self._cached_follower(follower_id)  # a write may have landed meanwhile
-        if follower is None and rows:
-            follower = _follower_from(rows[0])
-            self._follower_cache.put_if_absent(follower_id, follower)
+        rows = self._read_now(f"SELECT {_FOLLOWER_COLUMNS} FROM followers WHERE id = ?", (follower_id,))
+        if not rows:
+            return None
+        follower = _follower_from(rows[0])
+        self._follower_cache.put(follower_id, follower)
         return follower
 
     async def find_follower(self, network: str, user_id_or_handle: str) -> FollowerRecord | None:
@@ -1170,6 +1227,7 @@ class SqliteStore:
             follower, identity = await self._transaction(work)
         self._follower_cache.put(follower.id, follower)
         self._identity_cache.put((network, user_id), identity)
+        self._identity_seen.add((network, user_id))
         buffered = self._identities.get((network, user_id))
         if buffered is not _MISSING and buffered.follower_id != follower.id:
             # A handle update made while we worked must not point the identity back.
@@ -1241,7 +1299,7 @@ class SqliteStore:
     async def recent_interactions(self, follower_id: int, limit: int = 20) -> list[Interaction]:
         """Newest first, buffered rows included."""
         buffered = self._interactions.of(follower_id)
-        rows = await self._fetch(
+        rows = self._read_now(  # an index range of ``limit`` rows: fast enough to do inline
             f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE follower_id = ? "
             "ORDER BY id DESC LIMIT ?",
             (follower_id, limit),
@@ -1278,14 +1336,11 @@ class SqliteStore:
 
     async def is_processed(self, network: str, event_id: str) -> bool:
         key = (network, event_id)
-        if key in self._processed_known or key in self._processed:
+        if key in self._processed:
             return True
-        if self._processed_known.complete:
+        if key not in self._processed_seen:
             return False
-        rows = await self._fetch("SELECT at FROM processed WHERE network = ? AND event_id = ?", key)
-        if rows:
-            self._processed_known.add(key, rows[0][0])
-        return bool(rows)
+        return bool(self._read_now("SELECT 1 FROM processed WHERE network = ? AND event_id = ?", key))
 
     def mark_processed(self, network: str, event_id: str, at: datetime) -> None:
         """Buffered."""
@@ -1293,7 +1348,7 @@ class SqliteStore:
         at_text = _ts(at)
         self._note_write()
         self._processed.put(key, at_text, (network, event_id, at_text))
-        self._processed_known.add(key, at_text)
+        self._processed_seen.add(key)
 
     async def prune_processed(self, older_than: datetime) -> int:
         cutoff = _ts(older_than)
@@ -1304,7 +1359,12 @@ class SqliteStore:
 
         async with self._lock:
             deleted = await self._transaction(work)
-        self._processed_known.drop_where(lambda _key, at: at < cutoff)
+            if self._processed_seen.full:  # pruned keys linger in the filter: start afresh
+                self._processed_seen = await self._build_filter(
+                    "SELECT network, event_id FROM processed"
+                )
+                for key in self._processed.snapshot():
+                    self._processed_seen.add(key)
         return deleted
 
     # --- outbox ---------------------------------------------------------------------------------
@@ -1378,14 +1438,11 @@ class SqliteStore:
         self._cursor_buf.put(key, value, (key, value))
 
     async def once_used(self, key: str) -> bool:
-        if key in self._once_known or key in self._once:
+        if key in self._once:
             return True
-        if self._once_known.complete:
+        if key not in self._once_seen:
             return False
-        rows = await self._fetch("SELECT at FROM once_keys WHERE key = ?", (key,))
-        if rows:
-            self._once_known.add(key, rows[0][0])
-        return bool(rows)
+        return bool(self._read_now("SELECT 1 FROM once_keys WHERE key = ?", (key,)))
 
     def mark_once(self, key: str, at: datetime) -> None:
         """Buffered."""
@@ -1393,7 +1450,7 @@ class SqliteStore:
         self._note_write()
         if key not in self._once:
             self._once.put(key, at_text, (key, at_text))
-        self._once_known.add(key, at_text)
+        self._once_seen.add(key)
 
     async def kv_get(self, namespace: str, key: str) -> str | None:
         k = (namespace, key)
@@ -1403,9 +1460,9 @@ class SqliteStore:
         cached: str | None = self._kv_cache.get(k)
         if cached is not _MISSING:
             return cached
-        rows = await self._fetch("SELECT value FROM plugin_data WHERE namespace = ? AND key = ?", k)
+        rows = self._read_now("SELECT value FROM plugin_data WHERE namespace = ? AND key = ?", k)
         value = rows[0][0] if rows else None
-        self._kv_cache.put_if_absent(k, value)
+        self._kv_cache.put(k, value)
         return value
 
     def kv_set(self, namespace: str, key: str, value: str, follower_id: int = 0) -> None:
@@ -1524,7 +1581,6 @@ class SqliteStore:
         for key in identity_keys:
             self._identity_cache.discard(key)
         segments = {person_segment(i) for i in ids}
-        self._once_known.drop_where(lambda key, _at: _names_person(key, segments))
         for name in [n for n in self._jobs if _names_person(n, segments)]:
             del self._jobs[name]
         self._kv_cache.clear()  # cheaper than tracking which cached data named them

@@ -1,0 +1,186 @@
+"""The store keeps memory flat: Bloom filters, bounded caches read through, prompt commits."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brandbot.events import Person
+from brandbot.lru import MISSING, Lru
+from brandbot.networks.base import RateLimits
+from brandbot.ratelimit import RateGate
+from brandbot.store import sqlite as sqlite_store
+from brandbot.store.bloom import BloomFilter
+from brandbot.store.sqlite import SqliteStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+# --- the Bloom filter -------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    added=st.sets(st.tuples(st.sampled_from(["x", "telegram"]), st.text(max_size=12)), max_size=300),
+    capacity=st.integers(1, 500),
+)
+def test_a_bloom_filter_never_forgets_a_key(added: set[tuple[str, str]], capacity: int) -> None:
+    bloom = BloomFilter(capacity)
+    for key in added:
+        bloom.add(key)
+    assert all(key in bloom for key in added)
+    assert bloom.count == len(added) and bloom.full == (len(added) > capacity)
+
+
+def test_a_bloom_filter_stays_near_its_error_rate_and_small() -> None:
+    bloom = BloomFilter.of((f"seen-{i}" for i in range(20_000)), capacity=20_000, error_rate=0.01)
+    false_positives = sum(f"new-{i}" in bloom for i in range(20_000))
+    assert false_positives < 20_000 * 0.02
+    assert bloom.nbytes < 20_000 * 1.3  # about 1.2 bytes a key at 1%
+
+
+def test_a_bloom_filter_refuses_nonsense_sizes() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        BloomFilter(0)
+    with pytest.raises(ValueError, match="error_rate"):
+        BloomFilter(10, error_rate=1.5)
+
+
+def test_the_lru_drops_the_least_recently_used() -> None:
+    lru: Lru[str, int] = Lru(2)
+    lru.put("a", 1)
+    lru.put("b", 2)
+    assert lru.get("a") == 1  # a is now the most recent
+    lru.put("c", 3)
+    assert lru.get("b") is MISSING and lru.get("a") == 1 and lru.get("c") == 3
+    assert lru.evicted and len(lru) == 2
+
+
+# --- the store with small caches -------------------------------------------------------------
+
+
+async def test_small_caches_read_people_and_data_back_from_disk(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path, cache_size=3) as store:
+        people = [Person("x", str(i), f"p{i}") for i in range(20)]
+        followers = [(await store.resolve(p, T0))[0] for p in people]
+        for f in followers:
+            store.kv_set("plugin", f"k{f.id}", f"v{f.id}", f.id)
+            store.mark_processed("x", f"e{f.id}", T0)
+            store.mark_once(f"once:f{f.id}:", T0)
+        await store.flush()
+        assert len(store._follower_cache) <= 3 and len(store._kv_cache) <= 3
+        for person, follower in zip(people, followers):
+            assert await store.resolve(person, T0) == (follower, False)
+            assert await store.get_follower(follower.id) == follower
+            assert await store.kv_get("plugin", f"k{follower.id}") == f"v{follower.id}"
+            assert await store.is_processed("x", f"e{follower.id}")
+            assert await store.once_used(f"once:f{follower.id}:")
+        assert not await store.is_processed("x", "never")
+        assert not await store.once_used("never")
+        assert await store.kv_get("plugin", "never") is None
+
+
+async def test_a_reopened_store_knows_every_processed_id_and_person(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path) as store:
+        ana, _ = await store.resolve(Person("x", "ana"), T0)
+        for i in range(500):
+            store.mark_processed("x", f"e{i}", T0)
+        store.mark_once("welcome:f1:", T0)
+    async with SqliteStore(path, cache_size=1) as store:
+        assert all([await store.is_processed("x", f"e{i}") for i in range(500)])
+        assert not await store.is_processed("x", "e500")
+        assert await store.resolve(Person("x", "ana"), T0) == (ana, False)
+        assert await store.once_used("welcome:f1:")
+
+
+async def test_a_false_positive_of_the_filter_is_settled_by_the_database(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "b.db") as store:
+        store._processed_seen.add(("x", "ghost"))  # what a false positive looks like
+        store._identity_seen.add(("x", "ghost"))
+        assert not await store.is_processed("x", "ghost")
+        _, created = await store.resolve(Person("x", "ghost"), T0)
+        assert created
+
+
+async def test_prune_rebuilds_a_full_processed_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "_MIN_FILTER_CAPACITY", 10)
+    async with SqliteStore(tmp_path / "b.db") as store:
+        for i in range(40):
+            store.mark_processed("x", f"old{i}", T0 - timedelta(days=30))
+        store.mark_processed("x", "new", T0)
+        await store.flush()
+        store.mark_processed("x", "buffered", T0)
+        assert store._processed_seen.full
+        assert await store.prune_processed(T0 - timedelta(days=7)) == 40
+        assert not store._processed_seen.full
+        assert await store.is_processed("x", "new") and await store.is_processed("x", "buffered")
+        assert not await store.is_processed("x", "old3")
+
+
+async def test_a_requested_commit_happens_at_the_next_loop_turn(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path, commit_delay=3600) as store:
+        store.mark_processed("x", "e1", T0)
+        store.request_commit()
+        store.request_commit()  # one commit serves every request of the turn
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert store.backlog() == 0
+        with sqlite3.connect(path) as other:
+            assert other.execute("SELECT event_id FROM processed").fetchall() == [("e1",)]
+
+
+async def test_commits_checkpoint_the_wal_off_the_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "_CHECKPOINT_ROWS", 50)
+    path = tmp_path / "b.db"
+    async with SqliteStore(path, commit_delay=3600) as store:
+        for i in range(200):
+            store.mark_processed("x", f"e{i}", T0)
+            if i % 10 == 9:
+                await store.flush()
+        if store._checkpointer is not None:
+            await store._checkpointer
+        # A checkpoint copied the committed pages into the database file itself.
+        assert path.stat().st_size > 4096
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT COUNT(*) FROM processed").fetchone() == (200,)
+
+
+async def test_an_in_memory_store_leaves_no_file_behind(tmp_path: Path) -> None:
+    store = SqliteStore(":memory:")
+    await store.open()
+    folder = Path(store._path).parent
+    await store.resolve(Person("x", "ana"), T0)
+    await store.flush()
+    assert folder.is_dir()
+    await store.close()
+    assert not folder.exists()
+
+
+# --- the outbox's rate gate -------------------------------------------------------------------
+
+
+def test_the_rate_gate_keeps_nothing_per_conversation_without_such_limits() -> None:
+    gate = RateGate(RateLimits())
+    for i in range(1_000):
+        gate.record(f"c{i}", False, float(i))
+    assert len(gate._per_key) == 0
+
+
+def test_the_rate_gate_retires_idle_conversations_but_keeps_busy_ones() -> None:
+    gate = RateGate(RateLimits(per_conversation=((1, 1.0),)), max_keys=1_000)
+    gate.record("busy", False, 0.0)
+    for i in range(100):
+        gate.record(f"c{i}", False, 0.5)  # "busy" is the oldest key but still within its window
+    assert gate.ready_at("busy", False, 0.5) == 1.0
+    for i in range(100):
+        gate.record(f"d{i}", False, 100.0 + i)  # everything older has gone idle
+    assert len(gate._per_key) < 60
