@@ -12,11 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Generator, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("brandbot.lanes")
+
+
+class _Yield:
+    """``await _YIELD`` gives the loop one turn, like ``asyncio.sleep(0)`` for less work.
+
+    A bare ``yield`` inside a task is how ``asyncio.sleep(0)`` itself yields; this skips the
+    two coroutine frames around it, which the workers would otherwise pay once per event.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield
+
+
+_YIELD = _Yield()
 
 
 class Lanes(Generic[T]):
@@ -91,7 +107,7 @@ class Lanes(Generic[T]):
                 self._room.set()
             # A handler that never waits would otherwise let one worker drain the whole
             # backlog in one loop step, starving the outbox and the store's commits.
-            await asyncio.sleep(0)
+            await _YIELD
 
     async def join(self) -> None:
         """Wait until every queued event has been handled."""

@@ -48,14 +48,6 @@ DEFAULT_POINTS: dict[str, int] = {
     Kind.MESSAGE.value: 1,
 }
 
-# Which FollowerRecord counter each kind increments (besides ``interactions``).
-_COUNTERS: dict[Kind, str] = {
-    Kind.MENTION: "mentions",
-    Kind.REPLY: "replies",
-    Kind.REPOST: "reposts",
-    Kind.QUOTE: "quotes",
-}
-
 
 # --------------------------------------------------------------------------- config
 
@@ -240,6 +232,19 @@ class LoyaltyConfig(BaseModel):
     def streak_bonus_for(self, days: int) -> int:
         return sum(b.points for b in self.streak_bonus if b.days == days)
 
+    def tables(self) -> _Tables:
+        """The settings as lookup tables for :func:`apply`, built once per config.
+
+        Scoring runs for every event; walking the pydantic lists and normalising names
+        each time cost more than the arithmetic. The tables are kept on the instance
+        (outside the fields, so dumps and equality ignore them) and rebuilt when a
+        field has been reassigned or the config was copied with ``model_copy(update=)``.
+        """
+        tables: _Tables | None = self.__dict__.get(_TABLES_KEY)
+        if tables is None or not tables.built_from(self):
+            tables = self.__dict__[_TABLES_KEY] = _Tables(self)
+        return tables
+
 
 # --------------------------------------------------------------------------- results
 
@@ -267,6 +272,91 @@ class Scored:
     follower: FollowerRecord
     awarded: int
     milestones: tuple[Milestone, ...]
+
+
+# --------------------------------------------------------------------------- tables
+
+#: Where :meth:`LoyaltyConfig.tables` keeps the tables in the instance ``__dict__``.
+_TABLES_KEY = "_loyalty_tables"
+
+#: Most distinct (kind, network) spellings one config remembers; more are resolved each time.
+_MAX_RATES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    """How one (kind, network) pair scores, resolved once with the reference methods."""
+
+    kind: Kind
+    rewardable: bool
+    points: int
+
+
+class _Tables:
+    """Per-config lookups for the scoring hot path; equal by construction to the methods."""
+
+    __slots__ = ("_bonus", "_first_tier", "_rates", "_sources", "_tiers_desc", "daily_cap",
+                 "interactions", "reposts", "streak", "tier_change")
+
+    def __init__(self, config: LoyaltyConfig) -> None:
+        self._sources = self._fields(config)
+        self._rates: dict[tuple[str, str], _Rate] = {}
+        self.daily_cap = config.daily_cap
+        # Highest first: the first reached is the last in list order, as tier_for picks.
+        self._tiers_desc = tuple((t.min_points, t.name) for t in reversed(config.tiers))
+        self._first_tier = config.tiers[0].name
+        bonus: dict[int, int] = {}
+        for b in config.streak_bonus:
+            bonus[b.days] = bonus.get(b.days, 0) + b.points
+        self._bonus = bonus
+        wanted = config.milestones
+        self.interactions = frozenset(wanted.interactions)
+        self.reposts = frozenset(wanted.reposts)
+        self.streak = frozenset(wanted.streak)
+        self.tier_change = wanted.tier_change
+
+    @staticmethod
+    def _fields(config: LoyaltyConfig) -> tuple[object, ...]:
+        return (config.points, config.network_points, config.daily_cap, config.tiers,
+                config.streak_bonus, config.milestones)
+
+    def built_from(self, config: LoyaltyConfig) -> bool:
+        """Whether ``config`` still holds the very objects these tables were built from."""
+        points, network_points, daily_cap, tiers, streak_bonus, milestones = self._sources
+        return (
+            points is config.points
+            and network_points is config.network_points
+            and daily_cap is config.daily_cap
+            and tiers is config.tiers
+            and streak_bonus is config.streak_bonus
+            and milestones is config.milestones
+        )
+
+    def rate(self, kind: str, network: str, config: LoyaltyConfig) -> _Rate:
+        """The scoring of ``kind`` on ``network``; raises for an unknown kind, like Kind.parse."""
+        key = (kind, network)
+        rate = self._rates.get(key)
+        if rate is None:
+            parsed = Kind.parse(kind)
+            if parsed is Kind.MILESTONE:
+                rate = _Rate(parsed, False, 0)  # never scored; the network is not looked at
+            else:
+                rate = _Rate(parsed, config.rewardable(parsed.value, network),
+                             config.points_for(parsed.value, network))
+            if len(self._rates) < _MAX_RATES:
+                self._rates[key] = rate
+        return rate
+
+    def tier(self, points: int) -> str:
+        """Same answer as :func:`tier_for`."""
+        for minimum, name in self._tiers_desc:
+            if points >= minimum:
+                return name
+        return self._first_tier
+
+    def streak_bonus(self, days: int) -> int:
+        """Same answer as :meth:`LoyaltyConfig.streak_bonus_for`."""
+        return self._bonus.get(days, 0)
 
 
 # --------------------------------------------------------------------------- tiers
@@ -312,6 +402,8 @@ def ordinal(n: int) -> str:
 
 
 def _utc_day(time: datetime) -> date:
+    if time.tzinfo is timezone.utc:  # what the bot's clock gives: no conversion needed
+        return time.date()
     if time.tzinfo is None or time.utcoffset() is None:
         raise ValueError(f"loyalty needs timezone-aware times; got naive {time.isoformat()}")
     return time.astimezone(timezone.utc).date()
@@ -321,13 +413,22 @@ def _parse_day(text: str) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _next_streak(follower: FollowerRecord, day: date) -> tuple[int, str, bool]:
-    """(streak, streak_day, grew_today). A late event from an earlier day changes nothing."""
+_ONE_DAY = timedelta(days=1)
+
+
+def _next_streak(follower: FollowerRecord, day: date, today: str) -> tuple[int, str, bool]:
+    """(streak, streak_day, grew_today) for an event on ``day`` (``today`` is its ISO form).
+
+    A late event from an earlier day changes nothing.
+    """
     last = _parse_day(follower.streak_day)
-    if last is None or day > last + timedelta(days=1):
-        return 1, day.isoformat(), True
-    if day == last + timedelta(days=1):
-        return follower.streak + 1, day.isoformat(), True
+    if last is None:
+        return 1, today, True
+    following = last + _ONE_DAY
+    if day > following:
+        return 1, today, True
+    if day == following:
+        return follower.streak + 1, today, True
     return follower.streak, follower.streak_day, False
 
 
@@ -344,66 +445,89 @@ def apply(
     (older than the follower's last counted day) never restarts a streak and is charged
     against the latest day's cap, so no day ever exceeds the cap. ``milestone`` events
     are not interactions: they come back unchanged.
+
+    This runs for every event, so it reads the config through :meth:`LoyaltyConfig.tables`
+    and builds the new record directly rather than with ``dataclasses.replace``.
     """
-    parsed = Kind.parse(kind)
+    tables = config.tables()
+    rate = tables.rate(kind, network, config)
+    parsed = rate.kind
     if parsed is Kind.MILESTONE:
         return Scored(follower, 0, ())
     day = _utc_day(time)
+    today = day.isoformat()
 
-    counters: dict[str, int] = {"interactions": follower.interactions + 1}
-    counter = _COUNTERS.get(parsed)
-    if counter:
-        counters[counter] = getattr(follower, counter) + 1
-
-    if config.rewardable(parsed.value, network):
-        streak, streak_day, grew = _next_streak(follower, day)
-    else:
+    # Unrewardable kinds leave the streak alone, and a day already counted changes nothing
+    # (comparing the ISO text spares parsing the stored day for most events).
+    if not rate.rewardable or follower.streak_day == today:
         streak, streak_day, grew = follower.streak, follower.streak_day, False
-    earned = config.points_for(parsed.value, network)
-    if grew:
-        earned += config.streak_bonus_for(streak)
-
-    points_day = _parse_day(follower.points_day)
-    if points_day is None or day > points_day:
-        points_day, spent_today = day, 0
     else:
-        spent_today = follower.points_today
-    if config.daily_cap is not None:
-        earned = min(earned, max(0, config.daily_cap - spent_today))
+        streak, streak_day, grew = _next_streak(follower, day, today)
+    earned = rate.points
+    if grew:
+        earned += tables.streak_bonus(streak)
+
+    points_day, spent_today = _points_day(follower, day, today)
+    cap = tables.daily_cap
+    if cap is not None:
+        earned = min(earned, max(0, cap - spent_today))
 
     points = follower.points + earned
-    tier = tier_for(points, config)
-    updated = dataclasses.replace(
-        follower,
-        **counters,
+    tier = tables.tier(points)
+    updated = FollowerRecord(
+        id=follower.id,
+        name=follower.name,
         first_seen=min(follower.first_seen, time),
         last_seen=max(follower.last_seen, time),
-        streak=streak,
-        streak_day=streak_day,
-        points_day=points_day.isoformat(),
-        points_today=spent_today + earned,
+        interactions=follower.interactions + 1,
+        mentions=follower.mentions + 1 if parsed is Kind.MENTION else follower.mentions,
+        replies=follower.replies + 1 if parsed is Kind.REPLY else follower.replies,
+        reposts=follower.reposts + 1 if parsed is Kind.REPOST else follower.reposts,
+        quotes=follower.quotes + 1 if parsed is Kind.QUOTE else follower.quotes,
         points=points,
         tier=tier,
+        streak=streak,
+        streak_day=streak_day,
+        points_day=points_day,
+        points_today=spent_today + earned,
+        tags=follower.tags,
+        notes=follower.notes,
+        opted_out=follower.opted_out,
+        unreachable=follower.unreachable,
     )
-    milestones = _crossed(follower, updated, grew, config)
+    milestones = _crossed(follower, updated, grew, tables, config)
     return Scored(updated, earned, milestones)
 
 
+def _points_day(follower: FollowerRecord, day: date, today: str) -> tuple[str, int]:
+    """(points_day, points already earned on it) for an event on ``day`` (``today`` its ISO form)."""
+    if follower.points_day == today:  # the common case: no date to parse
+        return today, follower.points_today
+    counted = _parse_day(follower.points_day)
+    if counted is None or day > counted:
+        return today, 0
+    return counted.isoformat(), follower.points_today
+
+
 def _crossed(
-    before: FollowerRecord, after: FollowerRecord, streak_grew: bool, config: LoyaltyConfig
+    before: FollowerRecord,
+    after: FollowerRecord,
+    streak_grew: bool,
+    tables: _Tables,
+    config: LoyaltyConfig,
 ) -> tuple[Milestone, ...]:
-    wanted = config.milestones
     found: list[Milestone] = []
-    if after.interactions in wanted.interactions:
+    if after.interactions in tables.interactions:
         n = after.interactions
         found.append(Milestone("interactions", n, f"{ordinal(n)} interaction"))
-    if after.reposts != before.reposts and after.reposts in wanted.reposts:
+    if after.reposts != before.reposts and after.reposts in tables.reposts:
         n = after.reposts
         found.append(Milestone("reposts", n, f"{ordinal(n)} repost"))
-    if streak_grew and after.streak in wanted.streak:
+    if streak_grew and after.streak in tables.streak:
         found.append(Milestone("streak", after.streak, f"{after.streak}-day streak"))
-    if wanted.tier_change:
-        previous, current = tier_for(before.points, config), after.tier
+    # Same points, same tier: only a change of points can cross a tier boundary.
+    if tables.tier_change and after.points != before.points:
+        previous, current = tables.tier(before.points), after.tier
         if previous != current:
             found.append(
                 Milestone(

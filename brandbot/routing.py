@@ -74,6 +74,39 @@ class RouteResult:
     errors: int
 
 
+#: The usual outcome, shared rather than built per event (results are immutable).
+_UNHANDLED = RouteResult(None, 0)
+
+#: What :meth:`Router._run` returns for a handler that raised or timed out.
+_FAILED: Any = object()
+
+#: A plugin with no settings leaves ``ctx.config`` as it was.
+_KEEP_CONFIG: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Watcher:
+    """A watcher with what dispatch needs per event worked out once, when the Router is built.
+
+    ``check`` is the full filter, or None when the kind alone decides (the usual case), so
+    most watchers cost one set lookup on events they do not want.
+    """
+
+    kinds: frozenset[Any]
+    check: Callable[[Event], bool] | None
+    func: Callable[[Context], Any]  # an async def: calling it gives the coroutine to step
+    plugin: str
+    source: str
+    config: Any
+
+
+def _watcher(spec: HandlerSpec, settings: Mapping[str, Any]) -> _Watcher:
+    only_kinds = not spec.networks and spec.command is None and spec.when is None
+    config = settings.get(spec.plugin, _KEEP_CONFIG) if spec.plugin else _KEEP_CONFIG
+    return _Watcher(spec.kinds, None if only_kinds else spec.accepts, spec.func, spec.plugin,
+                    spec.source, config)
+
+
 class _Resumed:
     """Await a coroutine that was already stepped once and yielded ``first``."""
 
@@ -126,6 +159,8 @@ class Router:
         self._settings = dict(settings or {})
         self._kinds_wanted = {k for h in handlers for k in h.kinds} | set(rule_kinds)
         self._on_latency = on_latency
+        self._watchers = tuple(_watcher(h, self._settings) for h in self.watchers)
+        self._plugin_responders = tuple((h.accepts, PluginResponder(h)) for h in self.responders)
 
     def commands(self) -> list[HandlerSpec]:
         return [h for h in self.responders if h.command is not None]
@@ -136,7 +171,7 @@ class Router:
         At equal priority a plugin handler comes before a rule: code was written for
         the case on purpose, a rule is usually broader.
         """
-        plugins: list[Responder] = [PluginResponder(h) for h in self.responders if h.accepts(event)]
+        plugins: list[Responder] = [r for accepts, r in self._plugin_responders if accepts(event)]
         rules = list(self._rule_candidates(event, now)) if self._rule_candidates else []
         if not rules:
             return plugins
@@ -161,36 +196,55 @@ class Router:
 
     async def _dispatch(self, ctx: Context, responders_allowed: bool) -> RouteResult:
         event = ctx.event
-        errors = 0
-        for watcher in self.watchers:
-            if watcher.accepts(event):
-                self._enter(ctx, watcher.plugin, watcher.source)
-                ok = await self._run(watcher.source, ctx, watcher.func(ctx))
-                errors += not ok
+        errors = await self._watch(ctx, event)
         if ctx.replied:
             # A watcher must not reply; the reply was sent but we say so loudly.
             log.error("a watcher replied to event %s; use @plugin.on for handlers that reply", event.id)
         if not responders_allowed:
-            return RouteResult(None, errors)
+            return RouteResult(None, errors) if errors else _UNHANDLED
         for responder in self.responders_for(event, ctx.now):
+            source = responder.source
             plugin = responder.spec.plugin if isinstance(responder, PluginResponder) else ""
-            self._enter(ctx, plugin, responder.source)
+            self._enter(ctx, plugin, source)
             ctx._fall_through = False
             replied_before = ctx.replied
-            outcome: list[bool] = []
-
-            async def run(r: Responder = responder) -> None:
-                outcome.append(await r.respond(ctx))
-
-            ok = await self._run(responder.source, ctx, run())
-            if not ok:
+            outcome = await self._run(source, ctx, responder.respond(ctx))
+            if outcome is _FAILED:
                 errors += 1
                 if ctx.replied and not replied_before:
-                    return RouteResult(responder.source, errors)
+                    return RouteResult(source, errors)
                 continue
-            if outcome and outcome[0]:
-                return RouteResult(responder.source, errors)
-        return RouteResult(None, errors)
+            if outcome:
+                return RouteResult(source, errors)
+        return RouteResult(None, errors) if errors else _UNHANDLED
+
+    async def _watch(self, ctx: Context, event: Event) -> int:
+        """Run every watcher that wants the event; returns how many failed.
+
+        This loop runs for every watcher of every event, so it does inline what
+        :meth:`_enter` and :meth:`_run` do: no extra coroutine per watcher.
+        """
+        errors = 0
+        kind = event.kind
+        for watcher in self._watchers:
+            if kind not in watcher.kinds or (watcher.check is not None and not watcher.check(event)):
+                continue
+            ctx._source = source = watcher.source
+            ctx.plugin_name = watcher.plugin
+            if watcher.config is not _KEEP_CONFIG:
+                ctx.config = watcher.config
+            coro = watcher.func(ctx)
+            try:
+                first = coro.send(None)
+            except StopIteration:
+                continue
+            except Exception as exc:  # noqa: BLE001 - isolation is the point
+                self._failed(source, ctx, exc)
+                errors += 1
+                continue
+            if await self._finish(source, ctx, coro, first) is _FAILED:
+                errors += 1
+        return errors
 
     def _enter(self, ctx: Context, plugin: str, source: str) -> None:
         """Point the context at the handler about to run: its name, config and data."""
@@ -199,29 +253,35 @@ class Router:
         if plugin:
             ctx.config = self._settings.get(plugin, ctx.config)
 
-    async def _run(self, source: str, ctx: Context, coro: Coroutine[Any, Any, object]) -> bool:
+    async def _run(self, source: str, ctx: Context, coro: Coroutine[Any, Any, object]) -> object:
         """Run one handler with a timeout; log and contain any failure.
 
-        Most handlers finish without ever waiting (the store answers from memory), so the
-        coroutine is first stepped directly and the timeout, which costs a timer, is only
-        armed if it actually suspends.
+        Returns what the handler returned, or ``_FAILED``. Most handlers finish without
+        ever waiting (the store answers from memory), so the coroutine is first stepped
+        directly and the timeout, which costs a timer, is only armed if it suspends.
         """
         try:
-            try:
-                first = coro.send(None)
-            except StopIteration:
-                return True
+            first = coro.send(None)
+        except StopIteration as done:
+            return done.value
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            return self._failed(source, ctx, exc)
+        return await self._finish(source, ctx, coro, first)
+
+    async def _finish(self, source: str, ctx: Context, coro: Coroutine[Any, Any, object], first: object) -> object:
+        """Await a handler that suspended (yielding ``first``), under the handler timeout."""
+        try:
             async with asyncio.timeout(self._timeout):
-                await _Resumed(coro, first)
-            return True
-        except asyncio.TimeoutError:
+                return await _Resumed(coro, first)
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            return self._failed(source, ctx, exc)
+
+    def _failed(self, source: str, ctx: Context, exc: Exception) -> object:
+        """Log and note a handler failure (call it from the ``except`` block); returns ``_FAILED``."""
+        if isinstance(exc, asyncio.TimeoutError):
             log.error("%s timed out after %.1fs on event %s:%s", source, self._timeout, ctx.event.network, ctx.event.id)
             ctx.note("error", f"{source} timed out")
-            return False
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - isolation is the point
+        else:
             log.exception("%s failed on event %s:%s: %s", source, ctx.event.network, ctx.event.id, exc)
             ctx.note("error", f"{source} raised {type(exc).__name__}")
-            return False
-
+        return _FAILED
