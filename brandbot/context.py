@@ -167,6 +167,8 @@ class Context(JobContext):
     def render(self, text: str | ReplyTemplate, variables: Mapping[str, Any] | None = None) -> str:
         """Render a template (source text or compiled) with the person's variables."""
         template = text if isinstance(text, ReplyTemplate) else self.bot.templates.compile(text, self._source)
+        if template.is_plain:  # plain text uses no variables: skip building them
+            return self.bot.templates.render(template, variables or {})
         return self.bot.templates.render(template, self.template_vars(variables))
 
     async def reply(

@@ -37,13 +37,15 @@ class RuleResponders:
 
     async def pick_variant(self, rule: Rule, follower_id: int) -> int:
         """A variant index, never the one this person got last time (restored after restarts)."""
-        if len(rule.variants) > 1 and self.state.last_variant(rule.name, follower_id) is None:
-            saved = await self._bot.store.kv_get(VARIANT_NAMESPACE, f"{rule.name}:f{follower_id}:")
+        if len(rule.variants) <= 1:
+            return 0
+        key = f"{rule.name}:f{follower_id}:"
+        if self.state.last_variant(rule.name, follower_id) is None:  # new, or forgotten
+            saved = await self._bot.store.kv_get(VARIANT_NAMESPACE, key)
             if saved is not None:
                 self.state.remember_variant(rule.name, follower_id, int(saved))
         index = self.state.pick_variant(rule, follower_id, self._rng)
-        if len(rule.variants) > 1:
-            self._bot.store.kv_set(VARIANT_NAMESPACE, f"{rule.name}:f{follower_id}:", str(index), follower_id)
+        self._bot.store.kv_set(VARIANT_NAMESPACE, key, str(index), follower_id)
         return index
 
 

@@ -40,15 +40,19 @@ and only those are then verified in full against the event's text:
   else under the longest token of one ``all`` term, else of the ``phrase``. The event's
   tokens (with and without '#'/'@') are looked up in that dict: one lookup per token,
   independent of the number of rules;
-- regex rules are filed under a literal that every match must contain, extracted from
-  the parsed pattern (``re._parser``): the longest run of plain characters outside
-  optional parts, alternations and flag groups. Literals are bucketed by their first
-  two characters, so only literals whose first bigram occurs in the text are searched,
+- regex rules are filed under literals one of which every match must contain,
+  extracted from the parsed pattern (``re._parser``): the longest run of plain
+  characters outside optional parts and flag groups, or for an alternation whose every
+  branch has such a run, those runs ("order|invoice"). Literals are bucketed by their
+  first three characters, so only literals whose key occurs in the text are searched,
   and only regexes whose literal occurs are run. Each regex is tested on its own, so
   overlapping regexes all match (a single combined alternation could report only one);
 - rules whose trigger cannot be extracted (a regex with no required literal, keywords
-  made only of symbols) are always verified, and rules without ``match`` (or with only
-  ``not``) sit in a per-kind "everything" bucket.
+  made only of symbols) are always verified, and so are rules without ``match`` (or
+  with only ``not``).
+
+Rules whose ``match`` is only ``any`` of plain single words match exactly when their
+trigger is found, so they skip verification.
 
 Since a trigger is a necessary condition and verification is exact, the result equals
 evaluating every rule naively; ``tests/test_rules.py`` checks this with hypothesis.
@@ -59,8 +63,7 @@ from __future__ import annotations
 import difflib
 import random
 import re
-from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -80,6 +83,7 @@ from pydantic import (
 
 from brandbot.errors import RuleError
 from brandbot.events import Event, Kind
+from brandbot.lru import Lru
 from brandbot.store.records import FollowerRecord
 from brandbot.templates import ReplyTemplate, TemplateEngine
 from brandbot.textnorm import clean, normalize, strip_prefix, words
@@ -354,34 +358,42 @@ def _naive(value: date | datetime) -> datetime:
 
 
 class _Text:
-    """One text as the matcher sees it: the string, its tokens and where each token is."""
+    """One text as the matcher sees it: the string, its tokens and the set of token keys.
 
-    __slots__ = ("_bigrams", "positions", "text", "tokens")
+    ``keys`` holds every token and, for "#tag"/"@name" tokens, also the bare word: one
+    set lookup answers "does this keyword occur?". Token positions, needed only to check
+    phrases, are built when first asked for.
+    """
+
+    __slots__ = ("_positions", "keys", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = words(text)
-        positions: dict[str, list[int]] = {}
-        for i, token in enumerate(self.tokens):
-            positions.setdefault(token, []).append(i)
-            bare = strip_prefix(token)
-            if bare != token and bare:
-                positions.setdefault(bare, []).append(i)
-        self.positions = positions
-        self._bigrams: frozenset[str] | None = None
+        self.tokens = tokens = words(text)
+        keys = set(tokens)
+        if "#" in text or "@" in text:  # only then can a token carry a prefix
+            keys.update([t[1:] for t in tokens if t[0] in "#@"])
+        self.keys = keys
+        self._positions: dict[str, list[int]] | None = None
 
-    def bigrams(self) -> frozenset[str]:
-        if self._bigrams is None:
-            t = self.text
-            self._bigrams = frozenset(t[i : i + 2] for i in range(len(t) - 1))
-        return self._bigrams
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """Where each key occurs, by token index (a "#tag" token counts for "tag" too)."""
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {}
+            for i, token in enumerate(self.tokens):
+                positions.setdefault(token, []).append(i)
+                if token[0] in "#@":
+                    positions.setdefault(token[1:], []).append(i)
+        return positions
 
     def has_sequence(self, tokens: tuple[str, ...]) -> bool:
+        if len(tokens) == 1:
+            return tokens[0] in self.keys
         starts = self.positions.get(tokens[0])
         if not starts:
             return False
-        if len(tokens) == 1:
-            return True
         mine = self.tokens
         for i in starts:
             if i + len(tokens) > len(mine):
@@ -636,6 +648,35 @@ def required_literal(regex: re.Pattern[str], folded: bool) -> str | None:
     normalized text contains no character that IGNORECASE equates with an ASCII letter
     other than that letter, so ``literal in text`` is then a correct pre-test.
     """
+    factors = _required_factors(regex, folded)
+    if factors is None:
+        return None
+    best = max((f[0] for f in factors if len(f) == 1), key=len, default="")
+    return best or None
+
+
+def required_literals(regex: re.Pattern[str], folded: bool) -> tuple[str, ...] | None:
+    """Literals of which every match of ``regex`` must contain at least one, if any.
+
+    Like :func:`required_literal`, but an alternation counts too: every match of
+    ``(?:order|invoice)\\s*\\d+`` contains "order" or "invoice". Of all such sets the one
+    whose shortest literal is longest is chosen (then the smaller set): long literals
+    rarely occur by chance, so the rule is rarely verified for nothing.
+    """
+    factors = _required_factors(regex, folded)
+    if not factors:
+        return None
+    return max(factors, key=_selectivity)
+
+
+def _selectivity(factor: tuple[str, ...]) -> tuple[int, int]:
+    """How rarely a text contains one of ``factor`` by chance: its shortest literal, the
+    longer the better, then how few literals there are."""
+    return min(len(literal) for literal in factor), -len(factor)
+
+
+def _required_factors(regex: re.Pattern[str], folded: bool) -> list[tuple[str, ...]] | None:
+    """Every set of alternatives that each match must contain one of (lower-cased if folded)."""
     if _sre_parse is None:
         return None
     try:
@@ -645,20 +686,22 @@ def required_literal(regex: re.Pattern[str], folded: bool) -> str | None:
     ignore_case = bool(parsed.state.flags & re.IGNORECASE)
     if ignore_case and not folded:
         return None  # "(?i)" in a case-sensitive rule: no exact literal to look for
-    runs = _literal_runs(list(parsed), ascii_only=folded)
-    best = max(runs, key=len, default="")
-    if not best:
-        return None
-    return best.lower() if folded else best
+    factors = _factors(list(parsed), ascii_only=folded)
+    if folded:
+        factors = [tuple(dict.fromkeys(x.lower() for x in f)) for f in factors]
+    return factors
 
 
-def _literal_runs(items: list[tuple[Any, Any]], ascii_only: bool) -> list[str]:
-    runs: list[str] = []
+def _factors(items: list[tuple[Any, Any]], ascii_only: bool) -> list[tuple[str, ...]]:
+    """The factors of a parsed sequence: runs of plain characters (one alternative each)
+    outside optional parts and flag groups, and for alternations whose every branch has a
+    factor, the union of one factor per branch."""
+    found: list[tuple[str, ...]] = []
     current: list[str] = []
 
     def flush() -> None:
         if current:
-            runs.append("".join(current))
+            found.append(("".join(current),))
             current.clear()
 
     for op, av in items:
@@ -673,43 +716,125 @@ def _literal_runs(items: list[tuple[Any, Any]], ascii_only: bool) -> list[str]:
         if op is _sre.SUBPATTERN:
             _group, add_flags, del_flags, sub = av
             if not add_flags and not del_flags:
-                runs += _literal_runs(list(sub), ascii_only)
+                found += _factors(list(sub), ascii_only)
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
             low, _high, sub = av
             if low >= 1:
-                runs += _literal_runs(list(sub), ascii_only)
+                found += _factors(list(sub), ascii_only)
         elif op is getattr(_sre, "ATOMIC_GROUP", None):
-            runs += _literal_runs(list(av), ascii_only)
-        # anything else (classes, alternations, anchors, lookarounds) ends a run
+            found += _factors(list(av), ascii_only)
+        elif op is _sre.BRANCH:
+            union = _branch_factor(av[1], ascii_only)
+            if union:
+                found.append(union)
+        # anything else (classes, anchors, lookarounds) ends a run
     flush()
-    return runs
+    return found
+
+
+def _branch_factor(branches: list[Any], ascii_only: bool) -> tuple[str, ...] | None:
+    """One alternative set covering every branch of an alternation, if each branch has one."""
+    union: list[str] = []
+    for branch in branches:
+        factors = _factors(list(branch), ascii_only)
+        if not factors:
+            return None  # this branch can match without any known literal
+        best: tuple[str, ...] = max(factors, key=_selectivity)
+        union += best
+    return tuple(dict.fromkeys(union))
 
 
 # -- the index -----------------------------------------------------------------------------
 
+#: Regex literals are found through their first characters, at most this many: long
+#: enough that a key rarely occurs in a text by chance, short enough for any literal.
+_KEY_SIZE = 3
+
+
+@dataclass(frozen=True)
+class _Literals:
+    """Required regex literals of one side, found in a text without testing each one.
+
+    ``keys`` maps each literal's first ``size`` characters to the lengths of the literals
+    starting with them. Where a key occurs in the text, the text's substrings of those
+    lengths are looked up in ``ordinals``: the work depends on the text, not on how many
+    literals there are.
+    """
+
+    size: int
+    keys: dict[str, tuple[int, ...]]
+    ordinals: dict[str, tuple[int, ...]]  # literal -> rules that require it
+
+    def find(self, text: str, found: set[int]) -> None:
+        """Add the rules whose literal occurs in ``text`` to ``found``."""
+        keys, size = self.keys, self.size
+        if len(keys) <= len(text):
+            for key, lengths in keys.items():
+                if key in text:  # rarely: then find each occurrence
+                    start = text.find(key)
+                    while start >= 0:
+                        self._add(text, start, lengths, found)
+                        start = text.find(key, start + 1)
+        else:  # a long index and a short text: look up each of the text's own substrings
+            for start in range(len(text) - size + 1):
+                here = keys.get(text[start : start + size])
+                if here:
+                    self._add(text, start, here, found)
+
+    def _add(self, text: str, start: int, lengths: tuple[int, ...], found: set[int]) -> None:
+        ordinals = self.ordinals
+        for length in lengths:
+            hit = ordinals.get(text[start : start + length])
+            if hit:
+                found.update(hit)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """The index of the rules of one kind that match one text form (folded or clean).
+
+    ``candidates`` returns a superset of the rules whose text conditions hold; for the
+    ordinals in ``exact`` the trigger found is the whole condition, so they need no
+    verification.
+    """
+
+    prepare: Callable[[str], str]
+    base: frozenset[int]  # no words needed, or nothing to index: verify every time
+    by_word: dict[str, tuple[int, ...]]
+    literals: tuple[_Literals, ...]  # one per key size
+    exact: frozenset[int]
+
+    def candidates(self, view: _Text) -> set[int]:
+        found = set(self.base)
+        by_word = self.by_word
+        if by_word:
+            for token in by_word.keys() & view.keys:  # iterates the smaller of the two
+                found.update(by_word[token])
+        for literals in self.literals:
+            literals.find(view.text, found)
+        return found
+
 
 @dataclass
-class _Side:
-    """The index of the rules of one kind that match one text form (folded or clean)."""
+class _SideBuilder:
+    """Collects the rules of one side, then freezes them into a :class:`_Side`."""
 
-    everything: list[int] = field(default_factory=list)  # no words needed
-    always: list[int] = field(default_factory=list)  # cannot be indexed: verify every time
+    prepare: Callable[[str], str]
+    base: list[int] = field(default_factory=list)
     by_word: dict[str, list[int]] = field(default_factory=dict)
-    by_bigram: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    by_char: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.everything or self.always or self.by_word or self.by_bigram or self.by_char
-        )
+    literals: dict[str, list[int]] = field(default_factory=dict)
+    exact: list[int] = field(default_factory=list)
 
     def add(self, ordinal: int, spec: MatchSpec | None) -> None:
+        """File the rule under one necessary condition of its match (its trigger)."""
         if spec is None:
-            self.everything.append(ordinal)
+            self.base.append(ordinal)
             return
         if spec.any and all(t.trigger for t in spec.any):
             for trigger in {t.trigger for t in spec.any}:
                 self.by_word.setdefault(trigger, []).append(ordinal)  # type: ignore[arg-type]
+            if _trigger_is_exact(spec):
+                self.exact.append(ordinal)
             return
         for terms in (spec.all, (spec.phrase,) if spec.phrase else ()):
             triggers = [t.trigger for t in terms if t.trigger]
@@ -717,48 +842,44 @@ class _Side:
                 self.by_word.setdefault(max(triggers, key=len), []).append(ordinal)
                 return
         if spec.regex is not None:
-            literal = required_literal(spec.regex, folded=not spec.case_sensitive)
-            if literal:
-                table = self.by_bigram if len(literal) >= 2 else self.by_char
-                table.setdefault(literal[:2], []).append((literal, ordinal))
+            literals = required_literals(spec.regex, folded=not spec.case_sensitive)
+            if literals:
+                for literal in literals:
+                    self.literals.setdefault(literal, []).append(ordinal)
                 return
-        if spec.any or spec.all or spec.phrase or spec.regex is not None:
-            self.always.append(ordinal)
-        else:
-            self.everything.append(ordinal)  # only "not" terms: every text is a candidate
+        self.base.append(ordinal)  # nothing to index (or only "not" terms): always verify
 
-    def candidates(self, view: _Text) -> set[int]:
-        found = set(self.everything)
-        found.update(self.always)
-        if self.by_word:
-            by_word = self.by_word
-            for token in view.positions:
-                hit = by_word.get(token)
-                if hit:
-                    found.update(hit)
-        text = view.text
-        if self.by_bigram:
-            table = self.by_bigram
-            if len(table) <= len(text):  # fewer keys than text positions: search each key
-                for key, entries in table.items():
-                    if key in text:
-                        found.update(ordinal for literal, ordinal in entries if literal in text)
-            else:  # a long index and a short text: walk the text's own bigrams
-                for key in view.bigrams():
-                    entries = table.get(key)
-                    if entries:
-                        found.update(ordinal for literal, ordinal in entries if literal in text)
-        if self.by_char:
-            for key, entries in self.by_char.items():
-                if key in text:
-                    found.update(ordinal for _literal, ordinal in entries)
-        return found
+    def freeze(self) -> _Side | None:
+        """The finished index, or None if no rule uses this side."""
+        if not (self.base or self.by_word or self.literals):
+            return None
+        return _Side(
+            prepare=self.prepare,
+            base=frozenset(self.base),
+            by_word={word: tuple(hits) for word, hits in self.by_word.items()},
+            literals=self._freeze_literals(),
+            exact=frozenset(self.exact),
+        )
+
+    def _freeze_literals(self) -> tuple[_Literals, ...]:
+        """Literals grouped by key size (shorter literals are their own key)."""
+        keys: dict[int, dict[str, set[int]]] = {}
+        for literal in self.literals:
+            size = min(len(literal), _KEY_SIZE)
+            keys.setdefault(size, {}).setdefault(literal[:size], set()).add(len(literal))
+        ordinals = {literal: tuple(hits) for literal, hits in self.literals.items()}
+        return tuple(
+            _Literals(size, {k: tuple(sorted(v)) for k, v in table.items()}, ordinals)
+            for size, table in sorted(keys.items())
+        )
 
 
-@dataclass
-class _KindIndex:
-    folded: _Side = field(default_factory=_Side)
-    clean: _Side = field(default_factory=_Side)
+def _trigger_is_exact(spec: MatchSpec) -> bool:
+    """True if finding one ``any`` trigger token already means the whole match holds:
+    only ``any`` terms, each a single token that needs nothing more than being present."""
+    return not (spec.all or spec.phrase or spec.regex is not None or spec.not_) and all(
+        len(t.tokens) == 1 and not t.needs_text for t in spec.any
+    )
 
 
 # -- the rule book -------------------------------------------------------------------------
@@ -770,18 +891,22 @@ class RuleBook:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._by_name = {r.name: r for r in self.rules}
-        self._index: dict[Kind, _KindIndex] = {}
+        builders: dict[Kind, tuple[_SideBuilder, _SideBuilder]] = {}
         for ordinal, rule in enumerate(self.rules):
             if not rule.enabled:
                 continue
             for kind in rule.kinds:
-                index = self._index.setdefault(kind, _KindIndex())
-                side = (
-                    index.clean
-                    if rule.match is not None and rule.match.case_sensitive
-                    else index.folded
+                folded, cleaned = builders.setdefault(
+                    kind, (_SideBuilder(normalize), _SideBuilder(clean))
                 )
+                side = cleaned if rule.match is not None and rule.match.case_sensitive else folded
                 side.add(ordinal, rule.match)
+        # Per kind, only the sides some rule uses: the folded one first, then the clean one.
+        self._index: dict[Kind, tuple[_Side, ...]] = {}
+        for kind, pair in builders.items():
+            sides = tuple(side for side in (b.freeze() for b in pair) if side is not None)
+            if sides:
+                self._index[kind] = sides
 
     @classmethod
     def load(
@@ -841,20 +966,28 @@ class RuleBook:
 
     def candidates(self, event: Event, now: datetime) -> list[Rule]:
         """Enabled rules whose kind, network, time window and text fit, by priority."""
-        index = self._index.get(event.kind)
-        if index is None:
+        sides = self._index.get(event.kind)
+        if sides is None:
             return []
         found: list[int] = []
         rules = self.rules
-        for side, prepare in ((index.folded, normalize), (index.clean, clean)):
-            if not side:
+        for side in sides:
+            view = _Text(side.prepare(event.text))
+            hits = side.candidates(view)
+            if not hits:
                 continue
-            view = _Text(prepare(event.text))
-            for ordinal in side.candidates(view):
+            exact = side.exact
+            for ordinal in hits:
                 rule = rules[ordinal]
-                if rule.fits(event, now) and (rule.match is None or rule.match._matches(view)):
+                # Kind and enabled hold by construction of the index (see Rule.fits).
+                if rule.networks and event.network not in rule.networks:
+                    continue
+                if rule.active is not None and not rule.active.contains(now):
+                    continue
+                if ordinal in exact or rule.match is None or rule.match._matches(view):
                     found.append(ordinal)
-        found.sort()
+        if len(found) > 1:
+            found.sort()
         return [rules[i] for i in found]
 
 
@@ -1028,54 +1161,85 @@ def _remaining(seconds: float) -> str:
     return f"{d}d {h}h" if h else f"{d}d"
 
 
-class _Lru(OrderedDict[Hashable, Any]):
-    """An insertion-ordered dict that forgets its oldest entries beyond ``limit``."""
+#: Last reply variants kept in memory, per (rule, follower). They are only a cache: the
+#: store keeps them too and ``RuleResponders.pick_variant`` reloads a forgotten one.
+VARIANT_MEMORY = 20_000
+#: A cooldown table is swept of expired entries once it has doubled since the last sweep
+#: (and has at least this many entries), which keeps sweeping O(1) per entry on average.
+_SWEEP_MIN = 1024
+#: Rule numbers below 2**_RULE_BITS share one int key with the follower id.
+_RULE_BITS = 20
 
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
 
-    def put(self, key: Hashable, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+class _Cooldowns:
+    """When the cooldowns of one rule and one kind (person, conversation or global) started.
+
+    Exact: an entry is dropped only once its cooldown is over, so a reply can never come
+    too soon. The table holds about the cooldowns started within the last cooldown
+    period (at most twice that, between sweeps), however many people write in.
+    """
+
+    __slots__ = ("_starts", "_sweep_at")
+
+    def __init__(self) -> None:
+        self._starts: dict[Hashable, datetime] = {}
+        self._sweep_at = _SWEEP_MIN
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def left(self, key: Hashable, seconds: float, now: datetime) -> float:
+        """Seconds of cooldown left for ``key`` (zero or less: none)."""
+        last = self._starts.get(key)
+        if last is None:
+            return 0.0
+        return seconds - max(0.0, (now - last).total_seconds())
+
+    def start(self, key: Hashable, seconds: float, now: datetime) -> None:
+        starts = self._starts
+        starts[key] = now
+        if len(starts) >= self._sweep_at:
+            self._starts = {
+                k: t for k, t in starts.items() if seconds - max(0.0, (now - t).total_seconds()) > 0
+            }
+            self._sweep_at = max(_SWEEP_MIN, 2 * len(self._starts))
 
 
 class RuleState:
     """Cooldown times and last reply variants, in memory and bounded (pure: no clock).
 
-    Entries beyond ``max_entries`` per table are forgotten oldest first; for cooldowns
-    the oldest entries are the ones most likely expired already.
+    Cooldowns are kept per rule name (a state belongs to one rule book, so a name has one
+    cooldown) and forgotten only once over. Last variants are a cache of what the store
+    keeps: at most ``max_entries`` of them, the least recently set forgotten first, each
+    under one int key.
     """
 
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._person = _Lru(max_entries)
-        self._conversation = _Lru(max_entries)
-        self._global = _Lru(max_entries)
-        self._variants = _Lru(max_entries)
+    def __init__(self, max_entries: int = VARIANT_MEMORY) -> None:
+        self._person: dict[str, _Cooldowns] = {}
+        self._conversation: dict[str, _Cooldowns] = {}
+        self._global: dict[str, _Cooldowns] = {}
+        self._variants: Lru[Hashable, int] = Lru(max_entries)
+        self._rule_numbers: dict[str, int] = {}
 
     def cooldown_ok(
         self, rule: Rule, follower_id: int, conversation_key: Hashable, now: datetime
     ) -> str | None:
         """None if the rule may fire now, else why not (e.g. "cooldown: person 58m left")."""
+        cooldown = rule.cooldown
+        if not (cooldown.person or cooldown.conversation or cooldown.global_):
+            return None
         checks = (
-            ("person", rule.cooldown.person, self._person, (rule.name, follower_id)),
-            (
-                "conversation",
-                rule.cooldown.conversation,
-                self._conversation,
-                (rule.name, conversation_key),
-            ),
-            ("global", rule.cooldown.global_, self._global, rule.name),
+            ("person", cooldown.person, self._person, follower_id),
+            ("conversation", cooldown.conversation, self._conversation, conversation_key),
+            ("global", cooldown.global_, self._global, None),
         )
-        for label, seconds, table, key in checks:
+        for label, seconds, tables, key in checks:
             if not seconds:
                 continue
-            last = table.get(key)
-            if last is None:
+            table = tables.get(rule.name)
+            if table is None:
                 continue
-            left = seconds - max(0.0, (now - last).total_seconds())
+            left = table.left(key, seconds, now)
             if left > 0:
                 return f"cooldown: {label} {_remaining(left)} left"
         return None
@@ -1084,37 +1248,74 @@ class RuleState:
         self, rule: Rule, follower_id: int, conversation_key: Hashable, now: datetime
     ) -> None:
         """Start the rule's cooldowns from ``now``."""
-        if rule.cooldown.person:
-            self._person.put((rule.name, follower_id), now)
-        if rule.cooldown.conversation:
-            self._conversation.put((rule.name, conversation_key), now)
-        if rule.cooldown.global_:
-            self._global.put(rule.name, now)
+        cooldown = rule.cooldown
+        if cooldown.person:
+            self._table(self._person, rule.name).start(follower_id, cooldown.person, now)
+        if cooldown.conversation:
+            table = self._table(self._conversation, rule.name)
+            table.start(conversation_key, cooldown.conversation, now)
+        if cooldown.global_:
+            self._table(self._global, rule.name).start(None, cooldown.global_, now)
+
+    @staticmethod
+    def _table(tables: dict[str, _Cooldowns], name: str) -> _Cooldowns:
+        table = tables.get(name)
+        if table is None:
+            table = tables[name] = _Cooldowns()
+        return table
+
+    def cooldown_entries(self) -> int:
+        """How many cooldown start times are held (for tests and memory checks)."""
+        return sum(
+            len(t)
+            for tables in (self._person, self._conversation, self._global)
+            for t in tables.values()
+        )
 
     def pick_variant(self, rule: Rule, follower_id: int, rng: random.Random) -> int:
         """A random variant index, never the one this follower got last time; remembered."""
         count = len(rule.variants)
         if count <= 1:
             return 0
-        last = self.last_variant(rule.name, follower_id)
+        key = self._variant_key(rule.name, follower_id)
+        last = self._variants.get(key, None)
         if last is None or not 0 <= last < count:
             index = rng.randrange(count)
         else:
             index = rng.randrange(count - 1)
             if index >= last:
                 index += 1
-        self.remember_variant(rule.name, follower_id, index)
+        self._remember(key, index)
         return index
 
     def last_variant(self, rule_name: str, follower_id: int) -> int | None:
-        return self._variants.get((rule_name, follower_id))
+        return self._variants.get(self._variant_key(rule_name, follower_id), None)
 
     def remember_variant(self, rule_name: str, follower_id: int, index: int) -> None:
-        self._variants.put((rule_name, follower_id), index)
+        self._remember(self._variant_key(rule_name, follower_id), index)
+
+    def _remember(self, key: Hashable, index: int) -> None:
+        self._variants.put(key, index)
+
+    def _variant_key(self, rule_name: str, follower_id: int) -> Hashable:
+        """One int for (rule, follower): the rule's number in the low bits, the id above.
+
+        Far smaller than a tuple of a string and an int. Any int id works (the mapping
+        ``id * 2**_RULE_BITS + number`` is one-to-one); a book with more than 2**20 rule
+        names falls back to tuples for the rest.
+        """
+        numbers = self._rule_numbers
+        number = numbers.get(rule_name)
+        if number is None:
+            number = numbers[rule_name] = len(numbers)
+        if number >> _RULE_BITS or type(follower_id) is not int:
+            return (rule_name, follower_id)
+        return (follower_id << _RULE_BITS) | number
 
 
 __all__ = [
     "DEFAULT_KINDS",
+    "VARIANT_MEMORY",
     "ActiveWindow",
     "Conditions",
     "Cooldown",
@@ -1132,4 +1333,5 @@ __all__ = [
     "parse_hours",
     "parse_timezone",
     "required_literal",
+    "required_literals",
 ]

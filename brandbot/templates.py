@@ -18,10 +18,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from jinja2 import StrictUndefined, meta, nodes
@@ -242,8 +242,9 @@ class _BrandSandbox(SandboxedEnvironment):
 class ReplyTemplate:
     """A compiled reply template and where it was written ("file:line" or "plugin:name").
 
-    ``compiled`` is a Jinja template, or for plain text (no ``{{``, ``{%`` or ``{#``) the
-    final text itself, which renders without Jinja.
+    ``compiled`` is something with ``render(context)`` (a Jinja template, or for text with
+    simple ``{{ name.attr | filter }}`` outputs only, a renderer that skips Jinja), or for
+    plain text (no ``{{``, ``{%`` or ``{#``) the final text itself.
     """
 
     source: str
@@ -302,6 +303,148 @@ class _LazyTemplate:
         return compiled.render(context)
 
 
+class _Renderable(Protocol):
+    def render(self, context: Mapping[str, Any]) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """One ``{{ name.attr.attr | filter | filter }}`` of a simple template."""
+
+    name: str
+    attrs: tuple[str, ...]
+    filters: tuple[Callable[[Any], Any], ...]
+    filter_names: tuple[str, ...]
+
+
+_MISSING = object()
+
+
+class _SimpleTemplate:
+    """A template of text and ``{{ name.attr | filter }}`` outputs, rendered without Jinja.
+
+    Most reply templates are like that ("Hi {{ name | first_name }}, you have
+    {{ follower.points }} points"). Jinja's generated code for them looks each name up in
+    the context, each attribute up with the sandbox's ``getattr``, calls each filter and
+    joins ``str()`` of the results; this does the same without building a Jinja context
+    or compiling Python code. Whatever would not simply work (a name missing from the
+    context, an undefined attribute, a filter that raises) is handed to the real Jinja
+    template, so such cases render, or fail, exactly as before.
+    """
+
+    __slots__ = ("_getattr", "_jinja", "_parts")
+
+    def __init__(
+        self,
+        parts: tuple[str | _Output, ...],
+        getattr_: Callable[[Any, str], Any],
+        jinja: _Renderable,
+    ) -> None:
+        self._parts = parts
+        self._getattr = getattr_
+        self._jinja = jinja
+
+    @property
+    def outputs(self) -> tuple[_Output, ...]:
+        return tuple(p for p in self._parts if isinstance(p, _Output))
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        try:
+            text = self._render(context)
+        except Exception:  # noqa: BLE001 - Jinja renders it again and reports the error its way
+            text = None
+        return self._jinja.render(context) if text is None else text
+
+    def _render(self, context: Mapping[str, Any]) -> str | None:
+        out: list[str] = []
+        for part in self._parts:
+            if part.__class__ is str:
+                out.append(part)  # type: ignore[arg-type]
+                continue
+            value = context.get(part.name, _MISSING)  # type: ignore[union-attr]
+            if value is _MISSING:
+                return None  # a global, or undefined: Jinja's business
+            for attr in part.attrs:  # type: ignore[union-attr]
+                value = self._attribute(value, attr)
+                if value is _MISSING:
+                    return None
+            for func in part.filters:  # type: ignore[union-attr]
+                value = func(value)
+            out.append(str(value))
+        return "".join(out)
+
+    def _attribute(self, value: Any, attr: str) -> Any:
+        """``value.attr`` as the sandbox resolves it, or ``_MISSING`` if undefined.
+
+        A field of a template view, or a key of a plain dict that is not a dict method
+        name, is exactly what the sandbox's ``getattr`` returns too (no format method,
+        no internal attribute), so those skip its checks.
+        """
+        cls = value.__class__
+        fields = _VIEW_FIELDS.get(cls)
+        if fields is not None and attr in fields:
+            return getattr(value, attr)
+        if cls is dict and attr not in _DICT_ATTRIBUTES:
+            return value.get(attr, _MISSING)
+        value = self._getattr(value, attr)
+        return _MISSING if isinstance(value, jinja2.Undefined) else value
+
+
+#: The data fields of the template views, by class.
+_VIEW_FIELDS: Mapping[type, frozenset[str]] = {
+    FollowerView: frozenset(FOLLOWER_FIELDS),
+    EventView: frozenset(EVENT_FIELDS),
+}
+#: Attribute names a plain dict has (methods and dunders); ``d.name`` finds these first.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _simple_parts(
+    tree: nodes.Template, env: jinja2.Environment
+) -> tuple[str | _Output, ...] | None:
+    """The parts of a template made only of text and simple outputs, else None."""
+    parts: list[str | _Output] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                if parts and isinstance(parts[-1], str):
+                    parts[-1] += child.data
+                else:
+                    parts.append(child.data)
+                continue
+            output = _simple_output(child, env)
+            if output is None:
+                return None
+            parts.append(output)
+    return tuple(parts)
+
+
+def _simple_output(node: nodes.Node, env: jinja2.Environment) -> _Output | None:
+    """``name``, ``name.attr...`` and argument-free filters on them; else None."""
+    filters: list[Callable[[Any], Any]] = []
+    names: list[str] = []
+    while isinstance(node, nodes.Filter):
+        if node.node is None or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
+            return None
+        func = env.filters.get(node.name)
+        if func is None or getattr(func, "jinja_pass_arg", None) is not None:
+            return None  # unknown, or wants the context/environment passed in
+        filters.append(func)
+        names.append(node.name)
+        node = node.node
+    attrs: list[str] = []
+    while isinstance(node, nodes.Getattr):
+        attrs.append(node.attr)
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load":
+        return None
+    return _Output(
+        node.name, tuple(reversed(attrs)), tuple(reversed(filters)), tuple(reversed(names))
+    )
+
+
 class TemplateEngine:
     """Compiles, checks and renders reply templates in one sandboxed Jinja environment.
 
@@ -323,7 +466,11 @@ class TemplateEngine:
         env.filters["ordinal"] = ordinal
         env.globals["plural"] = plural
         self._env = env
-        self._cache: OrderedDict[str, jinja2.Template] = OrderedDict()
+        #: The documented variables (the keys of ``sample_context``, whatever the brand).
+        self._sample_names = frozenset(sample_context(self.brand))
+        self._cache: OrderedDict[str, _Renderable] = OrderedDict()
+        #: The tree ``compile`` parsed last, for the ``check`` that usually follows it.
+        self._last_tree: tuple[str, nodes.Template] | None = None
 
     @property
     def environment(self) -> jinja2.Environment:
@@ -331,7 +478,7 @@ class TemplateEngine:
 
     def variables(self, extra_names: Iterable[str] = ()) -> list[str]:
         """The names a template may use, sorted (documented variables, globals, extras)."""
-        return sorted({*sample_context(self.brand), *self._env.globals, *extra_names})
+        return sorted({*self._sample_names, *self._env.globals, *extra_names})
 
     def compile(self, source: str, where: str = "") -> ReplyTemplate:
         """Compile a template; a syntax error raises TemplateError at the template's line."""
@@ -347,10 +494,11 @@ class TemplateEngine:
             return ReplyTemplate(source, where, compiled)
         try:
             if self.lazy:
-                self._env.parse(source)  # syntax errors now, code generation on first use
-                compiled = _LazyTemplate(self._env, source)
+                tree = self._env.parse(source)  # syntax errors now, code generation on first use
+                jinja: _Renderable = _LazyTemplate(self._env, source)
             else:
-                compiled = self._env.from_string(source)
+                jinja = self._env.from_string(source)
+                tree = self._env.parse(source)  # a fresh tree: code generation may alter its own
         except jinja2.TemplateSyntaxError as exc:
             message = (exc.message or "invalid template").rstrip(".")
             m = re.match(r"No (filter|test) named '([^']+)'", message)
@@ -360,10 +508,20 @@ class TemplateEngine:
             raise TemplateError(
                 f"template syntax error: {message}", _at_line(where, exc.lineno)
             ) from None
+        self._last_tree = (source, tree)
+        parts = _simple_parts(tree, self._env)
+        compiled = jinja if parts is None else _SimpleTemplate(parts, self._env.getattr, jinja)
         self._cache[source] = compiled
         if len(self._cache) > COMPILE_CACHE_SIZE:
             self._cache.popitem(last=False)
         return ReplyTemplate(source, where, compiled)
+
+    def _parse(self, source: str) -> nodes.Template:
+        """The tree of ``source``: the one ``compile`` just parsed (once), else parsed now."""
+        last, self._last_tree = self._last_tree, None
+        if last is not None and last[0] == source:
+            return last[1]
+        return self._env.parse(source)
 
     def render(self, template: ReplyTemplate, context: Mapping[str, Any]) -> str:
         """Render with the given variables; any failure is a TemplateError naming the template."""
@@ -396,13 +554,16 @@ class TemplateEngine:
             return
         extra_names = tuple(extra_names)
         known = set(self.variables(extra_names))
-        tree = self._env.parse(template.source)
-        for name in sorted(meta.find_undeclared_variables(tree)):
-            if name not in known:
-                line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), None)
-                raise TemplateError(self._unknown_variable(name, known), _at_line(where, line))
-        self._check_attributes(tree, where)
-        self._check_filters(tree, where)
+        if not self._passes_simple_checks(template.compiled, known):
+            tree = self._parse(template.source)
+            for name in sorted(meta.find_undeclared_variables(tree)):
+                if name not in known:
+                    line = next(
+                        (n.lineno for n in tree.find_all(nodes.Name) if n.name == name), None
+                    )
+                    raise TemplateError(self._unknown_variable(name, known), _at_line(where, line))
+            self._check_attributes(tree, where)
+            self._check_filters(tree, where)
         if self.lazy:
             return  # the static checks above cover names; brandbot check renders too
         sample = sample_context(self.brand)
@@ -411,9 +572,35 @@ class TemplateEngine:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _shapes(self) -> dict[str, tuple[str, ...]]:
+        """The attributes ``follower``, ``event`` and ``brand`` have."""
+        return {"follower": FOLLOWER_FIELDS, "event": EVENT_FIELDS, "brand": tuple(self.brand)}
+
+    def _passes_simple_checks(self, compiled: Any, known: set[str]) -> bool:
+        """The static checks of a simple template, from its outputs: no Jinja tree walk.
+
+        True when every name is known, every attribute taken of ``follower``, ``event``
+        or ``brand`` exists and every filter is registered. Otherwise (or for any other
+        template) the full checks run, and report the problem with its line.
+        """
+        if not isinstance(compiled, _SimpleTemplate):
+            return False
+        shapes = self._shapes()
+        for output in compiled.outputs:
+            if output.name not in known:
+                return False
+            if output.attrs and output.name in shapes:
+                attr = output.attrs[0]
+                brand_method = output.name == "brand" and hasattr(dict, attr)
+                if attr not in shapes[output.name] and not brand_method:
+                    return False
+            if any(name not in self._env.filters for name in output.filter_names):
+                return False
+        return True
+
     def _check_attributes(self, tree: nodes.Template, where: str) -> None:
         assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-        shapes = {"follower": FOLLOWER_FIELDS, "event": EVENT_FIELDS, "brand": tuple(self.brand)}
+        shapes = self._shapes()
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
             assert isinstance(node, nodes.Getattr | nodes.Getitem)
             target = node.node

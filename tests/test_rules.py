@@ -15,9 +15,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from brandbot import rules as rules_module
 from brandbot.errors import ConfigError, RuleError, TemplateError
 from brandbot.events import Conversation, Event, Kind, Person
 from brandbot.rules import (
+    VARIANT_MEMORY,
     Rule,
     RuleBook,
     RuleState,
@@ -26,6 +28,7 @@ from brandbot.rules import (
     once_key,
     parse_duration,
     required_literal,
+    required_literals,
 )
 from brandbot.store.records import FollowerRecord
 from brandbot.templates import TemplateEngine
@@ -571,16 +574,93 @@ def test_rules_without_cooldown_are_always_ok() -> None:
     assert state.cooldown_ok(rule, 1, "c", NOW) is None
 
 
-def test_state_memory_is_bounded() -> None:
-    (rule,) = load("- {name: r, reply: [a, b], cooldown: {person: 1d}}\n").rules
+def test_variant_memory_is_bounded_least_recent_first() -> None:
+    (rule,) = load("- {name: r, reply: [a, b]}\n").rules
     state = RuleState(max_entries=10)
     rng = random.Random(1)
     for fid in range(100):
-        state.note_fired(rule, fid, "c", NOW)
         state.pick_variant(rule, fid, rng)
-    assert state.cooldown_ok(rule, 99, "c", NOW) is not None
-    assert state.cooldown_ok(rule, 0, "c", NOW) is None  # forgotten, oldest first
     assert state.last_variant("r", 0) is None and state.last_variant("r", 99) is not None
+    assert [fid for fid in range(100) if state.last_variant("r", fid) is not None] == list(
+        range(90, 100)
+    )
+    state.remember_variant("r", 90, 1)  # setting again makes it the most recent
+    state.pick_variant(rule, 100, rng)
+    assert state.last_variant("r", 90) == 1 and state.last_variant("r", 91) is None
+
+
+def test_default_variant_memory_is_small() -> None:
+    assert VARIANT_MEMORY <= 20_000
+    state = RuleState()
+    for fid in range(VARIANT_MEMORY + 5):
+        state.remember_variant("r", fid, 1)
+    assert state.last_variant("r", 4) is None and state.last_variant("r", 5) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "greet-newcomer", "r.1", ""]),
+            st.integers(-(2**70), 2**70) | st.integers(-3, 3),
+            st.integers(0, 5),
+        ),
+        max_size=40,
+    )
+)
+def test_variant_keys_never_collide(entries: list[tuple[str, int, int]]) -> None:
+    state = RuleState()
+    expected: dict[tuple[str, int], int] = {}
+    for name, fid, index in entries:
+        state.remember_variant(name, fid, index)
+        expected[(name, fid)] = index
+    for (name, fid), index in expected.items():
+        assert state.last_variant(name, fid) == index
+    assert state.last_variant("never", 1) is None
+
+
+def test_variant_keys_beyond_the_rule_number_bits_still_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules_module, "_RULE_BITS", 1)  # rule numbers 0 and 1 fit, 2+ do not
+    state = RuleState()
+    for name in ("a", "b", "c", "d"):
+        state.remember_variant(name, 7, ord(name))
+    assert [state.last_variant(n, 7) for n in "abcd"] == [97, 98, 99, 100]
+
+
+def test_cooldowns_are_never_forgotten_before_they_are_over() -> None:
+    (rule,) = load("- {name: r, reply: [a, b], cooldown: {person: 1d, conversation: 1h}}\n").rules
+    state = RuleState(max_entries=10)
+    for fid in range(5000):
+        state.note_fired(rule, fid, ("telegram", f"c{fid}"), NOW + timedelta(seconds=fid))
+    later = NOW + timedelta(seconds=5000)
+    assert all(
+        state.cooldown_ok(rule, fid, ("telegram", "other"), later) is not None
+        for fid in range(5000)
+    )
+    assert state.cooldown_ok(rule, 0, ("telegram", "c0"), later) == "cooldown: person 22h 36m left"
+    assert state.cooldown_ok(rule, 5000, ("telegram", "c4000"), later) == (
+        "cooldown: conversation 44m left"
+    )
+    assert state.cooldown_ok(rule, 5000, ("telegram", "c0"), later) is None  # over after 1h
+
+
+def test_expired_cooldowns_are_swept() -> None:
+    (rule,) = load("- {name: r, reply: x, cooldown: {person: 1m}}\n").rules
+    state = RuleState()
+    for minute in range(30):  # 2,000 new people a minute: about 2,000 cooldowns are live
+        at = NOW + timedelta(minutes=minute)
+        for i in range(2000):
+            fid = minute * 2000 + i
+            assert state.cooldown_ok(rule, fid, "c", at) is None
+            state.note_fired(rule, fid, "c", at)
+            assert state.cooldown_ok(rule, fid, "c", at) == "cooldown: person 1m left"
+        assert state.cooldown_entries() <= 2 * 2 * 2000 + 1
+    # every cooldown of the last minute is still there
+    last = NOW + timedelta(minutes=29, seconds=59)
+    assert all(state.cooldown_ok(rule, 29 * 2000 + i, "c", last) is not None for i in range(2000))
+    assert state.cooldown_ok(rule, 0, "c", last) is None
 
 
 def test_pick_variant_single_and_restore() -> None:
@@ -740,6 +820,10 @@ REGEXES = [
     r"\bab\b",
     "York",
     "ID-[0-9]",
+    r"(?:tour|order)s?",
+    r"(hi|hello),? (cafe|york)",
+    "x(?:ab|abc)y?",
+    r"(?:c\+\+|don't)",
 ]
 TEXT_PIECES = VOCAB + [
     "HI",
@@ -861,13 +945,56 @@ def test_regex_prefilter_never_hides_a_match(pattern: str, cs: bool) -> None:
     """Exhaustively over pieces and pairs of pieces: a match implies its literal is present."""
     regex = compile_regex(pattern, case_sensitive=cs)
     literal = required_literal(regex, folded=not cs)
-    if literal is None:
+    alternatives = required_literals(regex, folded=not cs)
+    if literal is not None:
+        assert alternatives is not None and min(map(len, alternatives)) >= len(literal)
+    if alternatives is None:
         return
     samples = TEXT_PIECES + [a + j + b for a in TEXT_PIECES for b in TEXT_PIECES for j in (" ", "")]
     for text in samples:
         prepared = clean(text) if cs else normalize(text)
         if regex.search(prepared):
-            assert literal in prepared, (text, literal)
+            assert literal is None or literal in prepared, (text, literal)
+            assert any(a in prepared for a in alternatives), (text, alternatives)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"(?:order|invoice)\s*\d+", ("order", "invoice")),
+        (r"(?:new|old) york", (" york",)),  # the longer of the two
+        (r"(ab|cd)x", ("ab", "cd")),
+        (r"abc|\d", None),  # one branch needs no literal
+        (r"(?i:ab|cd)", None),
+        (r"(?:Café|thé)\d", ("cafe", "the")),
+        (r"(?:ab|AB)c", ("ab",)),
+        (r"h(i|ello)", ("h",)),  # as long as "i", and one literal is cheaper than two
+        (r"(?:a(?:bc|de)|fgh)", ("bc", "de", "fgh")),  # runs do not continue into a group
+    ],
+)
+def test_required_literals_of_alternations(pattern: str, literals: tuple[str, ...] | None) -> None:
+    regex = compile_regex(pattern, case_sensitive=False)
+    assert required_literals(regex, folded=True) == literals
+
+
+def test_literal_index_with_many_regexes_equals_naive_matching() -> None:
+    """Many literals (more keys than a short text has characters) and shared prefixes."""
+    words_ = ["order", "orders", "ordinal", "tour", "tourist", "cafe", "cab", "x", "ab", "abc"]
+    specs: list[dict[str, Any]] = [
+        {"name": f"r{i}", "reply": "ok", "kinds": ["mention"], "match": {"regex": pattern}}
+        for i, pattern in enumerate(
+            [re.escape(w) for w in words_]
+            + [rf"{a}\s*{b}" for a in words_[:4] for b in (r"#?\d+", "now")]
+            + [rf"(?:{a}|{b})!" for a, b in itertools.combinations(words_[:6], 2)]
+        )
+    ]
+    doc = load_yaml_text(yaml.safe_dump({"rules": specs}), Path("many.yaml"))
+    book = RuleBook.from_docs([doc], TemplateEngine())
+    texts_ = ["", "x", "ab", "order", "ORDERS 12", "tourist now", "cab! cafe!", "an ordinal #4"]
+    texts_ += [f"{a} {b}" for a in TEXT_PIECES[:12] for b in words_]
+    for text in texts_:
+        got = [r.name for r in book.candidates(event(text, kind=Kind.MENTION), NOW)]
+        assert got == reference(specs, text, Kind.MENTION, "telegram"), text
 
 
 def test_the_ascii_fast_path_of_normalize_equals_the_full_path() -> None:
@@ -891,6 +1018,10 @@ def test_the_ascii_fast_path_of_normalize_equals_the_full_path() -> None:
         t = unicodedata.normalize("NFKD", text.translate(textnorm._INVISIBLE)).casefold()
         t = unicodedata.normalize("NFKD", t)
         t = "".join(ch for ch in t if not unicodedata.combining(ch))
-        return unicodedata.normalize("NFC", t).translate(textnorm._TYPOGRAPHIC).translate(textnorm._FOLD_EXTRA)
+        return (
+            unicodedata.normalize("NFC", t)
+            .translate(textnorm._TYPOGRAPHIC)
+            .translate(textnorm._FOLD_EXTRA)
+        )
 
     same()
