@@ -19,7 +19,7 @@ Why it is shaped this way:
   they are being committed) and reads look there before the database.
 - Memory stays flat however many people and events pass: followers, identities and
   plugin data are cached in bounded LRU maps, and whether a person, processed id or
-  once-key may exist is answered by Bloom filters (about 1.2 bytes a key), so a new
+  once-key may exist is answered by Bloom filters (about 1.3 bytes a key), so a new
   event or a new person needs no read at all and a known one at most one indexed read.
 - Ids (followers, interactions, outbox) are allocated from in-memory counters started
   from the database at open, so creating a row never waits for the flusher.
@@ -99,7 +99,7 @@ _DATA_ERRORS = (
 )
 
 _RETRY_MAX_SECONDS = 5.0
-#: Bloom filters start with room for this many keys (about 1.2 MB each at 1% errors).
+#: Bloom filters start with room for this many keys (about 1.3 MB each at 1% errors).
 _MIN_FILTER_CAPACITY = 1_000_000
 #: Committed rows after which the WAL is checkpointed (off the event loop's thread).
 _CHECKPOINT_ROWS = 20_000
@@ -488,6 +488,7 @@ class SqliteStore:
         self._commit_soon = False  # a commit is scheduled for the next loop turn
         self._failing = False  # the last commit failed: only the flusher retries
         self._rows_since_checkpoint = 0
+        self._finish_checkpoint = False  # a background checkpoint ran: finish it before the next commit
         self._count = 0  # buffered writes not yet taken by a commit
         self._seq = 0  # writes ever buffered; a write's number is _seq after it
         self._committed_seq = 0  # every write numbered up to this is durable
@@ -835,6 +836,10 @@ class SqliteStore:
         if self._count == 0:
             return
         db = self._loop_connection()
+        if self._finish_checkpoint:
+            self._finish_checkpoint = False
+            with contextlib.suppress(sqlite3.Error):  # a busy reader: the next round retries
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         batch = self._take_batch()
         batch_seq = self._seq
         started = time.perf_counter()
@@ -900,9 +905,16 @@ class SqliteStore:
             raise
 
     async def _checkpoint(self) -> None:
-        """Copy the WAL into the database on a worker thread (it may wait for the disk)."""
+        """Copy the WAL into the database on a worker thread (it may wait for the disk).
+
+        Commits go on meanwhile, so this copy never quite catches up, and SQLite only
+        starts the WAL file over once a checkpoint has copied every frame. The next
+        commit therefore first copies the few frames written since (see
+        ``_finish_checkpoint``); without that the WAL grows without end.
+        """
         try:
             await asyncio.to_thread(_checkpoint_file, self._path)
+            self._finish_checkpoint = True
         except (sqlite3.Error, OSError) as exc:
             logger.warning("store: WAL checkpoint failed (%s); will try again later", exc)
         finally:
