@@ -101,7 +101,7 @@ class Outbox:
         self._metrics = metrics
         self._store = store
         self._clock = clock
-        self._queues = {name: _NetworkQueue(net, concurrency) for name, net in networks.items()}
+        self._queues = {name: _NetworkQueue(net, net.send_concurrency or concurrency) for name, net in networks.items()}
         self._on_sent = on_sent
         self._on_failed = on_failed
         self._max_attempts = max_attempts
@@ -220,6 +220,14 @@ class Outbox:
         while self._running:
             entry, at = self._pick(q)
             if entry is not None:
+                # Never send a reply whose row could still be lost: after a crash its event
+                # would be replayed and answered again. One commit covers every reply
+                # queued before it, so this waits once per commit, not once per reply,
+                # and it waits without holding a send slot.
+                seq = self._row_seq.pop(entry.id, 0)
+                if seq:
+                    await self._store.ensure_committed(seq)
+                    at = self._clock.monotonic()
                 await q.slots.acquire()
                 q.gate.record(entry.conversation_id, entry.conversation_private, at)
                 q.inflight.add(entry.conversation_id)
@@ -240,11 +248,6 @@ class Outbox:
     async def _deliver(self, q: _NetworkQueue, entry: OutboxEntry) -> None:
         attempt = entry.attempts + 1
         try:
-            # Never send a reply whose row could still be lost: after a crash its event
-            # would be replayed and answered again.
-            seq = self._row_seq.pop(entry.id, 0)
-            if seq:
-                await self._store.ensure_committed(seq)
             sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt))
         except RateLimitedError as exc:
             self.stats["rate_limited"] += 1

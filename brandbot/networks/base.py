@@ -103,6 +103,10 @@ class Network(abc.ABC):
     #: True where the platform allows automated replies only to people who summoned us.
     requires_summons: bool = False
     limits: RateLimits = RateLimits()
+    #: Sends in flight at once (0: the outbox's default, 4). Remote APIs want few; a
+    #: network whose send returns at once (memory, feed) can take many, or replies
+    #: generated faster than four per loop turn would pile up in the outbox.
+    send_concurrency: int = 0
 
     @abc.abstractmethod
     async def start(self, host: NetworkHost) -> None: ...

@@ -145,6 +145,7 @@ class FeedNetwork(Network):
     name = "feed"
     Config = FeedConfig
     limits = RateLimits(max_text=1_000_000)
+    send_concurrency = 64  # a send is a buffered line written to a file
 
     def __init__(self, config: FeedConfig, *, clock: Clock | None = None, name: str = "feed") -> None:
         self.config = config

@@ -30,6 +30,7 @@ class _Failure:
 
 class MemoryNetwork(Network):
     Config = MemoryConfig
+    send_concurrency = 64  # a send returns at once
 
     def __init__(self, config: MemoryConfig | None = None, *, clock: Clock | None = None, name: str = "memory",
                  limits: RateLimits | None = None) -> None:
