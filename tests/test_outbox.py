@@ -1,0 +1,120 @@
+"""The outbox: a reply goes out only once its row is committed, and sends run side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from brandbot.clock import SystemClock
+from brandbot.events import Outgoing
+from brandbot.networks.base import Network, NetworkHost, Sent
+from brandbot.networks.memory import MemoryNetwork
+from brandbot.outbox import Outbox
+from brandbot.store.records import OutboxEntry, OutboxStatus
+from brandbot.store.sqlite import SqliteStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class GatedNetwork(Network):
+    """Sends wait until released; remembers how many were in flight at once and what the
+    database held when each send began."""
+
+    name = "gated"
+
+    def __init__(self, db_path: Path, concurrency: int) -> None:
+        self.send_concurrency = concurrency
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.rows_committed_at_send: list[bool] = []
+        self._db_path = db_path
+
+    async def start(self, host: NetworkHost) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, message: Outgoing) -> Sent:
+        with sqlite3.connect(self._db_path) as other:  # what a crash right now would keep
+            found = other.execute("SELECT 1 FROM outbox WHERE id = ?", (message.outbox_id,)).fetchall()
+        self.rows_committed_at_send.append(bool(found))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.release.wait()
+        self.in_flight -= 1
+        return Sent((f"post-{message.outbox_id}",))
+
+
+def entry(store: SqliteStore, conversation: str, network: str = "gated") -> OutboxEntry:
+    return OutboxEntry(
+        id=store.next_outbox_id(), network=network, conversation_id=conversation,
+        conversation_private=False, text="thanks!", created=T0, next_try=T0,
+        status=OutboxStatus.PENDING,
+    )  # fmt: skip
+
+
+async def wait_for(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def test_replies_wait_for_their_commit_and_run_up_to_the_networks_concurrency(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path, commit_delay=3600) as store:
+        network = GatedNetwork(path, concurrency=3)
+        outbox = Outbox(store, {"gated": network}, SystemClock())
+        await outbox.start()
+        try:
+            for i in range(10):
+                outbox.enqueue(entry(store, f"c{i}"))
+            await wait_for(lambda: network.in_flight == 3)
+            await asyncio.sleep(0.05)
+            assert network.most_in_flight == 3  # never more than the network allows
+            network.release.set()
+            await wait_for(lambda: outbox.stats["sent"] == 10)
+        finally:
+            await outbox.stop()
+        # A commit was asked for at once (the delay is an hour), and every send saw its row.
+        assert network.rows_committed_at_send == [True] * 10
+
+
+async def test_a_network_without_its_own_setting_gets_four_sends_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path) as store:
+        network = GatedNetwork(path, concurrency=0)
+        outbox = Outbox(store, {"gated": network}, SystemClock())
+        await outbox.start()
+        try:
+            for i in range(8):
+                outbox.enqueue(entry(store, f"c{i}"))
+            await wait_for(lambda: network.in_flight == 4)
+            await asyncio.sleep(0.05)
+            assert network.most_in_flight == 4
+            network.release.set()
+            await wait_for(lambda: outbox.stats["sent"] == 8)
+        finally:
+            await outbox.stop()
+
+
+async def test_a_fast_network_keeps_up_with_a_burst_of_replies(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "b.db") as store:
+        network = MemoryNetwork(name="memory")
+        outbox = Outbox(store, {"memory": network}, SystemClock())
+        await outbox.start()
+        try:
+            for i in range(2_000):
+                outbox.enqueue(entry(store, f"c{i % 500}", network="memory"))
+            await wait_for(lambda: outbox.stats["sent"] == 2_000)
+        finally:
+            await outbox.stop()
+        # Per conversation, replies went out in the order they were queued.
+        by_conversation: dict[str, list[int]] = {}
+        for message in network.outgoing:
+            by_conversation.setdefault(message.reply.conversation.id, []).append(message.outbox_id)
+        assert all(ids == sorted(ids) for ids in by_conversation.values())
