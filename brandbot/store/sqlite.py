@@ -102,7 +102,7 @@ _RETRY_MAX_SECONDS = 5.0
 #: Bloom filters start with room for this many keys (about 1.3 MB each at 1% errors).
 _MIN_FILTER_CAPACITY = 1_000_000
 #: Committed rows after which the WAL is checkpointed (off the event loop's thread).
-_CHECKPOINT_ROWS = 20_000
+_CHECKPOINT_ROWS = 50_000
 #: SQLite page cache of the event-loop connection, in KiB (the OS caches the rest).
 _PAGE_CACHE_KIB = 4096
 
@@ -439,10 +439,15 @@ def _rollback(db: sqlite3.Connection) -> None:
 
 
 def _checkpoint_file(path: str) -> None:
-    """PASSIVE: copies what it can without waiting for or blocking the writer."""
+    """PASSIVE: copies what it can without waiting for or blocking the writer.
+
+    Twice: the second pass copies what was committed during the first, so that the
+    pass left for the event loop's thread (see ``SqliteStore._checkpoint``) is short.
+    """
     db = sqlite3.connect(path, isolation_level=None)
     try:
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        for _ in range(2):
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     finally:
         db.close()
 
