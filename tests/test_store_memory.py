@@ -155,8 +155,9 @@ async def test_the_wal_is_checkpointed_and_started_over_while_commits_go_on(
                 if store._checkpointer is not None:
                     await store._checkpointer
                 sizes.append(wal.stat().st_size)
-        # The file is reused from its start: it stops growing (else it grows by every commit).
-        assert sizes[-1] == sizes[-2] == sizes[-3], sizes
+        # The file is reused from its start, so it stops growing; without that it grows
+        # by every commit (about threefold over these rounds).
+        assert sizes[-1] < 2 * sizes[0], sizes
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT COUNT(*) FROM processed").fetchone() == (3_000,)
 
