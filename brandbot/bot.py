@@ -1,6 +1,7 @@
 """The Bot: wiring, lifecycle, and the path every event takes.
 
-    network --submit--> Lanes (per-conversation order, back-pressure)
+    network --submit--> Lanes (per-conversation order, per person for follows and
+                        reposts: see lane_key; back-pressure)
         --> _handle: dedupe -> resolve follower -> count + score (loyalty)
                      -> record the interaction (write-behind)
                      -> milestones first, then the Router (watchers, responders)
@@ -64,6 +65,25 @@ COST_NAMESPACE = "core.cost"
 DM_NAMESPACE = "core.dm"
 OPEN_DMS_REMEMBERED = 10_000  # private conversations known open without asking the store
 STORE_BACKLOG_LIMIT = 2_000  # buffered writes before handlers wait for a commit
+
+
+#: Kinds that are about one person, not a turn in a conversation.
+PERSONAL_KINDS = frozenset({Kind.FOLLOW, Kind.JOIN, Kind.REPOST, Kind.REACTION})
+
+
+def lane_key(event: Event) -> tuple[str, ...]:
+    """Which events must be handled one after another, in arrival order.
+
+    Messages, mentions, replies, quotes and commands keep their conversation's order (a
+    thread is answered in the order it was written). Follows, joins, reposts and
+    reactions are about one person: they keep that person's order only. Putting them in
+    their "conversation" (the brand profile, a group, a brand post) would make thousands
+    of people queue in one lane, handled one per loop turn: under load those lanes fell
+    seconds behind.
+    """
+    if event.kind in PERSONAL_KINDS:
+        return (event.network, "person", event.author.id)
+    return event.conversation.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +230,7 @@ class Bot:
 
     # -- NetworkHost ----------------------------------------------------------------------
     async def submit(self, event: Event) -> None:
-        await self.lanes.submit(event.conversation.key, event)
+        await self.lanes.submit(lane_key(event), event)
 
     async def settled(self) -> None:
         await self.lanes.join()

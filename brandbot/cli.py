@@ -39,9 +39,10 @@ def _load(args: argparse.Namespace) -> Any:
 def tune_runtime() -> None:
     """Process-wide settings for a long-running bot (not set when brandbot is a library).
 
-    A shorter GIL switch interval lets the store's writer thread commit promptly while
-    the event loop is busy; a higher first GC threshold and freezing the start-up heap cut
-    collector pauses caused by the large, long-lived caches.
+    A shorter GIL switch interval lets the threads beside the event loop (WAL
+    checkpoints, aiosqlite's maintenance work) get the GIL back promptly while the loop
+    is busy; a higher first GC threshold and freezing the start-up heap cut collector
+    pauses caused by the long-lived caches.
     """
     import gc
 

@@ -60,3 +60,21 @@ async def test_submit_blocks_when_the_queue_is_full() -> None:
     await asyncio.wait_for(third, 1)
     await lanes.join()
     assert lanes.queued == 0
+
+
+def test_follows_and_reposts_queue_per_person_and_messages_per_conversation() -> None:
+    from datetime import datetime, timezone
+
+    from brandbot.bot import lane_key
+    from brandbot.events import Conversation, Event, Kind, Person
+
+    def event(kind: Kind, who: str, conversation: str) -> Event:
+        return Event(kind=kind, network="x", id=f"{kind}-{who}", author=Person("x", who),
+                     conversation=Conversation("x", conversation), text="hi",
+                     time=datetime(2026, 3, 1, tzinfo=timezone.utc))
+
+    # Thousands of people following the brand profile must not wait in one lane ...
+    assert lane_key(event(Kind.FOLLOW, "ana", "profile")) != lane_key(event(Kind.FOLLOW, "ben", "profile"))
+    assert lane_key(event(Kind.REPOST, "ana", "post-1")) == lane_key(event(Kind.REACTION, "ana", "post-2"))
+    # ... while a thread is still answered in the order it was written.
+    assert lane_key(event(Kind.MENTION, "ana", "thread")) == lane_key(event(Kind.REPLY, "ben", "thread"))
