@@ -47,7 +47,7 @@ def tune_runtime() -> None:
     import gc
 
     sys.setswitchinterval(0.0005)
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(2_000, 20, 100)
     gc.freeze()
 
 
