@@ -63,7 +63,8 @@ def backoff_seconds(attempt: int, rng: random.Random, base: float = 2.0, cap: fl
 class _NetworkQueue:
     """Pending entries of one network, grouped by conversation, oldest conversation first."""
 
-    def __init__(self, network: Network, concurrency: int) -> None:
+    def __init__(self, name: str, network: Network, concurrency: int, max_in_memory: int) -> None:
+        self.name = name
         self.network = network
         self.gate = RateGate(network.limits)
         self.by_conversation: OrderedDict[str, deque[OutboxEntry]] = OrderedDict()
@@ -71,6 +72,26 @@ class _NetworkQueue:
         self.slots = asyncio.Semaphore(concurrency)
         self.wake = asyncio.Event()
         self.size = 0
+        # Past ``max_in_memory`` queued entries, new ones stay in the store only (they are
+        # already recorded there) and are read back, oldest first, as the queue empties:
+        # a burst bigger than the platform's rate limits must not grow memory without end.
+        self.max_in_memory = max_in_memory
+        self.spilled_after: int | None = None  # entries with a higher id wait in the store
+        self.spills = 0  # entries ever left in the store (a refill checks none came meanwhile)
+
+    def offer(self, entry: OutboxEntry) -> bool:
+        """Queue a new entry, or leave it in the store when the queue is full (False)."""
+        if self.spilled_after is None and self.size < self.max_in_memory:
+            self.push(entry)
+            return True
+        if self.spilled_after is None:
+            self.spilled_after = entry.id - 1
+        self.spills += 1
+        self.wake.set()
+        return False
+
+    def wants_refill(self) -> bool:
+        return self.spilled_after is not None and self.size <= self.max_in_memory // 2
 
     def push(self, entry: OutboxEntry, front: bool = False) -> None:
         q = self.by_conversation.get(entry.conversation_id)
@@ -95,13 +116,17 @@ class Outbox:
         on_failed: FailedHook | None = None,
         concurrency: int = 4,
         max_attempts: int = 8,
+        max_in_memory: int = 10_000,
         rng: random.Random | None = None,
         metrics: Any = None,
     ) -> None:
         self._metrics = metrics
         self._store = store
         self._clock = clock
-        self._queues = {name: _NetworkQueue(net, net.send_concurrency or concurrency) for name, net in networks.items()}
+        self._queues = {
+            name: _NetworkQueue(name, net, net.send_concurrency or concurrency, max_in_memory)
+            for name, net in networks.items()
+        }
         self._on_sent = on_sent
         self._on_failed = on_failed
         self._max_attempts = max_attempts
@@ -114,20 +139,40 @@ class Outbox:
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
-        """Load rows left PENDING by a previous run and start the senders. Returns that count."""
+        """Start the senders; rows left PENDING by a previous run are read back (as room
+        allows) and sent. Returns how many were read back at once."""
         restored = 0
-        for entry in await self._store.pending_outbox(limit=1_000_000):
-            queue = self._queues.get(entry.network)
-            if queue is None:
+        for name, queue in self._queues.items():
+            waiting = await self._store.pending_outbox(limit=1, network=name)
+            if waiting:
+                queue.spilled_after = waiting[0].id - 1
+                restored += await self._refill(queue)
+        for entry in await self._store.pending_outbox(limit=1000):
+            if entry.network not in self._queues:
                 log.warning("outbox row %d is for network %r, which is not enabled; left pending", entry.id, entry.network)
-                continue
-            queue.push(entry)
-            restored += 1
         self._running = True
         self._tasks = [asyncio.create_task(self._sender(q), name=f"outbox:{n}") for n, q in self._queues.items()]
         if restored:
             log.info("outbox: %d replies from before the restart will be sent", restored)
         return restored
+
+    async def _refill(self, q: _NetworkQueue) -> int:
+        """Read entries left in the store back into the queue, oldest first."""
+        after = q.spilled_after
+        if after is None:
+            return 0
+        room = max(1, q.max_in_memory - q.size)
+        spills = q.spills
+        rows = await self._store.pending_outbox(limit=room, network=q.name, after_id=after)
+        seq = self._store.write_seq()  # a row read back may still be only buffered
+        for entry in rows:
+            self._row_seq[entry.id] = seq
+            q.push(entry)
+        if len(rows) < room and q.spills == spills:
+            q.spilled_after = None  # the store holds nothing more: new entries queue again
+        elif rows:
+            q.spilled_after = rows[-1].id
+        return len(rows)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Let due sends finish for up to ``grace`` seconds, then stop. Pending rows stay in the store."""
@@ -154,10 +199,11 @@ class Outbox:
         queue = self._queues.get(entry.network)
         if queue is None:
             raise SendError(f"no network {entry.network!r} is running to send outbox row {entry.id}")
-        self._row_seq[entry.id] = self._store.write_seq()
-        queue.push(entry)
+        if queue.offer(entry):
+            self._row_seq[entry.id] = self._store.write_seq()
 
     def depth(self) -> int:
+        """Entries queued in memory or being sent (those waiting in the store not counted)."""
         return sum(q.size + len(q.inflight) for q in self._queues.values())
 
     def due_count(self) -> int:
@@ -166,6 +212,8 @@ class Outbox:
         A conversation's replies go out in order, so entries queued behind one that waits
         for a later time (quiet hours, a retry) are not due either.
         """
+        if any(q.spilled_after is not None for q in self._queues.values()):
+            return 1 + sum(q.size for q in self._queues.values())  # more wait in the store
         now = self._clock.now()
         due = 0
         for q in self._queues.values():
@@ -218,6 +266,8 @@ class Outbox:
 
     async def _sender(self, q: _NetworkQueue) -> None:
         while self._running:
+            if q.wants_refill():
+                await self._refill(q)
             entry, at = self._pick(q)
             if entry is not None:
                 # Never send a reply whose row could still be lost: after a crash its event

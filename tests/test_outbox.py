@@ -118,3 +118,47 @@ async def test_a_fast_network_keeps_up_with_a_burst_of_replies(tmp_path: Path) -
         for message in network.outgoing:
             by_conversation.setdefault(message.reply.conversation.id, []).append(message.outbox_id)
         assert all(ids == sorted(ids) for ids in by_conversation.values())
+
+
+async def test_a_burst_beyond_the_memory_bound_waits_in_the_store_and_goes_out_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path) as store:
+        network = GatedNetwork(path, concurrency=2)
+        outbox = Outbox(store, {"gated": network}, SystemClock(), max_in_memory=10)
+        await outbox.start()
+        try:
+            entries = [entry(store, f"c{i % 3}") for i in range(100)]
+            for e in entries:
+                outbox.enqueue(e)
+            assert outbox.depth() <= 10  # the other 90 are only in the store
+            await store.flush()
+            with sqlite3.connect(path) as other:
+                assert other.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall() == [("pending", 100)]
+            network.release.set()
+            await outbox.drain()
+            assert outbox.stats["sent"] == 100 and outbox.depth() == 0
+        finally:
+            await outbox.stop()
+        assert network.rows_committed_at_send == [True] * 100
+        await store.flush()
+        with sqlite3.connect(path) as other:
+            assert other.execute("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetchone() == (100,)
+
+
+async def test_after_a_restart_pending_rows_are_read_back_as_room_allows(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path) as store:
+        for i in range(50):
+            store.put_outbox(entry(store, f"c{i}", network="memory"))
+    async with SqliteStore(path) as store:
+        network = MemoryNetwork(name="memory")
+        outbox = Outbox(store, {"memory": network}, SystemClock(), max_in_memory=8)
+        assert await outbox.start() == 8
+        try:
+            await wait_for(lambda: outbox.stats["sent"] == 50)
+            later = entry(store, "new", network="memory")
+            outbox.enqueue(later)  # back to queueing in memory once the store is emptied
+            await wait_for(lambda: outbox.stats["sent"] == 51)
+        finally:
+            await outbox.stop()
+        assert [m.outbox_id for m in network.outgoing] == list(range(1, 52))

@@ -110,8 +110,10 @@ class Store(Protocol):
     def put_outbox(self, entry: OutboxEntry) -> None:
         """Buffered: insert or replace an outbox row."""
 
-    async def pending_outbox(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Rows still PENDING, oldest first (including buffered ones)."""
+    async def pending_outbox(self, limit: int = 1000, *, network: str | None = None,
+                             after_id: int = 0) -> list[OutboxEntry]:
+        """Rows still PENDING with an id above ``after_id`` (of one network if given),
+        oldest first, buffered ones included."""
 
     async def outbox_for(self, follower_id: int, limit: int = 50) -> list[OutboxEntry]: ...
 

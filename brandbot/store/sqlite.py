@@ -1405,16 +1405,28 @@ class SqliteStore:
             self._last_outbox_id = entry.id
         self._outbox.put(entry.id, entry, row)
 
-    async def pending_outbox(self, limit: int = 1000) -> list[OutboxEntry]:
-        """Rows still PENDING, oldest (lowest id) first, buffered ones included."""
+    async def pending_outbox(
+        self, limit: int = 1000, *, network: str | None = None, after_id: int = 0
+    ) -> list[OutboxEntry]:
+        """Rows still PENDING with an id above ``after_id`` (of one network if given),
+        oldest (lowest id) first, buffered ones included."""
         buffered = self._outbox.snapshot()
+        where = "status = ? AND id > ?" + (" AND network = ?" if network is not None else "")
+        params: list[Any] = [OutboxStatus.PENDING.value, after_id]
+        if network is not None:
+            params.append(network)
         rows = await self._fetch(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = ? ORDER BY id LIMIT ?",
-            (OutboxStatus.PENDING.value, limit + len(buffered)),
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {where} ORDER BY id LIMIT ?",
+            (*params, limit + len(buffered)),
         )
         found = {row[0]: _outbox_from(row) for row in rows}
         for entry_id, entry in buffered.items():
-            if entry.status == OutboxStatus.PENDING:
+            wanted = (
+                entry.status == OutboxStatus.PENDING
+                and entry_id > after_id
+                and (network is None or entry.network == network)
+            )
+            if wanted:
                 found[entry_id] = entry
             else:
                 found.pop(entry_id, None)
