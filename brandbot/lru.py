@@ -13,14 +13,13 @@ MISSING: Any = object()  # what get() returns for an absent key when no default 
 
 
 class Lru(Generic[K, V]):
-    """A bounded least-recently-used map. ``evicted`` says whether it ever dropped a key."""
+    """A bounded least-recently-used map."""
 
-    __slots__ = ("_data", "_size", "evicted")
+    __slots__ = ("_data", "_size")
 
     def __init__(self, size: int) -> None:
         self._data: OrderedDict[K, V] = OrderedDict()
         self._size = max(1, size)
-        self.evicted = False
 
     def __len__(self) -> int:
         return len(self._data)
@@ -38,14 +37,9 @@ class Lru(Generic[K, V]):
         data.move_to_end(key)
         if len(data) > self._size:
             data.popitem(last=False)
-            self.evicted = True
 
     def discard(self, key: K) -> None:
         self._data.pop(key, None)
 
     def clear(self) -> None:
         self._data.clear()
-        self.evicted = True
-
-    def items(self) -> list[tuple[K, V]]:
-        return list(self._data.items())

@@ -14,7 +14,7 @@ and the filter lives only as long as the process, so its per-process salt is har
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 
 _LOW32 = 0xFFFFFFFF
 _HASHES = 4
@@ -23,7 +23,7 @@ _HASHES = 4
 class BloomFilter:
     """Fixed-size set membership with false positives but no false negatives."""
 
-    __slots__ = ("_bits", "_size", "_hashes", "capacity", "count")
+    __slots__ = ("_bits", "_hashes", "_size", "capacity", "count")
 
     def __init__(self, capacity: int, error_rate: float = 0.01) -> None:
         if capacity < 1:
@@ -39,13 +39,6 @@ class BloomFilter:
         self._bits = bytearray((size + 7) // 8)
         self.capacity = capacity
         self.count = 0  # keys added (duplicates included): an upper bound of distinct keys
-
-    @classmethod
-    def of(cls, keys: Iterable[Hashable], capacity: int, error_rate: float = 0.01) -> BloomFilter:
-        built = cls(capacity, error_rate)
-        for key in keys:
-            built.add(key)
-        return built
 
     @property
     def nbytes(self) -> int:
