@@ -142,11 +142,9 @@ class Outbox:
         """Start the senders; rows left PENDING by a previous run are read back (as room
         allows) and sent. Returns how many were read back at once."""
         restored = 0
-        for name, queue in self._queues.items():
-            waiting = await self._store.pending_outbox(limit=1, network=name)
-            if waiting:
-                queue.spilled_after = waiting[0].id - 1
-                restored += await self._refill(queue)
+        for queue in self._queues.values():
+            queue.spilled_after = 0  # whatever the store holds is read back like a spill
+            restored += await self._refill(queue)
         for entry in await self._store.pending_outbox(limit=1000):
             if entry.network not in self._queues:
                 log.warning("outbox row %d is for network %r, which is not enabled; left pending", entry.id, entry.network)
