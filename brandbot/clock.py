@@ -50,7 +50,7 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
-            raise ValueError("a FakeClock cannot go backwards")
+            raise ValueError(f"a {type(self).__name__} cannot go backwards")
         self._elapsed += seconds
 
     async def sleep(self, seconds: float) -> None:
@@ -58,7 +58,7 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
-class ManualClock:
+class ManualClock(FakeClock):
     """A clock that moves only when ``advance`` is called; sleepers wait for it.
 
     Unlike FakeClock, a deferred send stays deferred until the test moves time past it,
@@ -66,22 +66,13 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._start = start or datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-        self._elapsed = 0.0
+        super().__init__(start)
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = 0
 
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed)
-
-    def monotonic(self) -> float:
-        return 1000.0 + self._elapsed
-
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has passed."""
-        if seconds < 0:
-            raise ValueError("a ManualClock cannot go backwards")
-        self._elapsed += seconds
+        super().advance(seconds)
         keep = []
         for deadline, seq, fut in self._sleepers:
             if deadline <= self._elapsed:
