@@ -657,13 +657,7 @@ class Bot:
                 continue
             spec, lp = found
             ctx = JobContext(bot=self, plugin_name=plugin, config=lp.settings, payload=json.loads(job.payload), log=log)
-            try:
-                async with asyncio.timeout(self.config.top.runtime.handler_timeout):
-                    await spec.func(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job %s failed", job.name)
+            await self._run_job(spec.func, ctx, f"job {job.name}")
             ran += 1
         return ran
 
@@ -695,13 +689,18 @@ class Bot:
         while True:
             await self.clock.sleep(spec.interval)
             ctx = JobContext(bot=self, plugin_name=lp.plugin.name, config=lp.settings, log=log)
-            try:
-                async with asyncio.timeout(self.config.top.runtime.handler_timeout):
-                    await spec.func(ctx)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("periodic %s.%s failed", lp.plugin.name, spec.name)
+            await self._run_job(spec.func, ctx, f"periodic {lp.plugin.name}.{spec.name}")
+
+    async def _run_job(self, func: Callable[[JobContext], Awaitable[object]], ctx: JobContext, what: str) -> None:
+        """Run a scheduled or periodic plugin function under the handler timeout; a failure
+        is logged, never fatal."""
+        try:
+            async with asyncio.timeout(self.config.top.runtime.handler_timeout):
+                await func(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed", what)
 
     # -- hot reload -------------------------------------------------------------------------
     def _start_periodic(self) -> None:
