@@ -7,6 +7,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from brandbot.clock import SystemClock
 from brandbot.events import Outgoing
 from brandbot.networks.base import Network, NetworkHost, Sent
@@ -64,42 +66,27 @@ async def wait_for(check, timeout: float = 5.0) -> None:  # type: ignore[no-unty
         await asyncio.sleep(0.005)
 
 
-async def test_replies_wait_for_their_commit_and_run_up_to_the_networks_concurrency(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("own_setting", "at_once"), [(3, 3), (0, 4)], ids=["network's own", "default"])
+async def test_replies_wait_for_their_commit_and_run_up_to_the_networks_concurrency(
+    tmp_path: Path, own_setting: int, at_once: int
+) -> None:
     path = tmp_path / "b.db"
     async with SqliteStore(path, commit_delay=3600) as store:
-        network = GatedNetwork(path, concurrency=3)
+        network = GatedNetwork(path, concurrency=own_setting)
         outbox = Outbox(store, {"gated": network}, SystemClock())
         await outbox.start()
         try:
             for i in range(10):
                 outbox.enqueue(entry(store, f"c{i}"))
-            await wait_for(lambda: network.in_flight == 3)
+            await wait_for(lambda: network.in_flight == at_once)
             await asyncio.sleep(0.05)
-            assert network.most_in_flight == 3  # never more than the network allows
+            assert network.most_in_flight == at_once  # never more than the network allows
             network.release.set()
             await wait_for(lambda: outbox.stats["sent"] == 10)
         finally:
             await outbox.stop()
         # A commit was asked for at once (the delay is an hour), and every send saw its row.
         assert network.rows_committed_at_send == [True] * 10
-
-
-async def test_a_network_without_its_own_setting_gets_four_sends_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "b.db"
-    async with SqliteStore(path) as store:
-        network = GatedNetwork(path, concurrency=0)
-        outbox = Outbox(store, {"gated": network}, SystemClock())
-        await outbox.start()
-        try:
-            for i in range(8):
-                outbox.enqueue(entry(store, f"c{i}"))
-            await wait_for(lambda: network.in_flight == 4)
-            await asyncio.sleep(0.05)
-            assert network.most_in_flight == 4
-            network.release.set()
-            await wait_for(lambda: outbox.stats["sent"] == 8)
-        finally:
-            await outbox.stop()
 
 
 async def test_a_fast_network_keeps_up_with_a_burst_of_replies(tmp_path: Path) -> None:
