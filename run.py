@@ -6,7 +6,7 @@ Extra arguments are passed on, e.g. `python run.py --log-level DEBUG`.
 import sys
 from pathlib import Path
 
-from brandbot.cli import main
+from brandbot.ops.cli import main
 
 if __name__ == "__main__":
     config = Path(__file__).resolve().parent / "config" / "brandbot.yaml"

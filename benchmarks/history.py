@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from brandbot.bench import Progress, machine, spread_ms
+from brandbot.ops.bench import Progress, machine, spread_ms
 from brandbot.store.sqlite import _FOLLOWER_COLUMNS, _INTERACTION_COLUMNS, SqliteStore
 
 DEFAULT_DB = Path(__file__).resolve().parent / "out" / "history.sqlite3"

@@ -19,7 +19,7 @@ is written, a last clean run (not following) reads the rest and exits. Then:
    sent before it was durable, and is reported too. Every event a rule or a milestone
    should answer was answered at least once, and every recorded reply was delivered.
 3. **Loyalty totals match history:** each follower's points, tier and counters equal
-   ``brandbot.loyalty.recompute`` over their IN interactions (plus admin/rule point
+   ``brandbot.core.loyalty.recompute`` over their IN interactions (plus admin/rule point
    adjustments), exactly like ``brandbot loyalty recompute``.
 4. **Plugin data goes with its event:** a plugin keeps a tally of events per person in
    its own data (``ctx.data``); each equals that person's number of input events (more
@@ -279,7 +279,7 @@ class Writer(threading.Thread):
 
 # -- running the bot ----------------------------------------------------------------------
 def bot_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "brandbot.cli", "-c", str(config), "run"]
+    return [sys.executable, "-m", "brandbot.ops.cli", "-c", str(config), "run"]
 
 
 def spawn(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
@@ -356,8 +356,8 @@ def root_event(event_id: str) -> str:
 
 def check(folder: Path, events: list[dict[str, Any]], should_answer: set[str],
           snapshots: list[Snapshot], summary: Summary) -> None:
-    from brandbot import loyalty
-    from brandbot.config import load_config
+    from brandbot.core import loyalty
+    from brandbot.core.config import load_config
     from brandbot.store.sqlite import _FOLLOWER_COLUMNS, _follower_from
 
     ids = [e["id"] for e in events]

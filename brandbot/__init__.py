@@ -17,34 +17,34 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from brandbot.bot import Bot
-    from brandbot.clock import Clock, FakeClock, ManualClock, SystemClock
-    from brandbot.context import Context, JobContext
-    from brandbot.events import Conversation, Event, Kind, Outgoing, Person, Reply
-    from brandbot.plugins import Plugin
-    from brandbot.policy import Decision, Reason, Verdict
-    from brandbot.store.records import FollowerRecord as Follower
+    from brandbot.runtime.bot import Bot
+    from brandbot.clocks import Clock, FakeClock, ManualClock, SystemClock
+    from brandbot.runtime.context import Context, JobContext
+    from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person, Reply
+    from brandbot.core.plugin import Plugin
+    from brandbot.core.policy import Decision, Reason, Verdict
+    from brandbot.core.records import FollowerRecord as Follower
 
-# Imported on first use, so `import brandbot.events` stays light and cycle-free.
+# Imported on first use, so `import brandbot.core.events` stays light and cycle-free.
 _EXPORTS = {
-    "Bot": ("brandbot.bot", "Bot"),
-    "Clock": ("brandbot.clock", "Clock"),
-    "FakeClock": ("brandbot.clock", "FakeClock"),
-    "ManualClock": ("brandbot.clock", "ManualClock"),
-    "SystemClock": ("brandbot.clock", "SystemClock"),
-    "Context": ("brandbot.context", "Context"),
-    "JobContext": ("brandbot.context", "JobContext"),
-    "Conversation": ("brandbot.events", "Conversation"),
-    "Event": ("brandbot.events", "Event"),
-    "Kind": ("brandbot.events", "Kind"),
-    "Outgoing": ("brandbot.events", "Outgoing"),
-    "Person": ("brandbot.events", "Person"),
-    "Reply": ("brandbot.events", "Reply"),
-    "Plugin": ("brandbot.plugins", "Plugin"),
-    "Decision": ("brandbot.policy", "Decision"),
-    "Reason": ("brandbot.policy", "Reason"),
-    "Verdict": ("brandbot.policy", "Verdict"),
-    "Follower": ("brandbot.store.records", "FollowerRecord"),
+    "Bot": ("brandbot.runtime.bot", "Bot"),
+    "Clock": ("brandbot.clocks", "Clock"),
+    "FakeClock": ("brandbot.clocks", "FakeClock"),
+    "ManualClock": ("brandbot.clocks", "ManualClock"),
+    "SystemClock": ("brandbot.clocks", "SystemClock"),
+    "Context": ("brandbot.runtime.context", "Context"),
+    "JobContext": ("brandbot.runtime.context", "JobContext"),
+    "Conversation": ("brandbot.core.events", "Conversation"),
+    "Event": ("brandbot.core.events", "Event"),
+    "Kind": ("brandbot.core.events", "Kind"),
+    "Outgoing": ("brandbot.core.events", "Outgoing"),
+    "Person": ("brandbot.core.events", "Person"),
+    "Reply": ("brandbot.core.events", "Reply"),
+    "Plugin": ("brandbot.core.plugin", "Plugin"),
+    "Decision": ("brandbot.core.policy", "Decision"),
+    "Reason": ("brandbot.core.policy", "Reason"),
+    "Verdict": ("brandbot.core.policy", "Verdict"),
+    "Follower": ("brandbot.core.records", "FollowerRecord"),
 }
 
 

@@ -27,14 +27,15 @@ from typing import Any
 import pytest
 import yaml
 
-from brandbot.bot import Bot, Handled
-from brandbot.clock import ManualClock
-from brandbot.config import load_config
-from brandbot.events import Conversation, Event, Kind, Person, Reply
+from brandbot.runtime.bot import Bot, Handled
+from brandbot.clocks import ManualClock
+from brandbot.core.config import load_config
+from brandbot.core.events import Conversation, Event, Kind, Person, Reply
 from brandbot.networks.base import RateLimits
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.plugins import LoadedPlugin, Plugin, configure, load_plugins
-from brandbot.store.records import FollowerRecord
+from brandbot.core.plugin import LoadedPlugin, Plugin
+from brandbot.runtime.loader import configure, load_plugins
+from brandbot.core.records import FollowerRecord
 from brandbot.store.sqlite import SqliteStore
 
 
@@ -183,7 +184,7 @@ async def build_harness(
     path = config if isinstance(config, Path) else write_config(folder, config, rules)
     cfg = load_config(path)
     clock = ManualClock(start)
-    from brandbot.simulate import SimulatedNetwork
+    from brandbot.ops.simulate import SimulatedNetwork
 
     # In-memory networks that keep each platform's rules (X: summons only, 280 weighted
     # characters, cost per post), so plugin tests meet the same refusals as production.
@@ -192,7 +193,7 @@ async def build_harness(
     loaded: list[LoadedPlugin] = []
     names = [p for p in plugins if isinstance(p, str)]
     if names:
-        from brandbot.config import PluginSection
+        from brandbot.core.config import PluginSection
 
         sections = [settings.get(n) or PluginSection(n, {}, True, str(path), ("plugins", n)) for n in names]
         loaded += load_plugins(sections, cfg.plugin_dirs, cfg.doc)

@@ -2,7 +2,7 @@
 
 - Every share of a brand post (an event of kind ``repost`` or ``quote`` whose
   ``refers_to`` names the post) is recorded once per account and post, with the time,
-  so shares can be counted per person, post, network and day (``brandbot.reports``).
+  so shares can be counted per person, post, network and day (``brandbot.runtime.reports``).
 - Each person is thanked once per post, by name, with how long we have known them and
   how often they have shared. Where the platform forbids automated replies to people
   who did not address the account (X retweets), no reply is attempted: the person goes
@@ -27,10 +27,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from brandbot import Context, Kind, Plugin
-from brandbot.context import JobContext, PluginData
-from brandbot.errors import TemplateError
-from brandbot.policy import Verdict
-from brandbot.reports import (
+from brandbot.runtime.context import JobContext, PluginData
+from brandbot.core.errors import TemplateError
+from brandbot.core.policy import Verdict
+from brandbot.runtime.reports import (
     SHARE_PREFIX,
     ShareRecord,
     format_advocates,
@@ -42,7 +42,7 @@ from brandbot.reports import (
     top_advocates,
 )
 from brandbot.store.base import Store
-from brandbot.templates import TemplateEngine, sample_context
+from brandbot.core.templates import TemplateEngine, sample_context
 
 log = logging.getLogger("brandbot.plugin.amplify")
 

@@ -5,7 +5,7 @@ closes=2h winners=2``. The bot picks a secret seed and publishes its SHA-256 (th
 *commitment*) where the giveaway was opened. People enter by posting the hashtag or a
 phrase, by sending ``/enter``, or by reacting to a given post: one entry per person
 across all their linked networks. At closing time (a persisted job, so a restart does
-not lose it) the bot draws the winners with that seed (``brandbot.draw``), publishes
+not lose it) the bot draws the winners with that seed (``brandbot.core.draw``), publishes
 them with the seed, so anyone can check the draw, and asks each winner to claim the
 prize with ``/claim`` in a private message (bots may not DM people first). An admin can
 redraw a prize nobody claimed; the redraw extends the same verifiable draw.
@@ -37,14 +37,14 @@ from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from brandbot import Context, JobContext, Kind, Plugin
-from brandbot import draw as drawing
-from brandbot.config import parse_duration
-from brandbot.errors import ConfigError
-from brandbot.events import Conversation
-from brandbot.policy import Decision, Reason, Verdict
-from brandbot.store.records import FollowerRecord
-from brandbot.templates import TemplateEngine
-from brandbot.textnorm import normalize, words
+from brandbot.core import draw as drawing
+from brandbot.core.config import parse_duration
+from brandbot.core.errors import ConfigError
+from brandbot.core.events import Conversation
+from brandbot.core.policy import Decision, Reason, Verdict
+from brandbot.core.records import FollowerRecord
+from brandbot.core.templates import TemplateEngine
+from brandbot.core.textnorm import normalize, words
 
 # --------------------------------------------------------------------------- settings
 

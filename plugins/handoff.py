@@ -7,7 +7,7 @@ it resumes after a staff member's ``/release`` or the configured timeout.
 from pydantic import BaseModel, ConfigDict
 
 from brandbot import Context, Kind, Plugin
-from brandbot.textnorm import normalize, normalize_all
+from brandbot.core.textnorm import normalize, normalize_all
 
 
 class HandoffSettings(BaseModel):

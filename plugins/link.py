@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from brandbot import Context, Plugin
-from brandbot import loyalty as scoring
-from brandbot.store.records import FollowerRecord
+from brandbot.core import loyalty as scoring
+from brandbot.core.records import FollowerRecord
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 

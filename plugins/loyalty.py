@@ -1,14 +1,14 @@
 """loyalty: /points, /leaderboard and personal thanks at milestones.
 
-Scoring itself is core (brandbot.loyalty, configured under ``loyalty:``); this plugin is
+Scoring itself is core (brandbot.core.loyalty, configured under ``loyalty:``); this plugin is
 how followers see it, and how the brand says thank you when someone reaches a milestone.
 """
 
 from pydantic import BaseModel, ConfigDict
 
 from brandbot import Context, Kind, Plugin
-from brandbot.loyalty import next_tier
-from brandbot.store.records import FollowerQuery
+from brandbot.core.loyalty import next_tier
+from brandbot.core.records import FollowerQuery
 
 
 class LoyaltySettings(BaseModel):

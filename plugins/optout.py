@@ -8,8 +8,8 @@ the person asked for it), later messages get no answer at all.
 from pydantic import BaseModel, ConfigDict
 
 from brandbot import Context, Kind, Plugin
-from brandbot.events import Event
-from brandbot.textnorm import normalize, normalize_all
+from brandbot.core.events import Event
+from brandbot.core.textnorm import normalize, normalize_all
 
 
 class OptOutSettings(BaseModel):

@@ -3,7 +3,7 @@
 When a person asks the bot for help ("where can I learn to self-publish?", "any tips
 for finding an editor", or explicitly ``/resources <words>`` / ``/find <words>``), the
 plugin searches the brand's resource library (``resources.yaml``) with BM25F over
-title, tags and description (:mod:`brandbot.ranking`) and answers with the best one to
+title, tags and description (:mod:`brandbot.core.ranking`) and answers with the best one to
 three links above a minimum score. Weak matches are never shown: a question with no
 good answer falls through to the next responder (the YAML fallback rule).
 
@@ -37,12 +37,12 @@ from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 from brandbot import Context, Kind, Plugin
-from brandbot.errors import ConfigError, TemplateError
-from brandbot.events import Event
-from brandbot.ranking import Doc, Index, analyze
-from brandbot.templates import TemplateEngine
-from brandbot.textnorm import normalize, words
-from brandbot.yamlfile import YamlDoc, format_loc, load_yaml
+from brandbot.core.errors import ConfigError, TemplateError
+from brandbot.core.events import Event
+from brandbot.core.ranking import Doc, Index, analyze
+from brandbot.core.templates import TemplateEngine
+from brandbot.core.textnorm import normalize, words
+from brandbot.core.yamlfile import YamlDoc, format_loc, load_yaml
 
 log = logging.getLogger("brandbot.plugin.resources")
 

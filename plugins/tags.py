@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from brandbot import Context, Plugin
-from brandbot.errors import ConfigError
-from brandbot.reports import (
+from brandbot.core.errors import ConfigError
+from brandbot.runtime.reports import (
     LINK_PREFIX,
     SavedLink,
     canonical_url,
@@ -45,8 +45,8 @@ from brandbot.reports import (
     tagged_links,
     top_tags,
 )
-from brandbot.textnorm import normalize
-from brandbot.yamlfile import load_yaml
+from brandbot.core.textnorm import normalize
+from brandbot.core.yamlfile import load_yaml
 
 CHAT_PREFIX = "chat:"
 

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from brandbot.clock import Clock, SystemClock
+from brandbot.clocks import Clock, SystemClock
 from tests.support.loopback import LoopbackServer
 
 TWITTER_EPOCH_MS = 1288834974657

@@ -2,7 +2,7 @@
 
 Each folder in ``tests/bad_configs/`` holds one mistake a community manager or operator
 makes (typo, wrong type, bad regex, missing secret ...). ``check`` runs in-process through
-``brandbot.cli.main``; ``run`` runs as a real subprocess with stdin closed. Both must exit
+``brandbot.ops.cli.main``; ``run`` runs as a real subprocess with stdin closed. Both must exit
 with status 2 before any network starts, printing one message that names the file and
 line to fix and what is wrong.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from brandbot import cli
+from brandbot.ops import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES_DIR = Path(__file__).parent / "bad_configs"
@@ -57,7 +57,7 @@ def brandbot(config: Path, command: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRANDBOT_TEST_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     return subprocess.run(
-        [sys.executable, "-m", "brandbot.cli", "-c", str(config), command],
+        [sys.executable, "-m", "brandbot.ops.cli", "-c", str(config), command],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False,
     )
 
@@ -111,9 +111,9 @@ def test_a_good_config_passes_check_for_contrast(tmp_path: Path) -> None:
 def test_a_plugin_setting_typo_is_explained_after_the_plugin_was_reloaded() -> None:
     """Hot reload (and ``check`` after ``run`` in one process) imports a plugin again, so
     two config classes of the same name exist; the did-you-mean must not get lost."""
-    from brandbot.config import load_config
-    from brandbot.errors import ConfigError
-    from brandbot.plugins import load_plugins
+    from brandbot.core.config import load_config
+    from brandbot.core.errors import ConfigError
+    from brandbot.runtime.loader import load_plugins
 
     good = load_config(CASES_DIR / "unknown_plugin" / "brandbot.yaml")
     load_plugins([s for s in good.plugins if s.name == "loyalty"], good.plugin_dirs, good.doc, generation=1)

@@ -19,7 +19,7 @@ from types import ModuleType
 
 import pytest
 
-from brandbot.bench import (
+from brandbot.ops.bench import (
     BRAND,
     TARGETS,
     BenchOptions,
@@ -31,9 +31,9 @@ from brandbot.bench import (
     run_bench,
     write_rules,
 )
-from brandbot.events import Kind
-from brandbot.rules import RuleBook
-from brandbot.templates import TemplateEngine
+from brandbot.core.events import Kind
+from brandbot.core.rules import RuleBook
+from brandbot.core.templates import TemplateEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 

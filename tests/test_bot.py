@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from brandbot import Context, Plugin
-from brandbot.bot import Bot
-from brandbot.config import load_config
-from brandbot.errors import RateLimitedError, TransientSendError
+from brandbot.runtime.bot import Bot
+from brandbot.core.config import load_config
+from brandbot.core.errors import RateLimitedError, TransientSendError
 from brandbot.networks.console import ConsoleConfig, ConsoleNetwork
-from brandbot.store.records import OutboxStatus
+from brandbot.core.records import OutboxStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +123,7 @@ async def test_plugin_data_and_config(make_bot) -> None:
 async def test_bad_plugin_config_names_the_file_and_line(make_bot) -> None:
     from pydantic import BaseModel, ConfigDict
 
-    from brandbot.errors import ConfigError
+    from brandbot.core.errors import ConfigError
 
     class Settings(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from brandbot.cli import main
-from brandbot.draw import commitment, draw, make_export
+from brandbot.ops.cli import main
+from brandbot.core.draw import commitment, draw, make_export
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,8 +40,8 @@ def test_followers_and_reports_on_a_real_database(tmp_path: Path, capsys) -> Non
     cfg = str(tmp_path / "config" / "brandbot.yaml")
     import asyncio
 
-    from brandbot.bot import Bot
-    from brandbot.config import load_config
+    from brandbot.runtime.bot import Bot
+    from brandbot.core.config import load_config
     from brandbot.networks.console import ConsoleConfig, ConsoleNetwork
 
     (tmp_path / "data").mkdir()
@@ -74,7 +74,7 @@ def test_offline_edits_are_refused_while_the_bot_runs(tmp_path: Path, capsys) ->
     (tmp_path / "brandbot.yaml").write_text(
         "brand: {name: T}\nstorage: {path: bot.sqlite3}\nnetworks: {console: {}}\nplugin_dirs: []\n")
     cfg = str(tmp_path / "brandbot.yaml")
-    proc = subprocess.Popen([sys.executable, "-m", "brandbot.cli", "-c", cfg, "run"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "brandbot.ops.cli", "-c", cfg, "run"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdin is not None and proc.stdout is not None

@@ -2,7 +2,7 @@
 
 import io
 
-from brandbot.events import Conversation, Kind, Outgoing, Reply
+from brandbot.core.events import Conversation, Kind, Outgoing, Reply
 from brandbot.networks.console import ConsoleConfig, ConsoleNetwork
 
 

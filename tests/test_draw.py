@@ -10,7 +10,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brandbot.draw import (
+from brandbot.core.draw import (
     ALGORITHM,
     commitment,
     draw,

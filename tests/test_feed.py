@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.bot import Bot
-from brandbot.config import load_config
-from brandbot.errors import ConfigError
-from brandbot.events import Conversation, Kind, Outgoing, Reply
+from brandbot.runtime.bot import Bot
+from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError
+from brandbot.core.events import Conversation, Kind, Outgoing, Reply
 from brandbot.networks.feed import FeedConfig, FeedCursor, FeedNetwork, parse_line
 from brandbot.networks.registry import build_network
 from tests.support.host import RecordingHost

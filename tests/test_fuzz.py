@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-from brandbot.errors import ConfigError
-from brandbot.events import Event, Kind
+from brandbot.core.errors import ConfigError
+from brandbot.core.events import Event, Kind
 from brandbot.networks.console import ConsoleNetwork
 from brandbot.networks.discord import DiscordConfig, DiscordNetwork
 from brandbot.networks.feed import parse_line
@@ -445,7 +445,7 @@ def test_feed_lines_are_events_or_errors_naming_the_line(raw: bytes) -> None:
 def test_simulate_rejects_a_bad_field_naming_the_line(line: str) -> None:
     """``brandbot simulate`` (and anything else using parse_event) must answer a bad field
     with a ConfigError naming the line, never a traceback or a silently wrong event."""
-    from brandbot.simulate import parse_event
+    from brandbot.ops.simulate import parse_event
 
     with pytest.raises(ConfigError) as caught:
         parse_event(line, 4, "events.jsonl")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from brandbot.errors import ConfigError
-from brandbot.health import HealthServer, network_states, overall_status
-from brandbot.logs import Redactor
+from brandbot.core.errors import ConfigError
+from brandbot.runtime.health import HealthServer, network_states, overall_status
+from brandbot.runtime.logs import Redactor
 from brandbot.networks.base import NetworkState
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
@@ -77,7 +77,7 @@ async def test_healthz_never_shows_a_token_a_network_put_in_its_detail(served) -
 
 
 async def test_healthz_counts_replies_waiting_in_the_outbox(served) -> None:
-    from brandbot.errors import RateLimitedError
+    from brandbot.core.errors import RateLimitedError
 
     bot, server, http = served
     bot.networks["memory"].fail_next(RateLimitedError("429", 60))

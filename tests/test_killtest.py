@@ -17,14 +17,15 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from brandbot.bot import Bot
-from brandbot.clock import ManualClock
-from brandbot.config import load_config
-from brandbot.context import Context
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.runtime.bot import Bot
+from brandbot.clocks import ManualClock
+from brandbot.core.config import load_config
+from brandbot.runtime.context import Context
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks.base import Sent
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.plugins import LoadedPlugin, Plugin, validate_settings
+from brandbot.core.plugin import LoadedPlugin, Plugin
+from brandbot.runtime.loader import validate_settings
 from brandbot.testing import write_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from brandbot.lanes import Lanes
+from brandbot.runtime.lanes import Lanes
 
 
 async def test_one_conversation_is_handled_in_order_others_concurrently() -> None:
@@ -65,8 +65,8 @@ async def test_submit_blocks_when_the_queue_is_full() -> None:
 def test_follows_and_reposts_queue_per_person_and_messages_per_conversation() -> None:
     from datetime import datetime, timezone
 
-    from brandbot.bot import lane_key
-    from brandbot.events import Conversation, Event, Kind, Person
+    from brandbot.runtime.bot import lane_key
+    from brandbot.core.events import Conversation, Event, Kind, Person
 
     def event(kind: Kind, who: str, conversation: str) -> Event:
         return Event(kind=kind, network="x", id=f"{kind}-{who}", author=Person("x", who),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from brandbot.logs import LIBRARY_LOGGERS, MASK, Redactor, build_handler, configure, text_for_log
+from brandbot.runtime.logs import LIBRARY_LOGGERS, MASK, Redactor, build_handler, configure, text_for_log
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 X_SECRET = "xsecret-Zq9/+Kp=L\\w"  # characters that URL- and JSON-encoding change

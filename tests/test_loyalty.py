@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from brandbot.events import Kind
-from brandbot.loyalty import (
+from brandbot.core.events import Kind
+from brandbot.core.loyalty import (
     NEVER_REWARDED,
     LoyaltyConfig,
     Milestone,
@@ -25,7 +25,7 @@ from brandbot.loyalty import (
     reset,
     tier_for,
 )
-from brandbot.store.records import FollowerRecord
+from brandbot.core.records import FollowerRecord
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 

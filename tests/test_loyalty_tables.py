@@ -1,6 +1,6 @@
 """The fast scoring path (config tables, direct record construction) against a reference.
 
-``reference_apply`` is :func:`brandbot.loyalty.apply` as it was before it read the config
+``reference_apply`` is :func:`brandbot.core.loyalty.apply` as it was before it read the config
 through :meth:`LoyaltyConfig.tables`: it calls the plain config methods and
 ``dataclasses.replace``. Both must agree on every follower state, kind spelling, network,
 time zone and config, including late events and stale stored fields.
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot.events import Kind
-from brandbot.loyalty import (
+from brandbot.core.events import Kind
+from brandbot.core.loyalty import (
     LoyaltyConfig,
     Milestone,
     MilestonesConfig,
@@ -28,7 +28,7 @@ from brandbot.loyalty import (
     reset,
     tier_for,
 )
-from brandbot.store.records import FollowerRecord
+from brandbot.core.records import FollowerRecord
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 

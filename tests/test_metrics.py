@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from brandbot.errors import PermanentSendError, RateLimitedError
-from brandbot.metrics import OTHER, Metrics
+from brandbot.core.errors import PermanentSendError, RateLimitedError
+from brandbot.runtime.metrics import OTHER, Metrics
 from brandbot.networks.base import NetworkState
 
 GREETING = [{"name": "hello", "kinds": ["direct"], "reply": "Hi {{ name }}!"}]

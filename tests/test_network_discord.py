@@ -13,11 +13,11 @@ import pydantic
 import pytest
 import yaml
 
-from brandbot.bot import Bot
-from brandbot.clock import Clock, FakeClock
-from brandbot.config import load_config
-from brandbot.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person, Reply
+from brandbot.runtime.bot import Bot
+from brandbot.clocks import Clock, FakeClock
+from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person, Reply
 from brandbot.networks.base import CommandSpec, NetworkState
 from brandbot.networks.discord import DiscordConfig, DiscordNetwork
 from brandbot.networks.registry import build_network

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from brandbot.bot import Bot
-from brandbot.config import load_config
-from brandbot.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
-from brandbot.events import Conversation, Kind, Outgoing, Reply
+from brandbot.runtime.bot import Bot
+from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
+from brandbot.core.events import Conversation, Kind, Outgoing, Reply
 from brandbot.networks.base import CommandSpec, NetworkState
 from brandbot.networks.telegram import (
     CURSOR_KEY,

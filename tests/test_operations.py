@@ -9,14 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from brandbot.bot import Bot
-from brandbot.clock import ManualClock
-from brandbot.config import load_config
-from brandbot.events import Outgoing
+from brandbot.runtime.bot import Bot
+from brandbot.clocks import ManualClock
+from brandbot.core.config import load_config
+from brandbot.core.events import Outgoing
 from brandbot.networks.base import Network, NetworkHost, NetworkState, Sent
 from brandbot.networks.memory import MemoryNetwork
 from brandbot.store.sqlite import SqliteStore
-from brandbot.supervisor import restart_delay
+from brandbot.runtime.supervisor import restart_delay
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ def test_sigterm_stops_intake_flushes_and_exits_zero(tmp_path: Path) -> None:
         "brand: {name: T}\nstorage: {path: bot.sqlite3}\nnetworks: {console: {}}\nrules: [rules.yaml]\nplugin_dirs: []\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "brandbot.cli", "-c", str(tmp_path / "brandbot.yaml"), "run"],
+        [sys.executable, "-m", "brandbot.ops.cli", "-c", str(tmp_path / "brandbot.yaml"), "run"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdin is not None and proc.stdout is not None

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.clock import SystemClock
-from brandbot.events import Outgoing
+from brandbot.clocks import SystemClock
+from brandbot.core.events import Outgoing
 from brandbot.networks.base import Network, NetworkHost, Sent
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.outbox import Outbox
-from brandbot.store.records import OutboxEntry, OutboxStatus
+from brandbot.runtime.outbox import Outbox
+from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

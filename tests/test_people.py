@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from brandbot import Context, Plugin
-from brandbot.store.records import OutboxStatus
+from brandbot.core.records import OutboxStatus
 
 NETS = ("telegram", "discord", "x")
 
@@ -126,7 +126,7 @@ async def test_a_tier_change_emits_a_milestone_a_yaml_rule_answers(make_bot) -> 
 
 
 async def test_a_rule_answering_reposts_on_x_is_rejected_at_start(make_bot) -> None:
-    from brandbot.errors import ConfigError
+    from brandbot.core.errors import ConfigError
 
     rules = [{"name": "thanks", "kinds": ["repost", "mention"], "reply": "Thanks {{ name }}!"}]
     with pytest.raises(ConfigError) as err:
@@ -201,7 +201,7 @@ async def test_forget_leaves_no_row_naming_the_person(make_bot, bundled, tmp_pat
 
 
 async def test_export_contains_everything_held(make_bot) -> None:
-    from brandbot.export import export_json
+    from brandbot.ops.export import export_json
 
     rules = [{"name": "echo", "kinds": ["direct"], "reply": "hi {{ name }}"}]
     bot = await make_bot(rules=rules)
@@ -213,7 +213,7 @@ async def test_export_contains_everything_held(make_bot) -> None:
 
 
 async def test_blocked_send_marks_the_identity_unreachable(make_bot) -> None:
-    from brandbot.errors import PermanentSendError
+    from brandbot.core.errors import PermanentSendError
 
     rules = [{"name": "echo", "kinds": ["direct"], "reply": "hi"}]
     bot = await make_bot(rules=rules)

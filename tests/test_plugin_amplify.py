@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.bot import Bot
-from brandbot.clock import ManualClock
-from brandbot.config import load_config
-from brandbot.errors import ConfigError
-from brandbot.networks.memory import MemoryConfig, MemoryNetwork
-from brandbot.plugins import load_plugins
-from brandbot.reports import (
+from brandbot.runtime.bot import Bot
+from brandbot.clocks import ManualClock
+from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError
+from brandbot.networks.memory import MemoryNetwork
+from brandbot.runtime.loader import load_plugins
+from brandbot.runtime.reports import (
     AMPLIFY_NAMESPACE,
     AdvocateRow,
     format_advocates,
@@ -23,7 +23,7 @@ from brandbot.reports import (
     top_advocates,
 )
 from brandbot.store.sqlite import SqliteStore
-from brandbot.simulate import SimulatedNetwork
+from brandbot.ops.simulate import SimulatedNetwork
 from brandbot.testing import BotHarness, write_config
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # the digest goes out at 17:00 UTC

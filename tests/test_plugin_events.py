@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from brandbot.context import JobContext
-from brandbot.errors import ConfigError, TemplateError
+from brandbot.runtime.context import JobContext
+from brandbot.core.errors import ConfigError, TemplateError
 from brandbot.networks.base import RateLimits
 from brandbot.testing import write_config
 
@@ -615,8 +615,8 @@ async def test_a_misspelt_template_variable_is_caught_before_start(make_bot, tmp
 
 
 def test_the_example_tour_file_is_valid() -> None:
-    from brandbot.config import load_config
-    from brandbot.plugins import discover
+    from brandbot.core.config import load_config
+    from brandbot.runtime.loader import discover
 
     stops = yaml.safe_load((ROOT / "config" / "tour.yaml").read_text())["stops"]
     assert len(stops) >= 4 and {s["kind"] for s in stops} == {"interview", "qa", "review", "giveaway"}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_people import link_accounts
 
-from brandbot.draw import draw, verify_export
-from brandbot.errors import ConfigError
+from brandbot.core.draw import draw, verify_export
+from brandbot.core.errors import ConfigError
 
 NETS = ("telegram", "discord", "x")
 OPEN = '/giveaway open prize="Signed copy" enter=#saltorchard closes=2h winners=2'

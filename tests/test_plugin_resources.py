@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from brandbot.bot import Bot
-from brandbot.clock import ManualClock
-from brandbot.config import load_config
-from brandbot.errors import ConfigError
+from brandbot.runtime.bot import Bot
+from brandbot.clocks import ManualClock
+from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError
 from brandbot.networks import xtext
-from brandbot.plugins import load_plugins
-from brandbot.simulate import SimulatedNetwork
+from brandbot.runtime.loader import load_plugins
+from brandbot.ops.simulate import SimulatedNetwork
 from brandbot.store.sqlite import SqliteStore
 from brandbot.testing import BotHarness, write_config
 

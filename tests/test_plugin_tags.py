@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.bot import Bot
-from brandbot.clock import ManualClock
-from brandbot.config import load_config
-from brandbot.errors import ConfigError
+from brandbot.runtime.bot import Bot
+from brandbot.clocks import ManualClock
+from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError
 from brandbot.networks.memory import MemoryConfig, MemoryNetwork
-from brandbot.plugins import load_plugins
-from brandbot.reports import TAGS_NAMESPACE, TagCount, format_tag_cloud, top_tags
-from brandbot.store.records import FollowerQuery
+from brandbot.runtime.loader import load_plugins
+from brandbot.runtime.reports import TAGS_NAMESPACE, TagCount, format_tag_cloud, top_tags
+from brandbot.core.records import FollowerQuery
 from brandbot.store.sqlite import SqliteStore
 from brandbot.testing import BotHarness, write_config
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from brandbot.policy import (
+from brandbot.core.policy import (
     Decision,
     Policy,
     PolicyConfig,

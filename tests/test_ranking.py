@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot.ranking import DEFAULT_WEIGHTS, Doc, Hit, Index, analyze, stem
+from brandbot.core.ranking import DEFAULT_WEIGHTS, Doc, Hit, Index, analyze, stem
 
 # -- analysis -------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brandbot.networks.base import RateLimits
-from brandbot.ratelimit import RateGate, SlidingWindow
+from brandbot.runtime.ratelimit import RateGate, SlidingWindow
 
 
 def test_window_allows_count_then_waits_for_oldest_to_expire() -> None:

@@ -20,10 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from brandbot.context import Context
-from brandbot.events import Conversation, Event, Kind, Person
-from brandbot.plugins import NoConfig, Plugin
-from brandbot.routing import Router, RouteResult
+from brandbot.runtime.context import Context
+from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.plugin import NoConfig, Plugin
+from brandbot.runtime.routing import Router, RouteResult
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -170,7 +170,7 @@ def test_timeouts_and_raised_timeout_errors_are_reported_as_timeouts(caplog: pyt
         raise KeyError("x")
 
     ctx = context(event())
-    with caplog.at_level(logging.ERROR, "brandbot.routing"):
+    with caplog.at_level(logging.ERROR, "brandbot.runtime.routing"):
         result = asyncio.run(route(Router(p.handlers, timeout=0.01), ctx))
     assert result == RouteResult(None, 3)
     assert [n.detail for n in ctx.notes] == [

@@ -15,10 +15,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot import rules as rules_module
-from brandbot.errors import ConfigError, RuleError, TemplateError
-from brandbot.events import Conversation, Event, Kind, Person
-from brandbot.rules import (
+from brandbot.core import rules as rules_module
+from brandbot.core.errors import ConfigError, RuleError, TemplateError
+from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.rules import (
     VARIANT_MEMORY,
     Rule,
     RuleBook,
@@ -30,10 +30,10 @@ from brandbot.rules import (
     required_literal,
     required_literals,
 )
-from brandbot.store.records import FollowerRecord
-from brandbot.templates import TemplateEngine
-from brandbot.textnorm import clean, normalize, words
-from brandbot.yamlfile import load_yaml_text
+from brandbot.core.records import FollowerRecord
+from brandbot.core.templates import TemplateEngine
+from brandbot.core.textnorm import clean, normalize, words
+from brandbot.core.yamlfile import load_yaml_text
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
 
@@ -79,7 +79,7 @@ def one_rule(match: str, **extra: str) -> RuleBook:
     return load("\n".join(lines) + "\n")
 
 
-# -- text normalization (brandbot.textnorm) -------------------------------------------------------
+# -- text normalization (brandbot.core.textnorm) -------------------------------------------------------
 
 
 def test_normalize() -> None:
@@ -1004,7 +1004,7 @@ def test_the_ascii_fast_path_of_normalize_equals_the_full_path() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from brandbot import textnorm
+    from brandbot.core import textnorm
 
     @settings(max_examples=300, deadline=None)
     @given(st.text(alphabet=string.printable, max_size=60))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.cli import main
+from brandbot.ops.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))

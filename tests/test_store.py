@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from brandbot.errors import StoreError
-from brandbot.events import Person
+from brandbot.core.errors import StoreError
+from brandbot.core.events import Person
 from brandbot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, migrate
-from brandbot.store.records import (
+from brandbot.core.records import (
     Direction,
     FollowerQuery,
     FollowerRecord,

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot.events import Person
-from brandbot.lru import MISSING, Lru
+from brandbot.core.events import Person
+from brandbot.core.lru import MISSING, Lru
 from brandbot.networks.base import RateLimits
-from brandbot.ratelimit import RateGate
+from brandbot.runtime.ratelimit import RateGate
 from brandbot.store import sqlite as sqlite_store
 from brandbot.store.bloom import BloomFilter
 from brandbot.store.sqlite import SqliteStore

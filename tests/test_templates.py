@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot.errors import TemplateError
-from brandbot.events import Conversation, Event, Kind, Person
-from brandbot.store.records import FollowerRecord
-from brandbot.templates import (
+from brandbot.core.errors import TemplateError
+from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.records import FollowerRecord
+from brandbot.core.templates import (
     EVENT_FIELDS,
     FOLLOWER_FIELDS,
     ReplyTemplate,

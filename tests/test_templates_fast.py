@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot.errors import TemplateError
-from brandbot.templates import _DICT_ATTRIBUTES, ReplyTemplate, TemplateEngine, _SimpleTemplate
+from brandbot.core.errors import TemplateError
+from brandbot.core.templates import _DICT_ATTRIBUTES, ReplyTemplate, TemplateEngine, _SimpleTemplate
 from tests.test_templates import context_for
 
 BRAND = {"name": "Inkwell", "url": "https://inkwell.example"}

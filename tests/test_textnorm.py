@@ -1,6 +1,6 @@
 """The fast paths of text normalization give exactly what the straightforward code gives.
 
-``brandbot.textnorm`` avoids per-character Python loops and slow character classes; these
+``brandbot.core.textnorm`` avoids per-character Python loops and slow character classes; these
 tests compare it with the plain definitions (decompose, drop combining characters one
 by one, translate, collapse whitespace with a regex) on generated and tricky texts.
 """
@@ -14,8 +14,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot import textnorm
-from brandbot.textnorm import clean, normalize, words
+from brandbot.core import textnorm
+from brandbot.core.textnorm import clean, normalize, words
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
 SPACES = re.compile(r"\s+")

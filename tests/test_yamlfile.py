@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from brandbot.errors import ConfigError, RuleError
-from brandbot.yamlfile import YamlDoc, format_loc, load_yaml, load_yaml_text, validation_error
+from brandbot.core.errors import ConfigError, RuleError
+from brandbot.core.yamlfile import YamlDoc, format_loc, load_yaml, load_yaml_text, validation_error
 
 RULES = """\
 # a comment

@@ -1,7 +1,7 @@
 """The contract between brandbot's core and a network adapter.
 
-An adapter only translates: library objects in, :class:`~brandbot.events.Event` out;
-:class:`~brandbot.events.Outgoing` in, library call out. It holds no business logic.
+An adapter only translates: library objects in, :class:`~brandbot.core.events.Event` out;
+:class:`~brandbot.core.events.Outgoing` in, library call out. It holds no business logic.
 The core hands each adapter a :class:`NetworkHost` with everything it may need.
 """
 
@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from brandbot.events import Event, Outgoing
+from brandbot.core.events import Event, Outgoing
 
 
 class NetworkState(enum.StrEnum):
@@ -95,7 +95,7 @@ class Network(abc.ABC):
     ``start`` connects and begins delivering events to ``host.submit``; it returns once
     the network is receiving (it must not block for the network's lifetime: run the
     receive loop as a task). ``stop`` closes everything and is safe to call twice.
-    ``send`` delivers one message or raises a :class:`~brandbot.errors.SendError`.
+    ``send`` delivers one message or raises a :class:`~brandbot.core.errors.SendError`.
     """
 
     #: name used in config, events and the store: "console", "telegram", "discord", "x"

@@ -25,8 +25,8 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from brandbot.clock import Clock, SystemClock
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.clocks import Clock, SystemClock
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
 
 _LINE = re.compile(r"^@(?P<name>[\w.\-]+)(?:\s+#(?P<room>[\w.\-]+))?\s*:\s?(?P<text>.*)$", re.S)

@@ -3,7 +3,7 @@
 The adapter only translates. discord.py keeps doing what it does well (gateway
 heartbeats, RESUME after a reconnect, per-route 429 handling); this module decides what
 a Discord message *means* to brandbot (DM, mention, reply to the bot, quote of a brand
-announcement, ...) and turns an :class:`~brandbot.events.Outgoing` into REST calls with
+announcement, ...) and turns an :class:`~brandbot.core.events.Outgoing` into REST calls with
 safe defaults: replies reference the message they answer, nobody but the recipient can
 be pinged, and every message carries a nonce so a resend after a crash is not doubled.
 """
@@ -23,15 +23,15 @@ import discord
 from discord import app_commands
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from brandbot.clock import Clock, SystemClock
-from brandbot.errors import (
+from brandbot.clocks import Clock, SystemClock
+from brandbot.core.errors import (
     ConfigError,
     PermanentSendError,
     RateLimitedError,
     SendError,
     TransientSendError,
 )
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks.base import (
     CommandSpec,
     Network,

@@ -3,7 +3,7 @@
 For imports and backfills (run a year of exported messages through the rules and the
 loyalty scoring), for replaying traffic, and for the crash test (``benchmarks/killtest.py``).
 Each input line is one event in the format of ``brandbot simulate`` (see
-:func:`brandbot.simulate.parse_event`)::
+:func:`brandbot.core.eventlines.parse_event`)::
 
     {"kind": "mention", "author": "ana", "text": "hi @brand", "id": "m-17"}
 
@@ -37,15 +37,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from brandbot.clock import Clock, SystemClock
-from brandbot.errors import ConfigError
-from brandbot.events import Event, Outgoing
+from brandbot.clocks import Clock, SystemClock
+from brandbot.core.errors import ConfigError
+from brandbot.core.eventlines import parse_event
+from brandbot.core.events import Event, Outgoing
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
 
 log = logging.getLogger("brandbot.network.feed")
@@ -107,7 +107,6 @@ class FeedCursor:
 
 def parse_line(raw: bytes, line: int, path: Path, network: str, *, keep_network: bool = False) -> Event | None:
     """One input line -> Event; None for a blank line. Raises ConfigError naming file:line."""
-    from brandbot.simulate import parse_event  # lazy: simulate imports the whole bot
 
     try:
         text = raw.decode("utf-8")

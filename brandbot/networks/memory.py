@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from brandbot.clock import Clock
-from brandbot.events import Outgoing, Reply
+from brandbot.clocks import Clock
+from brandbot.core.events import Outgoing, Reply
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from brandbot.clock import Clock
-from brandbot.errors import ConfigError
+from brandbot.clocks import Clock
+from brandbot.core.errors import ConfigError
 from brandbot.networks.base import Network
 
 BUILTIN: dict[str, str] = {
@@ -54,7 +54,7 @@ def build_network(name: str, settings: dict[str, Any], *, doc: Any = None, loc: 
         config = config_model.model_validate(settings) if config_model is not None else None
     except ValidationError as exc:
         if doc is not None:
-            from brandbot.yamlfile import validation_error
+            from brandbot.core.yamlfile import validation_error
 
             raise validation_error(doc, exc, loc, model=config_model) from None
         raise ConfigError(f"network {name!r}: {exc}", where) from None

@@ -1,7 +1,7 @@
 """Telegram through python-telegram-bot's ``Application``: updates in, Bot API calls out.
 
 The adapter only translates. Incoming: every ``Update`` goes through one ``TypeHandler``
-to :class:`UpdateTranslator`, which turns it into an :class:`~brandbot.events.Event` (or
+to :class:`UpdateTranslator`, which turns it into an :class:`~brandbot.core.events.Event` (or
 nothing). Outgoing: :meth:`TelegramNetwork.send` turns an ``Outgoing`` into
 ``sendMessage`` calls and maps PTB's errors to brandbot's ``SendError`` types.
 
@@ -51,15 +51,15 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, 
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from brandbot.clock import Clock, SystemClock
-from brandbot.errors import (
+from brandbot.clocks import Clock, SystemClock
+from brandbot.core.errors import (
     ConfigError,
     PermanentSendError,
     RateLimitedError,
     SendError,
     TransientSendError,
 )
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks.base import (
     CommandSpec,
     Network,

@@ -26,15 +26,15 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from tweepy.asynchronous import AsyncClient
 
-from brandbot.clock import Clock, SystemClock
-from brandbot.errors import (
+from brandbot.clocks import Clock, SystemClock
+from brandbot.core.errors import (
     ConfigError,
     PermanentSendError,
     RateLimitedError,
     SendError,
     TransientSendError,
 )
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks import xtext
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
 from brandbot.networks.xtext import MAX_WEIGHTED_LENGTH

@@ -1,7 +1,7 @@
 """Persistence: the Store protocol and its default SQLite implementation."""
 
 from brandbot.store.base import Store
-from brandbot.store.records import (
+from brandbot.core.records import (
     Direction,
     FollowerExport,
     FollowerQuery,

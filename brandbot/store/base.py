@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from brandbot.errors import BrandbotError
-from brandbot.events import Person
-from brandbot.store.records import (
+from brandbot.core.errors import BrandbotError
+from brandbot.core.events import Person
+from brandbot.core.records import (
     FollowerExport,
     FollowerQuery,
     FollowerRecord,

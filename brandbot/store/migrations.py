@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import aiosqlite
 
-from brandbot.errors import StoreError
+from brandbot.core.errors import StoreError
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,13 +59,13 @@ from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
-from brandbot.errors import StoreError
-from brandbot.events import Person
-from brandbot.lru import MISSING as _MISSING
-from brandbot.lru import Lru
+from brandbot.core.errors import StoreError
+from brandbot.core.events import Person
+from brandbot.core.lru import MISSING as _MISSING
+from brandbot.core.lru import Lru
 from brandbot.store import migrations
 from brandbot.store.bloom import BloomFilter
-from brandbot.store.records import (
+from brandbot.core.records import (
     Direction,
     FollowerExport,
     FollowerQuery,

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from brandbot import Context, Plugin
-from brandbot.context import JobContext
-from brandbot.events import Event, Kind
-from brandbot.plugins import HandlerSpec
+from brandbot.runtime.context import JobContext
+from brandbot.core.events import Event, Kind
+from brandbot.core.plugin import HandlerSpec
 
 from .settings import EventsSettings
 from .state import State

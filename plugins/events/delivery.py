@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from brandbot.bot import Bot
-from brandbot.events import Conversation, Reply
+from brandbot.runtime.bot import Bot
+from brandbot.core.events import Conversation, Reply
 from brandbot.networks.xtext import weighted_length
-from brandbot.policy import Decision
-from brandbot.store.records import FollowerRecord
+from brandbot.core.policy import Decision
+from brandbot.core.records import FollowerRecord
 
 from .records import Origin, network_label
 from .settings import post_context

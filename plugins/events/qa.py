@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from brandbot import Context, Kind
-from brandbot.context import JobContext
+from brandbot.runtime.context import JobContext
 
 from .base import (
     QUESTION_PRIORITY,

@@ -9,7 +9,7 @@ within that time: the stop brought them. Staff (admins) are not counted.
 from __future__ import annotations
 
 from brandbot import Context
-from brandbot.context import JobContext
+from brandbot.runtime.context import JobContext
 
 from .base import plugin, state_of
 from .records import OPEN_STATUSES, Status

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from brandbot.events import Conversation, Event, Kind, Person
+from brandbot.core.events import Conversation, Event, Kind, Person
 
 
 def network_label(network: str) -> str:

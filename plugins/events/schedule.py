@@ -13,9 +13,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from brandbot.context import JobContext
-from brandbot.events import Conversation
-from brandbot.templates import TemplateEngine
+from brandbot.runtime.context import JobContext
+from brandbot.core.events import Conversation
+from brandbot.core.templates import TemplateEngine
 
 from .base import plugin, settings_of, state_of
 from .delivery import SOURCE, answer_origin, describe, render_post, stop_view

@@ -14,9 +14,9 @@ from typing import Any
 from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from brandbot.config import parse_duration
-from brandbot.errors import TemplateError
-from brandbot.templates import TemplateEngine, sample_context
+from brandbot.core.config import parse_duration
+from brandbot.core.errors import TemplateError
+from brandbot.core.templates import TemplateEngine, sample_context
 
 
 class EventsSettings(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from brandbot.events import Event
+from brandbot.core.events import Event
 from brandbot.networks.base import CommandSpec, NetworkState
 
 

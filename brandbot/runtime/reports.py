@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from brandbot.store.base import Store
-from brandbot.store.records import FollowerRecord
+from brandbot.core.records import FollowerRecord
 
-log = logging.getLogger("brandbot.reports")
+log = logging.getLogger("brandbot.runtime.reports")
 
 AMPLIFY_NAMESPACE = "plugin:amplify"
 TAGS_NAMESPACE = "plugin:tags"

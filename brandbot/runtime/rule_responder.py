@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from brandbot.context import Context
-from brandbot.events import Event
-from brandbot.rules import Rule, RuleBook, RuleState, conditions_hold, once_key
+from brandbot.runtime.context import Context
+from brandbot.core.events import Event
+from brandbot.core.rules import Rule, RuleBook, RuleState, conditions_hold, once_key
 
 if TYPE_CHECKING:
-    from brandbot.bot import Bot
+    from brandbot.runtime.bot import Bot
 
 VARIANT_NAMESPACE = "rules.variant"
 

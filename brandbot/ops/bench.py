@@ -52,16 +52,16 @@ from typing import Any, TextIO
 
 import yaml
 
-from brandbot.bot import Bot, Handled
-from brandbot.config import load_config
-from brandbot.context import Context
-from brandbot.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.runtime.bot import Bot, Handled
+from brandbot.core.config import load_config
+from brandbot.runtime.context import Context
+from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks.base import Sent
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.plugins import LoadedPlugin, NoConfig, Plugin
-from brandbot.rules import RuleBook
-from brandbot.templates import TemplateEngine
-from brandbot.yamlfile import load_yaml
+from brandbot.core.plugin import LoadedPlugin, NoConfig, Plugin
+from brandbot.core.rules import RuleBook
+from brandbot.core.templates import TemplateEngine
+from brandbot.core.yamlfile import load_yaml
 
 NETWORK = "memory"
 COMMIT_DELAY = 0.05
@@ -1206,7 +1206,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``brandbot bench`` with parsed arguments; prints the table and the JSON summary."""
-    from brandbot.cli import tune_runtime
+    from brandbot.ops.cli import tune_runtime
 
     tune_runtime()  # measure the bot as `brandbot run` runs it
     options = options_from_args(args)

@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from brandbot.errors import ConfigError
-from brandbot.loyalty import LoyaltyConfig
-from brandbot.policy import PolicyConfig
-from brandbot.yamlfile import YamlDoc, load_yaml, validation_error
+from brandbot.core.errors import ConfigError
+from brandbot.core.loyalty import LoyaltyConfig
+from brandbot.core.policy import PolicyConfig
+from brandbot.core.yamlfile import YamlDoc, load_yaml, validation_error
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

@@ -27,9 +27,9 @@ import jinja2
 from jinja2 import StrictUndefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from brandbot.errors import TemplateError
-from brandbot.events import Conversation, Event, Kind, Person
-from brandbot.store.records import FollowerRecord
+from brandbot.core.errors import TemplateError
+from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.records import FollowerRecord
 
 #: Longest string or list a template may build with '*' (e.g. "{{ '=' * 40 }}" is fine).
 MAX_REPEAT = 10_000

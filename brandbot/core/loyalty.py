@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from brandbot.events import Kind
-from brandbot.store.records import Direction, FollowerRecord, Interaction
+from brandbot.core.events import Kind
+from brandbot.core.records import Direction, FollowerRecord, Interaction
 
 #: (network, kind) pairs that never earn points, whatever the config says.
 #: X's automation rules forbid incentivising follows and reposts ("follow-for-reward",

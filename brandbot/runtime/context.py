@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from brandbot.events import Conversation, Event, Reply
-from brandbot.policy import Decision
-from brandbot.store.records import FollowerRecord, Job
-from brandbot.templates import ReplyTemplate
+from brandbot.core.events import Conversation, Event, Reply
+from brandbot.core.policy import Decision
+from brandbot.core.records import FollowerRecord, Job
+from brandbot.core.templates import ReplyTemplate
 
 if TYPE_CHECKING:
-    from brandbot.bot import Bot
+    from brandbot.runtime.bot import Bot
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ class Context(JobContext):
     is_admin: bool = False
     replied: bool = False
     notes: list[Note] = field(default_factory=list)
-    stage: Any = None  # the event's staged writes (brandbot.unitofwork.Staged)
+    stage: Any = None  # the event's staged writes (brandbot.runtime.unitofwork.Staged)
     _fall_through: bool = False
     _source: str = ""
 

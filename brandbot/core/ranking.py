@@ -20,8 +20,8 @@ Robertson & Zaragoza, "The Probabilistic Relevance Framework", 2009, simple vari
 Default field weights are title 3, tags 2, description 1: a word in the title says more
 about a document than the same word in its description.
 
-Words are found as everywhere else in brandbot (:func:`brandbot.textnorm.normalize` and
-:func:`~brandbot.textnorm.words`: case- and accent-insensitive, '#'/'@' prefixes dropped),
+Words are found as everywhere else in brandbot (:func:`brandbot.core.textnorm.normalize` and
+:func:`~brandbot.core.textnorm.words`: case- and accent-insensitive, '#'/'@' prefixes dropped),
 minus a short list of English stopwords, then lightly stemmed with the first and last
 steps of Porter's algorithm (plural and -ed/-ing endings, final -y and -e), so
 "publishing", "published" and "publish" meet, as do "guides"/"guide" and
@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from brandbot.textnorm import normalize, strip_prefix, words
+from brandbot.core.textnorm import normalize, strip_prefix, words
 
 K1 = 1.2
 B = 0.75

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from brandbot.store.records import FollowerExport
+from brandbot.core.records import FollowerExport
 
 
 def _plain(value: Any) -> Any:

@@ -81,13 +81,13 @@ from pydantic import (
     model_validator,
 )
 
-from brandbot.errors import RuleError
-from brandbot.events import Event, Kind
-from brandbot.lru import Lru
-from brandbot.store.records import FollowerRecord
-from brandbot.templates import ReplyTemplate, TemplateEngine
-from brandbot.textnorm import clean, normalize, strip_prefix, words
-from brandbot.yamlfile import YamlDoc, format_loc, load_yaml, validation_error
+from brandbot.core.errors import RuleError
+from brandbot.core.events import Event, Kind
+from brandbot.core.lru import Lru
+from brandbot.core.records import FollowerRecord
+from brandbot.core.templates import ReplyTemplate, TemplateEngine
+from brandbot.core.textnorm import clean, normalize, strip_prefix, words
+from brandbot.core.yamlfile import YamlDoc, format_loc, load_yaml, validation_error
 
 try:  # the regex parser is private; without it every regex is simply always tested
     from re import _constants as _sre  # type: ignore[attr-defined]

@@ -27,25 +27,26 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from brandbot import loyalty
-from brandbot.checks import load_rule_book, run_plugin_checks
-from brandbot.clock import Clock, SystemClock
-from brandbot.config import BotConfig, load_config
-from brandbot.context import Context, JobContext, Note
-from brandbot.errors import ConfigError, PermanentSendError, PluginError, SendError
-from brandbot.events import Conversation, Event, Kind, Person, Reply
-from brandbot.lanes import Lanes
-from brandbot.lru import Lru
-from brandbot.metrics import Metrics
+from brandbot.core import loyalty
+from brandbot.runtime.checks import load_rule_book, run_plugin_checks
+from brandbot.clocks import Clock, SystemClock
+from brandbot.core.config import BotConfig, load_config
+from brandbot.runtime.context import Context, JobContext, Note
+from brandbot.core.errors import ConfigError, PermanentSendError, PluginError, SendError
+from brandbot.core.events import Conversation, Event, Kind, Person, Reply
+from brandbot.runtime.lanes import Lanes
+from brandbot.core.lru import Lru
+from brandbot.runtime.metrics import Metrics
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network
-from brandbot.outbox import Outbox
-from brandbot.plugins import LoadedPlugin, configure, load_plugins
-from brandbot.policy import Decision, Policy, Reason, SendRequest, Verdict
-from brandbot.routing import Router
-from brandbot.rule_responder import RuleResponders
+from brandbot.runtime.outbox import Outbox
+from brandbot.core.plugin import LoadedPlugin
+from brandbot.runtime.loader import configure, load_plugins
+from brandbot.core.policy import Decision, Policy, Reason, SendRequest, Verdict
+from brandbot.runtime.routing import Router
+from brandbot.runtime.rule_responder import RuleResponders
 from brandbot.store.base import Store, find_person
-from brandbot.store.records import (
+from brandbot.core.records import (
     Direction,
     FollowerRecord,
     Interaction,
@@ -54,9 +55,9 @@ from brandbot.store.records import (
     OutboxStatus,
 )
 from brandbot.store.sqlite import SqliteStore
-from brandbot.supervisor import NetworkSupervisor
-from brandbot.templates import TemplateEngine, build_context
-from brandbot.unitofwork import Inflight, SharedData, Staged
+from brandbot.runtime.supervisor import NetworkSupervisor
+from brandbot.core.templates import TemplateEngine, build_context
+from brandbot.runtime.unitofwork import Inflight, SharedData, Staged
 
 log = logging.getLogger("brandbot")
 
@@ -795,7 +796,7 @@ class Bot:
         await self.open()
         await self.outbox.start()
         if self.config.top.http.enabled:
-            from brandbot.health import HealthServer
+            from brandbot.runtime.health import HealthServer
 
             http = self.config.top.http
             self.health_server = HealthServer(self, http.host, http.port, allow_remote=http.allow_remote,

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from brandbot.context import Context
-from brandbot.events import Event
-from brandbot.plugins import HandlerSpec, Role
+from brandbot.runtime.context import Context
+from brandbot.core.events import Event
+from brandbot.core.plugin import HandlerSpec, Role
 
-log = logging.getLogger("brandbot.routing")
+log = logging.getLogger("brandbot.runtime.routing")
 
 
 class Responder(Protocol):

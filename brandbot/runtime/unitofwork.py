@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from brandbot.store.records import FollowerRecord, Interaction, Job, OutboxEntry
+from brandbot.core.records import FollowerRecord, Interaction, Job, OutboxEntry
 
 #: A staged plugin datum: the value (None = delete) and the follower it is about.
 KvWrite = tuple[str | None, int]

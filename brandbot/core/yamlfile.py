@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from brandbot.errors import ConfigError
+from brandbot.core.errors import ConfigError
 
 Loc = tuple[str | int, ...]
 

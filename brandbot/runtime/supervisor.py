@@ -13,10 +13,10 @@ import logging
 import random
 from collections.abc import Callable
 
-from brandbot.clock import Clock
+from brandbot.clocks import Clock
 from brandbot.networks.base import Network, NetworkHost, NetworkState
 
-log = logging.getLogger("brandbot.supervisor")
+log = logging.getLogger("brandbot.runtime.supervisor")
 
 
 def restart_delay(failures: int, rng: random.Random, base: float = 1.0, cap: float = 300.0) -> float:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from brandbot.errors import BrandbotError
+from brandbot.core.errors import BrandbotError
 
 
 class DatabaseBusyError(BrandbotError):

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from brandbot import __version__
-from brandbot.errors import ConfigError
-from brandbot.logs import Redactor
-from brandbot.metrics import UP_STATES
+from brandbot.core.errors import ConfigError
+from brandbot.runtime.logs import Redactor
+from brandbot.runtime.metrics import UP_STATES
 from brandbot.networks.base import NetworkState
 
 if TYPE_CHECKING:
-    from brandbot.bot import Bot
+    from brandbot.runtime.bot import Bot
 
 #: The Prometheus text exposition format the metrics are rendered in.
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brandbot.errors import BrandbotError, ConfigError
+from brandbot.core.errors import BrandbotError, ConfigError
 
 DEFAULT_CONFIG = "config/brandbot.yaml"
 EXIT_CONFIG = 2
 
 
 def _setup_logging(level: str = "INFO", json_format: bool = False, config: Any = None) -> Any:
-    from brandbot.logs import configure
+    from brandbot.runtime.logs import configure
 
     if config is None:
         return configure(level, json_format)
@@ -30,7 +30,7 @@ def _setup_logging(level: str = "INFO", json_format: bool = False, config: Any =
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from brandbot.config import load_config
+    from brandbot.core.config import load_config
 
     return load_config(args.config)
 
@@ -53,7 +53,7 @@ def tune_runtime() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from brandbot.bot import Bot
+    from brandbot.runtime.bot import Bot
 
     config = _load(args)
     redactor = _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format, config)
@@ -67,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bot.redactor = redactor
         return await bot.run()
 
-    from brandbot.runlock import RunLock
+    from brandbot.runtime.runlock import RunLock
 
     with RunLock(config.storage_path, "run"):
         return asyncio.run(main())
@@ -76,10 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- check --------------------------------------------------------------------------------
 def check_config(config: Any) -> list[str]:
     """Everything ``brandbot check`` verifies beyond loading; returns a summary. Raises on errors."""
-    from brandbot.checks import load_rule_book, run_plugin_checks
+    from brandbot.runtime.checks import load_rule_book, run_plugin_checks
     from brandbot.networks.registry import build_network
-    from brandbot.plugins import load_plugins
-    from brandbot.templates import TemplateEngine
+    from brandbot.runtime.loader import load_plugins
+    from brandbot.core.templates import TemplateEngine
 
     plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc)
     networks = {s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where)
@@ -105,7 +105,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- simulate -----------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from brandbot.simulate import simulate
+    from brandbot.ops.simulate import simulate
 
     config = _load(args)
     _setup_logging("WARNING")
@@ -149,7 +149,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 def cmd_followers(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta, timezone
 
-    from brandbot.store.records import FollowerQuery
+    from brandbot.core.records import FollowerQuery
 
     config = _load(args)
 
@@ -189,7 +189,7 @@ def cmd_followers(args: argparse.Namespace) -> int:
                 print(f"    {it.time:%Y-%m-%d %H:%M} {arrow} {it.network}/{it.kind}{pts}{extra} {text}")
             return 0
         if args.action == "export":
-            from brandbot.export import export_json
+            from brandbot.ops.export import export_json
 
             data = await store.export_follower(follower.id)
             text = export_json(data)
@@ -200,7 +200,7 @@ def cmd_followers(args: argparse.Namespace) -> int:
                 print(text)
             return 0
         if args.action == "forget":
-            from brandbot.runlock import RunLock
+            from brandbot.runtime.runlock import RunLock
 
             with RunLock(config.storage_path, "forget"):
                 ok = await store.forget_follower(follower.id, datetime.now(timezone.utc))
@@ -209,7 +209,7 @@ def cmd_followers(args: argparse.Namespace) -> int:
         if args.action == "tag":
             import dataclasses
 
-            from brandbot.runlock import RunLock
+            from brandbot.runtime.runlock import RunLock
 
             tags = set(follower.tags)
             for t in args.tags:
@@ -226,12 +226,12 @@ def cmd_followers(args: argparse.Namespace) -> int:
 
 def cmd_loyalty(args: argparse.Namespace) -> int:
 
-    from brandbot import loyalty
-    from brandbot.store.records import FollowerQuery
+    from brandbot.core import loyalty
+    from brandbot.core.records import FollowerQuery
 
     config = _load(args)
 
-    from brandbot.runlock import RunLock
+    from brandbot.runtime.runlock import RunLock
 
     async def work(store: Any) -> int:
         with RunLock(config.storage_path, "loyalty recompute"):
@@ -260,7 +260,7 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta, timezone
 
-    from brandbot import reports
+    from brandbot.runtime import reports
 
     config = _load(args)
 
@@ -279,7 +279,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_giveaway(args: argparse.Namespace) -> int:
-    from brandbot.draw import verify_export
+    from brandbot.core.draw import verify_export
 
     path = Path(args.file)
     try:
@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("file", help="giveaways/giveaway-<id>.json")
     p.set_defaults(func=cmd_giveaway)
 
-    from brandbot import bench
+    from brandbot.ops import bench
 
     p = sub.add_parser("bench", help="the standard performance workload (events/s, latency, RSS)")
     bench.add_arguments(p)

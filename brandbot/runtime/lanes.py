@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Generator, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-log = logging.getLogger("brandbot.lanes")
+log = logging.getLogger("brandbot.runtime.lanes")
 
 
 class _Yield:

@@ -1,21 +1,15 @@
-"""Time as a dependency, so rate limits, cooldowns and schedules can be tested without sleeping."""
+"""Clocks: time as a dependency, so rate limits, cooldowns and schedules can be tested without
+sleeping. The protocol is :class:`brandbot.core.clock.Clock`; these implement it on asyncio."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
 
+from brandbot.core.clock import Clock
 
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """Timezone-aware wall-clock time."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes backwards; for rate windows and timeouts."""
-
-    async def sleep(self, seconds: float) -> None: ...
+__all__ = ["Clock", "FakeClock", "ManualClock", "SystemClock"]
 
 
 class SystemClock:

@@ -27,15 +27,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from brandbot.clock import Clock
-from brandbot.errors import PermanentSendError, RateLimitedError, SendError
-from brandbot.events import Conversation, Outgoing, Person, Reply
+from brandbot.clocks import Clock
+from brandbot.core.errors import PermanentSendError, RateLimitedError, SendError
+from brandbot.core.events import Conversation, Outgoing, Person, Reply
 from brandbot.networks.base import Network, Sent
-from brandbot.ratelimit import RateGate
+from brandbot.runtime.ratelimit import RateGate
 from brandbot.store.base import Store
-from brandbot.store.records import OutboxEntry, OutboxStatus
+from brandbot.core.records import OutboxEntry, OutboxStatus
 
-log = logging.getLogger("brandbot.outbox")
+log = logging.getLogger("brandbot.runtime.outbox")
 
 SentHook = Callable[[OutboxEntry], Awaitable[None] | None]
 FailedHook = Callable[[OutboxEntry, SendError | Exception], Awaitable[None] | None]

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from brandbot.events import SUMMONING_KINDS, Kind
+from brandbot.core.events import SUMMONING_KINDS, Kind
 
 
 class Verdict(enum.StrEnum):
