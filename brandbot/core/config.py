@@ -17,28 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from brandbot.core.durations import Duration, parse_duration
 from brandbot.core.errors import ConfigError
 from brandbot.core.loyalty import LoyaltyConfig
 from brandbot.core.policy import PolicyConfig
 from brandbot.core.yamlfile import YamlDoc, load_yaml, validation_error
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: str | int | float) -> float:
-    """'90s', '10m', '2h', '1d', '250ms' or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"expected a duration like 30s, 10m, 2h or 1d, got {value!r}")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
 
 
 class _Strict(BaseModel):
@@ -69,12 +54,7 @@ class StaffConfig(_Strict):
 
 
 class HandoffConfig(_Strict):
-    timeout: float = Field(7200.0, description="Seconds (or 2h) after which the bot speaks again without /release")
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float:
-        return parse_duration(v)
+    timeout: Duration = Field(7200.0, description="Seconds (or 2h) after which the bot speaks again without /release")
 
 
 class LoggingConfig(_Strict):
@@ -299,3 +279,20 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> BotCo
         storage_path=storage_path,
         env=env,
     )
+
+
+__all__ = [
+    "BotConfig",
+    "HandoffConfig",
+    "HttpConfig",
+    "LoggingConfig",
+    "NetworkSection",
+    "PluginSection",
+    "RuntimeConfig",
+    "StaffConfig",
+    "StorageConfig",
+    "TopConfig",
+    "load_config",
+    "parse_duration",  # re-exported from brandbot.core.durations, where it now lives
+    "substitute_env",
+]

@@ -23,6 +23,14 @@ class RuleError(ConfigError):
     """A reply rule that is malformed (bad regex, unknown kind, impossible condition)."""
 
 
+class DurationError(ConfigError, ValueError):
+    """A duration that does not parse ("5 minutes", "-3", "soon").
+
+    Also a ValueError, so pydantic validators that call ``parse_duration`` report it at
+    the field's location, and callers that caught ValueError before keep working.
+    """
+
+
 class PluginError(BrandbotError):
     """A plugin that cannot be loaded, configured or started."""
 

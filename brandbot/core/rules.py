@@ -81,6 +81,7 @@ from pydantic import (
     model_validator,
 )
 
+from brandbot.core.durations import Duration, parse_duration
 from brandbot.core.errors import RuleError
 from brandbot.core.events import Event, Kind
 from brandbot.core.lru import Lru
@@ -110,30 +111,11 @@ _DAY_ALIASES = {
     "weekend": (5, 6),
     **{k: (v,) for k, v in _DAYS.items()},
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
-_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _RULE_NAME = re.compile(r"^[\w.-]+$")
 
 
 # -- value parsers (also used by pydantic validators) ----------------------------------------
-
-
-def parse_duration(value: Any) -> float:
-    """ "30s", "10m", "1h", "2d", "1h30m" or a number of seconds -> seconds."""
-    if isinstance(value, bool):  # pydantic turns ValueError (not TypeError) into a located error
-        raise ValueError(f"expected a duration like 30s, 10m, 1h or 2d, got {value!r}")  # noqa: TRY004
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = str(value).strip().lower()
-        parts = _DURATION_PART.findall(text)
-        if not parts or _DURATION_PART.sub("", text).strip():
-            raise ValueError(f"expected a duration like 30s, 10m, 1h, 2d or 1h30m, got {value!r}")
-        seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in parts)
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative, got {value!r}")
-    return seconds
 
 
 def parse_hours(value: Any) -> tuple[int, int]:
@@ -203,7 +185,6 @@ def _word_list(value: Any) -> Any:
 
 
 Words = Annotated[list[str], BeforeValidator(_word_list)]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 # -- the schema, as the community manager writes it -----------------------------------------
