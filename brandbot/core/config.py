@@ -78,12 +78,17 @@ class HttpConfig(_Strict):
     allow_remote: bool = Field(False, description="Allow binding a non-loopback address (put a proxy in front)")
 
 
+def _console_only() -> dict[str, dict[str, Any] | None]:
+    """The networks when none are configured: the console, which needs no token."""
+    return {"console": {}}
+
+
 class TopConfig(_Strict):
     """The top-level keys of brandbot.yaml (networks and plugins are validated per entry)."""
 
     brand: dict[str, Any] = Field(default_factory=lambda: {"name": "Our brand"})
     storage: StorageConfig = StorageConfig()
-    networks: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"console": {}})
+    networks: dict[str, dict[str, Any] | None] = Field(default_factory=_console_only)
     rules: list[str] = Field(default_factory=list)
     plugin_dirs: list[str] = Field(default_factory=lambda: ["../plugins"])
     plugins: dict[str, dict[str, Any] | None] = Field(default_factory=dict)

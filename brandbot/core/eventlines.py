@@ -7,11 +7,10 @@ Pure parsing: errors name the line and the field to fix.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from brandbot.core.errors import ConfigError
 from brandbot.core.events import Conversation, Event, Kind, Person
-
 
 #: The fields of an input line and the JSON types each may have.
 _NULLABLE = frozenset({"refers_to", "conversation", "post_id"})
@@ -71,19 +70,20 @@ def parse_event(line: str, number: int, source: str = "stdin") -> Event:
     text = str(obj.get("text", ""))
     private = bool(obj.get("private", kind is Kind.DIRECT))
     conversation = str(obj.get("conversation") or (f"dm:{author}" if private else "public"))
-    command, args = None, ()
+    command: str | None = None
+    args: tuple[str, ...] = ()
     if kind is Kind.COMMAND:
         head, *rest = (text.lstrip("/").split() or [""])
         command, args = head.lower(), tuple(rest)
     when = obj.get("time")
     time = datetime.fromisoformat(when) if when else None
     if time is not None and time.tzinfo is None:
-        time = time.replace(tzinfo=timezone.utc)
+        time = time.replace(tzinfo=UTC)
     return Event(
         kind=kind, network=network, id=str(obj.get("id", f"sim{number}")),
         author=Person(network, str(author), handle=str(obj.get("handle", author)), name=str(obj.get("name", str(author).capitalize()))),
         conversation=Conversation(network, conversation, private=private),
-        text=text, time=time or datetime.now(timezone.utc), post_id=str(obj.get("post_id", f"sim{number}")),
+        text=text, time=time or datetime.now(UTC), post_id=str(obj.get("post_id", f"sim{number}")),
         refers_to=obj.get("refers_to"), addressed=bool(obj.get("addressed", kind in (Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.QUOTE, Kind.COMMAND))),
         command=command, args=args,
     )

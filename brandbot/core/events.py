@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -28,7 +28,7 @@ class Kind(enum.StrEnum):
     MILESTONE = "milestone"  # emitted by brandbot itself (loyalty), never by a network
 
     @classmethod
-    def parse(cls, value: str) -> "Kind":
+    def parse(cls, value: str) -> Kind:
         """Parse a kind name, with an error that lists the valid ones."""
         if isinstance(value, cls):
             return value
@@ -49,7 +49,7 @@ SUMMONING_KINDS = frozenset({Kind.MENTION, Kind.DIRECT, Kind.REPLY, Kind.QUOTE, 
 
 def utcnow() -> datetime:
     """Timezone-aware now; brandbot never handles naive datetimes."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

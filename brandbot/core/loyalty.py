@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 from pydantic import (
     BaseModel,
@@ -180,7 +181,7 @@ class LoyaltyConfig(BaseModel):
                 f"the first tier must start at 0 points so that everyone has a tier; "
                 f"{tiers[0].name!r} starts at {tiers[0].min_points}"
             )
-        for lower, upper in zip(tiers, tiers[1:]):
+        for lower, upper in pairwise(tiers):
             if upper.min_points <= lower.min_points:
                 raise ValueError(
                     f"tiers must be listed from lowest to highest with strictly increasing "
@@ -200,7 +201,7 @@ class LoyaltyConfig(BaseModel):
         return sorted(bonuses, key=lambda b: b.days)
 
     @model_validator(mode="after")
-    def _no_x_rewards_hidden(self) -> "LoyaltyConfig":
+    def _no_x_rewards_hidden(self) -> LoyaltyConfig:
         # Overrides for forbidden pairs would silently do nothing; say so instead.
         for network, table in self.network_points.items():
             for kind, value in table.items():
@@ -402,11 +403,11 @@ def ordinal(n: int) -> str:
 
 
 def _utc_day(time: datetime) -> date:
-    if time.tzinfo is timezone.utc:  # what the bot's clock gives: no conversion needed
+    if time.tzinfo is UTC:  # what the bot's clock gives: no conversion needed
         return time.date()
     if time.tzinfo is None or time.utcoffset() is None:
         raise ValueError(f"loyalty needs timezone-aware times; got naive {time.isoformat()}")
-    return time.astimezone(timezone.utc).date()
+    return time.astimezone(UTC).date()
 
 
 def _parse_day(text: str) -> date | None:

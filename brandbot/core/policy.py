@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,7 +139,7 @@ class QuietHours(BaseModel):
         return [name.strip().lower() for name in value]
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "QuietHours":
+    def _not_empty(self) -> QuietHours:
         if self.start == self.end:
             raise ValueError(
                 f"quiet hours start and end are both {self.start:%H:%M}; "
@@ -172,7 +172,7 @@ class QuietHours(BaseModel):
         _require_aware(now)
         zone = self.zone
         today = now.astimezone(zone).date()
-        now_utc = now.astimezone(timezone.utc)
+        now_utc = now.astimezone(UTC)
         ends = [
             instant
             for offset in (-1, 0, 1, 2)
@@ -192,7 +192,7 @@ def _instants(day: date, wall: time, zone: ZoneInfo) -> list[datetime]:
     tried: list[datetime] = []
     for fold in (0, 1):
         local = datetime.combine(day, wall, tzinfo=zone).replace(fold=fold)
-        instant = local.astimezone(timezone.utc)
+        instant = local.astimezone(UTC)
         tried.append(instant)
         if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None, fold=0):
             found.add(instant)
@@ -256,12 +256,12 @@ def _refuse(reason: Reason, detail: str) -> Decision:
 
 
 def _next_utc_midnight(now: datetime) -> datetime:
-    day: date = now.astimezone(timezone.utc).date() + timedelta(days=1)
-    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    day: date = now.astimezone(UTC).date() + timedelta(days=1)
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
 def _next_utc_hour(now: datetime) -> datetime:
-    utc = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    utc = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return utc + timedelta(hours=1)
 
 

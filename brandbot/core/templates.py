@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import jinja2
 from jinja2 import StrictUndefined, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from brandbot.core.errors import TemplateError
@@ -222,20 +223,24 @@ class _BrandSandbox(SandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-            raise jinja2.sandbox.SecurityError(
+            raise SecurityError(
                 f"exponent {right} is too large (limit {MAX_EXPONENT})"
             )
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 sequence = isinstance(seq, str | list | tuple) and isinstance(times, int)
                 if sequence and len(seq) * times > MAX_REPEAT:
-                    raise jinja2.sandbox.SecurityError(
+                    raise SecurityError(
                         f"repeating a value {times} times is too large (limit {MAX_REPEAT} items)"
                     )
         return super().call_binop(context, operator, left, right)
 
 
 # -- templates -----------------------------------------------------------------------------
+
+
+class _Renderable(Protocol):
+    def render(self, context: Mapping[str, Any]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -249,7 +254,7 @@ class ReplyTemplate:
 
     source: str
     where: str
-    compiled: Any = field(compare=False, repr=False, hash=False)
+    compiled: str | _Renderable = field(compare=False, repr=False, hash=False)
 
     @property
     def is_plain(self) -> bool:
@@ -289,7 +294,7 @@ class _LazyTemplate:
     speaks it. ``brandbot check`` still compiles and renders every template.
     """
 
-    __slots__ = ("_env", "_source", "_compiled")
+    __slots__ = ("_compiled", "_env", "_source")
 
     def __init__(self, env: jinja2.Environment, source: str) -> None:
         self._env = env
@@ -301,10 +306,6 @@ class _LazyTemplate:
         if compiled is None:
             compiled = self._compiled = self._env.from_string(self._source)
         return compiled.render(context)
-
-
-class _Renderable(Protocol):
-    def render(self, context: Mapping[str, Any]) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +360,7 @@ class _SimpleTemplate:
         out: list[str] = []
         for part in self._parts:
             if part.__class__ is str:
-                out.append(part)  # type: ignore[arg-type]
+                out.append(part)
                 continue
             value = context.get(part.name, _MISSING)  # type: ignore[union-attr]
             if value is _MISSING:
@@ -534,7 +535,7 @@ class TemplateEngine:
             return template.compiled.render(context)
         except jinja2.UndefinedError as exc:
             raise TemplateError(self._undefined_message(str(exc), context), where) from None
-        except jinja2.sandbox.SecurityError as exc:
+        except SecurityError as exc:
             raise TemplateError(f"template tried something unsafe: {exc}", where) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template failed: {exc}", where) from None
