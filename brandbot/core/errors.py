@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class BrandbotError(Exception):
     """Base of all brandbot errors."""
@@ -29,6 +31,21 @@ class DurationError(ConfigError, ValueError):
     Also a ValueError, so pydantic validators that call ``parse_duration`` report it at
     the field's location, and callers that caught ValueError before keep working.
     """
+
+
+class CommandArgsError(BrandbotError):
+    """``key=value`` command arguments that cannot be used.
+
+    ``problems`` lists everything that is wrong (each a short sentence without a final
+    period); ``usage`` is the how-to shown after them. The message joins both, ready to
+    send back to the person who typed the command.
+    """
+
+    def __init__(self, problems: Sequence[str], usage: str = "") -> None:
+        self.problems = tuple(problems)
+        self.usage = usage
+        message = "; ".join(self.problems) + "."
+        super().__init__(f"{message} {usage}" if usage else message)
 
 
 class PluginError(BrandbotError):
