@@ -15,9 +15,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from brandbot.core import rules as rules_module
 from brandbot.core.errors import ConfigError, RuleError, TemplateError
 from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.records import FollowerRecord
 from brandbot.core.rules import (
     VARIANT_MEMORY,
     Rule,
@@ -30,7 +30,7 @@ from brandbot.core.rules import (
     required_literal,
     required_literals,
 )
-from brandbot.core.records import FollowerRecord
+from brandbot.core.rules import state as rules_state
 from brandbot.core.templates import TemplateEngine
 from brandbot.core.textnorm import clean, normalize, words
 from brandbot.core.yamlfile import load_yaml_text
@@ -622,7 +622,7 @@ def test_variant_keys_never_collide(entries: list[tuple[str, int, int]]) -> None
 def test_variant_keys_beyond_the_rule_number_bits_still_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rules_module, "_RULE_BITS", 1)  # rule numbers 0 and 1 fit, 2+ do not
+    monkeypatch.setattr(rules_state, "_RULE_BITS", 1)  # rule numbers 0 and 1 fit, 2+ do not
     state = RuleState()
     for name in ("a", "b", "c", "d"):
         state.remember_variant(name, 7, ord(name))
