@@ -15,9 +15,8 @@ from brandbot.core.events import Person
 from brandbot.core.lru import MISSING, Lru
 from brandbot.networks.base import RateLimits
 from brandbot.runtime.ratelimit import RateGate
-from brandbot.store import sqlite as sqlite_store
 from brandbot.store.bloom import BloomFilter
-from brandbot.store.sqlite import SqliteStore
+from brandbot.store.sqlite import SqliteStore, connection, writer
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -113,7 +112,7 @@ async def test_a_false_positive_of_the_filter_is_settled_by_the_database(tmp_pat
 
 
 async def test_prune_rebuilds_a_full_processed_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_store, "_MIN_FILTER_CAPACITY", 10)
+    monkeypatch.setattr(connection, "_MIN_FILTER_CAPACITY", 10)  # the filters built at open
     async with SqliteStore(tmp_path / "b.db") as store:
         for i in range(40):
             store.mark_processed("x", f"old{i}", T0 - timedelta(days=30))
@@ -143,7 +142,7 @@ async def test_a_requested_commit_happens_at_the_next_loop_turn(tmp_path: Path) 
 async def test_the_wal_is_checkpointed_and_started_over_while_commits_go_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "_CHECKPOINT_ROWS", 50)
+    monkeypatch.setattr(writer, "_CHECKPOINT_ROWS", 50)
     path = tmp_path / "b.db"
     wal = tmp_path / "b.db-wal"
     sizes = []

@@ -1,0 +1,113 @@
+"""One commit: the SQL of the batch, in the order it is written, and how it is written.
+
+A batch is written in one transaction. When a row's data can never be stored, the batch
+is written again row by row so that the bad rows are logged and dropped instead of
+blocking every later write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from brandbot.store.sqlite.rows import (
+    _FOLLOWER_COLUMNS,
+    _FOLLOWER_NAMES,
+    _INTERACTION_COLUMNS,
+    _OUTBOX_COLUMNS,
+)
+
+# One logger name for the whole package, as before it was split into modules.
+logger = logging.getLogger("brandbot.store.sqlite")
+
+
+# Errors caused by the data of a row rather than by the database: retrying the same row
+# can never succeed, so a batch failing with one of these is written row by row and the
+# offending rows are logged and dropped instead of blocking every later write.
+_DATA_ERRORS = (
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+    OverflowError,
+)
+
+_SQL_UPSERT_FOLLOWER = (
+    f"INSERT INTO followers ({_FOLLOWER_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(_FOLLOWER_NAMES))}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _FOLLOWER_NAMES[1:])
+)
+_SQL_UPSERT_IDENTITY = (
+    "INSERT INTO identities (network, user_id, follower_id, handle, handle_key, name) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (network, user_id) DO UPDATE SET "
+    "follower_id = excluded.follower_id, handle = excluded.handle, "
+    "handle_key = excluded.handle_key, name = excluded.name"
+)
+# Every batch statement is idempotent, so replaying a batch whose COMMIT outcome was
+# unknown (cancellation at the wrong moment) cannot fail or duplicate rows.
+_SQL_PUT_INTERACTION = (
+    f"INSERT OR REPLACE INTO interactions ({_INTERACTION_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQL_MARK_PROCESSED = "INSERT OR IGNORE INTO processed (network, event_id, at) VALUES (?, ?, ?)"
+_SQL_PUT_OUTBOX = (
+    f"INSERT OR REPLACE INTO outbox ({_OUTBOX_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQL_SET_CURSOR = "INSERT OR REPLACE INTO cursors (key, value) VALUES (?, ?)"
+_SQL_MARK_ONCE = "INSERT OR IGNORE INTO once_keys (key, at) VALUES (?, ?)"
+_SQL_KV_SET = (
+    "INSERT OR REPLACE INTO plugin_data (namespace, key, value, follower_id) VALUES (?, ?, ?, ?)"
+)
+_SQL_KV_DELETE = "DELETE FROM plugin_data WHERE namespace = ? AND key = ?"
+_SQL_PUT_JOB = "INSERT OR REPLACE INTO jobs (name, due, owner, payload) VALUES (?, ?, ?, ?)"
+_SQL_DELETE_JOB = "DELETE FROM jobs WHERE name = ?"
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one commit writes: (table, sql, rows) in order, and how many writes it holds."""
+
+    statements: list[tuple[str, str, list[tuple[Any, ...]]]]
+    writes: int
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+
+
+def _write_batch(db: sqlite3.Connection, batch: _Batch) -> None:
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        for _, sql, rows in batch.statements:
+            db.executemany(sql, rows)
+        db.execute("COMMIT")
+    except BaseException:
+        _rollback(db)
+        raise
+
+
+def _salvage_batch(db: sqlite3.Connection, batch: _Batch) -> None:
+    """One statement per row; rows that can never be written are logged and dropped."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        for table, sql, rows in batch.statements:
+            for row in rows:
+                try:
+                    db.execute(sql, row)
+                except _DATA_ERRORS as exc:
+                    logger.error(
+                        "store: dropped a %s row that cannot be stored (%s); first column %r",
+                        table,
+                        exc,
+                        row[0],
+                    )
+        db.execute("COMMIT")
+    except BaseException:
+        _rollback(db)
+        raise

@@ -1,0 +1,258 @@
+"""Opening, closing and reading: the two connections every concern works through.
+
+Commits and point reads run synchronously on a connection owned by the event loop's
+thread. Profiling showed the C work of a batch is tens of microseconds, while handing
+each statement to aiosqlite's thread cost a thread hop, and under load that thread
+waited milliseconds for the GIL: commits fell seconds behind. Work that may take long
+(migrations, scans, exports, merges and forgets, WAL checkpoints that may fsync) still
+runs off the loop, on the aiosqlite connection or a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+
+from brandbot.core.errors import StoreError
+from brandbot.store import migrations
+from brandbot.store.bloom import BloomFilter
+from brandbot.store.sqlite.rows import _job_from
+from brandbot.store.sqlite.writer import _MIN_FILTER_CAPACITY, WriteBehind
+
+R = TypeVar("R")
+
+
+_CONNECTION_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA temp_store = MEMORY",
+    # Zero the old bytes of changed and deleted rows inside pages at no extra I/O,
+    # so a forgotten person's earlier row versions do not linger in the file.
+    "PRAGMA secure_delete = FAST",
+)
+#: SQLite page cache of the event-loop connection, in KiB (the OS caches the rest).
+_PAGE_CACHE_KIB = 4096
+
+
+class SqliteBase(WriteBehind):
+    """The opened database: lifecycle, and the read helpers the concern classes share."""
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open (creating if needed), migrate, load the counters and the key filters."""
+        if self._conn is not None:
+            return
+        if self._closed:
+            raise StoreError("this store was closed; create a new SqliteStore to reopen")
+        if self._path == ":memory:":
+            self._temp_dir = tempfile.mkdtemp(prefix="brandbot-store-")
+            self._path = str(Path(self._temp_dir) / "memory.sqlite3")
+        else:
+            parent = Path(self._path).expanduser().parent
+            if not parent.is_dir():
+                raise StoreError(
+                    f"cannot open database {self._path}: folder {parent} does not exist"
+                )
+        try:
+            conn = await aiosqlite.connect(self._path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self._path}: {exc}") from exc
+        try:
+            for pragma in _CONNECTION_PRAGMAS:
+                await conn.execute_fetchall(pragma)
+            self._version = await migrations.migrate(conn)
+            self._db = self._open_loop_connection()
+            self._conn = conn
+            await self._load()
+        except BaseException as exc:
+            self._conn = None
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open database {self._path}: {exc}") from exc
+            raise
+        self._flusher = asyncio.get_running_loop().create_task(
+            self._flush_loop(), name=f"brandbot-store-flusher:{self._path}"
+        )
+
+    def _open_loop_connection(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, isolation_level=None)
+        for pragma in _CONNECTION_PRAGMAS:
+            db.execute(pragma).fetchall()
+        # Checkpoints copy the WAL into the database and may fsync: they run on the
+        # aiosqlite thread (see _checkpoint), never inside a commit on the event loop.
+        db.execute("PRAGMA wal_autocheckpoint = 0").fetchall()
+        db.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}").fetchall()
+        return db
+
+    async def _load(self) -> None:
+        """Counters from the database, the small tables, and the key filters."""
+        seq = dict(await self._fetch("SELECT name, seq FROM sqlite_sequence"))
+        for table, attr in (
+            ("followers", "_last_follower_id"),
+            ("interactions", "_last_interaction_id"),
+            ("outbox", "_last_outbox_id"),
+        ):
+            rows = await self._fetch(f"SELECT MAX(id) FROM {table}")
+            setattr(self, attr, max(int(seq.get(table) or 0), int(rows[0][0] or 0)))
+        self._cursors = dict(await self._fetch("SELECT key, value FROM cursors"))
+        self._jobs = {
+            job.name: job
+            for job in map(
+                _job_from, await self._fetch("SELECT name, due, owner, payload FROM jobs")
+            )
+        }
+        self._identity_seen = await self._build_filter("SELECT network, user_id FROM identities")
+        self._processed_seen = await self._build_filter("SELECT network, event_id FROM processed")
+        self._once_seen = await self._build_filter("SELECT key FROM once_keys", single=True)
+
+    async def _build_filter(self, sql: str, *, single: bool = False) -> BloomFilter:
+        """A filter of every key the query returns, with room to double."""
+        count_sql = f"SELECT COUNT(*) FROM ({sql})"
+        total = int((await self._fetch(count_sql))[0][0])
+        built = BloomFilter(max(_MIN_FILTER_CAPACITY, 2 * total))
+        add = built.add
+        cursor = await self._connection().execute(sql)
+        try:
+            while rows := await cursor.fetchmany(50_000):
+                if single:
+                    for (key,) in rows:
+                        add(key)
+                else:
+                    for row in rows:
+                        add(tuple(row))
+        finally:
+            await cursor.close()
+        return built
+
+    async def backup(self, target: str | Path) -> None:
+        """Write a consistent copy of the database to ``target`` while running (VACUUM INTO)."""
+        await self.flush()
+        conn = self._conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        target = Path(target)
+        if target.exists():
+            raise StoreError(f"backup target {target} exists; choose a new file name")
+        await conn.execute("VACUUM INTO ?", (str(target),))
+
+    async def close(self) -> None:
+        """Stop the flusher, commit what is buffered, close. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        if self._checkpointer is not None:  # let a running checkpoint finish
+            await asyncio.shield(self._checkpointer)
+        conn, db = self._conn, self._db
+        if conn is None:
+            return
+        try:
+            async with self._lock:
+                self._commit_pending()
+                with contextlib.suppress(sqlite3.Error):
+                    # Keeps the planner's statistics fresh.
+                    await conn.execute_fetchall("PRAGMA optimize")
+        finally:
+            self._conn = self._db = None
+            if db is not None:
+                db.close()
+            await conn.close()
+            if self._temp_dir is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    def schema_version(self) -> int:
+        return self._version
+
+    # --- small helpers --------------------------------------------------------------------
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            await conn.execute("ROLLBACK")
+
+    def _read_now(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A point read on the event loop's connection: an indexed lookup, no thread hop."""
+        try:
+            return self._loop_connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database read failed ({exc}): {sql.split(' WHERE')[0]}") from exc
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            raise StoreError("the store is not open; call open() first")
+        return self._conn
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return list(await self._connection().execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise StoreError(f"database read failed ({exc}): {sql.split(' WHERE')[0]}") from exc
+
+    async def _count_rows(self, table: str) -> int:
+        rows = await self._fetch(f"SELECT COUNT(*) FROM {table}")
+        return int(rows[0][0])
+
+    async def _transaction(
+        self, work: Callable[[aiosqlite.Connection], Awaitable[R]], *, erase: bool = False
+    ) -> R:
+        """Flush, then run ``work`` in one transaction. Caller holds ``_lock``.
+
+        ``erase`` also zeroes pages freed by the work (secure_delete ON rather than the
+        usual FAST), for work that removes personal data.
+        """
+        self._commit_pending()
+        conn = self._connection()
+        try:
+            if erase:
+                await conn.execute_fetchall("PRAGMA secure_delete = ON")
+            try:
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    result = await work(conn)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await self._rollback(conn)
+                    raise
+            finally:
+                if erase:
+                    await conn.execute_fetchall("PRAGMA secure_delete = FAST")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database transaction failed: {exc}") from exc
+        return result
+
+    def _redirect(self, follower_id: int) -> int:
+        """Where writes naming ``follower_id`` go now: itself, its merge target, or 0 (gone)."""
+        return self._gone.get(follower_id, follower_id) if follower_id else follower_id
