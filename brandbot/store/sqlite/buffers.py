@@ -6,15 +6,26 @@ here: "pending" until the flusher takes them, "inflight" while they are being co
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Hashable
 from dataclasses import replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
-from brandbot.core.lru import MISSING as _MISSING
 from brandbot.core.records import Interaction
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+class _Missing(enum.Enum):
+    """The type of ``_MISSING``: an enum member, so that ``x is _MISSING`` narrows a union."""
+
+    MISSING = enum.auto()
+
+
+#: What a read returns for a key it does not hold, where ``None`` is a value of its own
+#: (a deleted plugin datum, a person known not to exist).
+_MISSING: Final = _Missing.MISSING
 
 
 class _Buffer(Generic[K, V]):
@@ -34,7 +45,7 @@ class _Buffer(Generic[K, V]):
     def put(self, key: K, value: V, row: tuple[Any, ...]) -> None:
         self.pending[key] = (value, row)
 
-    def get(self, key: K) -> Any:
+    def get(self, key: K) -> V | _Missing:
         """The newest buffered value, or ``_MISSING``."""
         hit = self.pending.get(key) or self.inflight.get(key)
         return _MISSING if hit is None else hit[0]

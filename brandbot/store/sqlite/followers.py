@@ -85,10 +85,11 @@ class FollowersMixin(SqliteBase):
         return follower, True
 
     def _cached_identity(self, key: tuple[str, str]) -> Identity | None:
-        hit: Identity | None = self._identities.get(key)
-        if hit is _MISSING:
-            hit = self._identity_cache.get(key, None)
-        return hit
+        buffered = self._identities.get(key)
+        if buffered is not _MISSING:
+            return buffered
+        cached: Identity | None = self._identity_cache.get(key, None)
+        return cached
 
     def _put_identity(self, identity: Identity) -> None:
         if identity.follower_id in self._gone:
@@ -103,10 +104,11 @@ class FollowersMixin(SqliteBase):
         self._identity_seen.add(key)
 
     def _cached_follower(self, follower_id: int) -> FollowerRecord | None:
-        hit: FollowerRecord | None = self._followers.get(follower_id)
-        if hit is _MISSING:
-            hit = self._follower_cache.get(follower_id, None)
-        return hit
+        buffered = self._followers.get(follower_id)
+        if buffered is not _MISSING:
+            return buffered
+        cached: FollowerRecord | None = self._follower_cache.get(follower_id, None)
+        return cached
 
     async def get_follower(self, follower_id: int) -> FollowerRecord | None:
         follower = self._cached_follower(follower_id)
@@ -200,7 +202,7 @@ class FollowersMixin(SqliteBase):
         self._follower_cache.discard(merge_id)
         self._follower_cache.put(keep_id, merged)
         for key in moved_keys:
-            identity = self._identity_cache.get(key, None)
+            identity: Identity | None = self._identity_cache.get(key, None)
             if identity is not None:
                 self._identity_cache.put(key, replace(identity, follower_id=keep_id))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from brandbot.core.records import Job
-from brandbot.store.sqlite.buffers import _MISSING
+from brandbot.store.sqlite.buffers import _MISSING, _Missing
 from brandbot.store.sqlite.connection import SqliteBase
 from brandbot.store.sqlite.rows import _job_row, _ts
 
@@ -54,7 +54,7 @@ class KeyValueMixin(SqliteBase):
         hit = self._kv.get(k)
         if hit is not _MISSING:
             return None if hit is None else hit[0]
-        cached: str | None = self._kv_cache.get(k)
+        cached: str | None | _Missing = self._kv_cache.get(k, _MISSING)
         if cached is not _MISSING:
             return cached
         rows = self._read_now("SELECT value FROM plugin_data WHERE namespace = ? AND key = ?", k)

@@ -281,7 +281,7 @@ class WriteBehind:
         self._count = 0
         return batch
 
-    def _buffers(self) -> tuple[Any, ...]:
+    def _buffers(self) -> tuple[_Buffer[Any, Any] | _InteractionBuffer, ...]:
         return (
             self._followers, self._identities, self._interactions, self._processed,
             self._outbox, self._cursor_buf, self._once, self._kv, self._job_buf,
