@@ -1,6 +1,5 @@
-"""Persistence: the Store protocol and its default SQLite implementation."""
+"""Persistence: the store's role protocols, their union Store, and the default SQLite store."""
 
-from brandbot.store.base import Store
 from brandbot.core.records import (
     Direction,
     FollowerExport,
@@ -12,16 +11,41 @@ from brandbot.core.records import (
     OutboxEntry,
     OutboxStatus,
 )
+from brandbot.store.base import (
+    Cursors,
+    Dedupe,
+    Durability,
+    Followers,
+    History,
+    Jobs,
+    KeyValue,
+    Lifecycle,
+    OnceKeys,
+    OutboxRows,
+    Privacy,
+    Store,
+)
 
 __all__ = [
+    "Cursors",
+    "Dedupe",
     "Direction",
+    "Durability",
     "FollowerExport",
     "FollowerQuery",
     "FollowerRecord",
+    "Followers",
+    "History",
     "Identity",
     "Interaction",
     "Job",
+    "Jobs",
+    "KeyValue",
+    "Lifecycle",
+    "OnceKeys",
     "OutboxEntry",
+    "OutboxRows",
     "OutboxStatus",
+    "Privacy",
     "Store",
 ]

@@ -1,9 +1,12 @@
-"""The Store protocol: everything above it talks to this, so SQLite can be swapped out.
+"""The store protocols: everything above the store talks to these, so SQLite can be swapped out.
 
 Writes are write-behind: methods marked "buffered" return at once and their rows reach
 the database in the next batch, at most ``commit_delay`` seconds later, in the order
 they were made. ``flush()`` forces the batch out and returns once it is committed.
 Reads see buffered writes (the store keeps them in memory until committed).
+
+One protocol per role, so that a part of the runtime (or a test fake) can say which
+tables it touches and implement no more; ``Store`` is their union, what a backend provides.
 """
 
 from __future__ import annotations
@@ -24,18 +27,26 @@ from brandbot.core.records import (
 )
 
 
-class Store(Protocol):
-    # --- lifecycle -------------------------------------------------------------------
+class Lifecycle(Protocol):
+    """Opening, closing and copying the database: what the process does once, not per event."""
+
     async def open(self) -> None:
         """Open (creating if needed) and migrate to the latest schema version."""
 
     async def close(self) -> None:
         """Flush and close. Safe to call twice."""
 
+    def schema_version(self) -> int: ...
+
+    async def backup(self, target: str) -> None:
+        """Write a consistent copy of everything to ``target`` while running."""
+
+
+class Durability(Protocol):
+    """When buffered writes become durable: a reply waits for its row before it is sent."""
+
     async def flush(self) -> None:
         """Commit everything buffered so far; return once it is durable."""
-
-    def schema_version(self) -> int: ...
 
     def backlog(self) -> int:
         """Buffered writes not yet taken by a commit."""
@@ -49,10 +60,10 @@ class Store(Protocol):
     def request_commit(self) -> None:
         """Commit what is buffered soon (a reply is waiting for it), without waiting."""
 
-    async def backup(self, target: str) -> None:
-        """Write a consistent copy of everything to ``target`` while running."""
 
-    # --- followers and identities ----------------------------------------------------
+class Followers(Protocol):
+    """People and their identities per network: one follower may be known on several."""
+
     async def resolve(self, person: Person, now: datetime) -> tuple[FollowerRecord, bool]:
         """The follower behind ``person``; created (with its identity) if new.
 
@@ -82,7 +93,10 @@ class Store(Protocol):
 
     async def count_followers(self) -> int: ...
 
-    # --- history ---------------------------------------------------------------------
+
+class History(Protocol):
+    """What each follower said and was told: replies are personal because of it."""
+
     def add_interaction(self, interaction: Interaction) -> None:
         """Buffered: append one history row."""
 
@@ -95,7 +109,10 @@ class Store(Protocol):
     async def prune_text(self, older_than: datetime) -> int:
         """Blank the text of interactions older than ``older_than``; returns rows changed."""
 
-    # --- dedupe ----------------------------------------------------------------------
+
+class Dedupe(Protocol):
+    """Processed event ids: networks redeliver, and an event must be handled once."""
+
     async def is_processed(self, network: str, event_id: str) -> bool: ...
 
     def mark_processed(self, network: str, event_id: str, at: datetime) -> None:
@@ -103,15 +120,19 @@ class Store(Protocol):
 
     async def prune_processed(self, older_than: datetime) -> int: ...
 
-    # --- outbox ----------------------------------------------------------------------
+
+class OutboxRows(Protocol):
+    """Persisted replies: a reply survives a restart between its decision and its send."""
+
     def next_outbox_id(self) -> int:
         """Allocate an outbox id without a round-trip (ids are never reused)."""
 
     def put_outbox(self, entry: OutboxEntry) -> None:
         """Buffered: insert or replace an outbox row."""
 
-    async def pending_outbox(self, limit: int = 1000, *, network: str | None = None,
-                             after_id: int = 0) -> list[OutboxEntry]:
+    async def pending_outbox(
+        self, limit: int = 1000, *, network: str | None = None, after_id: int = 0
+    ) -> list[OutboxEntry]:
         """Rows still PENDING with an id above ``after_id`` (of one network if given),
         oldest first, buffered ones included."""
 
@@ -120,16 +141,27 @@ class Store(Protocol):
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per status, for health and metrics."""
 
-    # --- cursors, once-keys, plugin data, jobs ---------------------------------------
+
+class Cursors(Protocol):
+    """Where each network's feed was read up to, so a restart resumes instead of replaying."""
+
     async def get_cursor(self, key: str) -> str | None: ...
 
     def set_cursor(self, key: str, value: str) -> None:
         """Buffered; committed in the same batch order as everything before it."""
 
+
+class OnceKeys(Protocol):
+    """Things done at most once (one reply per rule, person and post), across restarts."""
+
     async def once_used(self, key: str) -> bool: ...
 
     def mark_once(self, key: str, at: datetime) -> None:
         """Buffered."""
+
+
+class KeyValue(Protocol):
+    """Each plugin's own data, as text in a namespace: plugins never see the tables."""
 
     async def kv_get(self, namespace: str, key: str) -> str | None: ...
 
@@ -142,6 +174,10 @@ class Store(Protocol):
     async def kv_items(self, namespace: str, prefix: str = "") -> list[tuple[str, str]]:
         """(key, value) pairs in the namespace whose key starts with ``prefix``, key order."""
 
+
+class Jobs(Protocol):
+    """Scheduled work, by name: it must outlive the process that scheduled it."""
+
     def put_job(self, job: Job) -> None:
         """Buffered: insert or replace by name."""
 
@@ -152,7 +188,10 @@ class Store(Protocol):
 
     async def all_jobs(self) -> list[Job]: ...
 
-    # --- privacy ---------------------------------------------------------------------
+
+class Privacy(Protocol):
+    """A person's right to see and erase what is held on them (GDPR export and forget)."""
+
     async def export_follower(self, follower_id: int) -> FollowerExport | None: ...
 
     async def forget_follower(self, follower_id: int, now: datetime) -> bool:
@@ -162,7 +201,26 @@ class Store(Protocol):
     async def audit(self, limit: int = 100) -> list[tuple[datetime, str]]: ...
 
 
-async def find_person(store: Store, ref: str, default_network: str = "") -> FollowerRecord | None:
+class Store(
+    Lifecycle,
+    Durability,
+    Followers,
+    History,
+    Dedupe,
+    OutboxRows,
+    Cursors,
+    OnceKeys,
+    KeyValue,
+    Jobs,
+    Privacy,
+    Protocol,
+):
+    """Every role at once: what a store backend provides and what the Bot is given."""
+
+
+async def find_person(
+    store: Followers, ref: str, default_network: str = ""
+) -> FollowerRecord | None:
     """A follower by id ("12"), "network:handle", or a bare handle on ``default_network``.
 
     Shared by the CLI and admin commands so both read a reference the same way.
@@ -174,7 +232,9 @@ async def find_person(store: Store, ref: str, default_network: str = "") -> Foll
     network, sep, who = ref.partition(":")
     if not sep:
         if not default_network:
-            raise BrandbotError(f"follower {ref!r}: give a numeric id or network:handle (e.g. console:ana)")
+            raise BrandbotError(
+                f"follower {ref!r}: give a numeric id or network:handle (e.g. console:ana)"
+            )
         network, who = default_network, ref
     who = who.lstrip("@")
     return await store.find_follower(network.lower(), who) if who else None
