@@ -43,9 +43,13 @@ def staff_notices(bot) -> list[str]:
     return [r.text for r in bot.networks["telegram"].sent if r.conversation.id == "staff-room"]
 
 
+def export_path(bot, giveaway: int = 1) -> Path:
+    """Where the record of a draw goes: the state folder next to the database (writable)."""
+    return bot.bot.services.files.state_dir / "giveaways" / f"giveaway-{giveaway}.json"
+
+
 def export_of(bot, giveaway: int = 1) -> dict:
-    path = Path(bot.bot.config.path).parent / "giveaways" / f"giveaway-{giveaway}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(export_path(bot, giveaway).read_text(encoding="utf-8"))
 
 
 async def enter_hashtag(
@@ -308,7 +312,7 @@ async def test_staff_new_and_quiet_people_are_told_why_they_cannot_enter(make_bo
     )
     assert "entry id is e-" in bot.take_sent()[0]
     rules_tagged = await bot.follower("newbie", "discord")
-    await bot.bot.tag_follower(rules_tagged.id, add=["banned"])
+    await bot.bot.people.tag(rules_tagged.id, add=["banned"])
     await bot.receive(
         "command", "/giveaway close", author="boss", network="telegram", conversation="chan"
     )
@@ -574,15 +578,18 @@ async def test_bad_admin_input_gets_precise_answers(make_bot, bundled) -> None:
 
     assert await ask(OPEN, author="mallory") == "Sorry, /giveaway is only for the team."
     assert "say what the prize is" in await ask("/giveaway open enter=#x")
-    assert "winners= must be between 1 and 100, got 0" in await ask(
+    assert "winners: must be at least 1, got 0" in await ask(
         "/giveaway open prize=Mug enter=#x winners=0"
     )
-    assert "winners= must be a whole number, got 'two'" in await ask(
+    assert "winners: at most 100 (max_winners in brandbot.yaml), got 101" in await ask(
+        "/giveaway open prize=Mug enter=#x winners=101"
+    )
+    assert "winners: must be a whole number, got 'two'" in await ask(
         "/giveaway open prize=Mug enter=#x winners=two"
     )
     past = await ask("/giveaway open prize=Mug enter=#x closes=2025-12-31T10:00")
     assert "closes=2025-12-31T10:00 is not in the future (it is 2026-01-01 12:00 UTC now)" in past
-    assert "closes=soon is neither a duration" in await ask(
+    assert "closes: 'soon' is neither a duration" in await ask(
         "/giveaway open prize=Mug enter=#x closes=soon"
     )
     assert "say the unit" in await ask("/giveaway open prize=Mug enter=#x closes=90")
