@@ -52,6 +52,10 @@ def export_of(bot, giveaway: int = 1) -> dict:
     return json.loads(export_path(bot, giveaway).read_text(encoding="utf-8"))
 
 
+async def as_admin(bot, text: str, conversation: str = "chan") -> None:
+    await bot.receive("command", text, author="boss", network="telegram", conversation=conversation)
+
+
 async def enter_hashtag(
     bot,
     author: str,
@@ -417,6 +421,34 @@ async def test_phrase_entries_match_words_not_fragments(make_bot, bundled) -> No
     assert not any("entry id" in s for s in bot.take_sent())
 
 
+async def test_a_message_that_enters_is_the_giveaways_even_when_nothing_is_said(
+    make_bot, bundled
+) -> None:
+    """A responder has handled an event only if it replied or stopped: the giveaway stops on
+    every message that enters (or comes late), so a catch-all rule does not answer it too."""
+    fallback = [{"name": "fallback", "kinds": ["mention"], "reply": "Thanks for writing!"}]
+    bot = await make_bot(
+        networks=NETS,
+        plugins=["giveaway"],
+        rules=fallback,
+        config=settings(bundled, confirm_entries=False),
+    )
+    await as_admin(bot, OPEN)
+    bot.take_sent()
+    for text in ("#saltorchard", "#saltorchard again", "#saltorchard!!"):
+        await bot.receive("mention", text, author="ana", network="telegram", conversation="chan")
+        assert bot.take_sent() == []  # entered silently (confirm_entries: false), then repeats
+    await bot.receive("mention", "hello", author="ana", network="telegram", conversation="chan")
+    assert bot.take_sent() == ["Thanks for writing!"]  # not an entry: the rule's turn
+    await as_admin(bot, "/giveaway close")
+    assert len(export_of(bot)["entries"]) == 1
+    bot.take_sent()
+    await bot.receive(
+        "mention", "#saltorchard", author="bob", network="telegram", conversation="chan"
+    )
+    assert bot.take_sent() == []  # late, and confirm_entries is off: still the giveaway's
+
+
 # --------------------------------------------------------------------------- closing, late entries, claims
 
 
@@ -645,6 +677,27 @@ async def test_export_command_reports_the_self_check(make_bot, bundled) -> None:
         "#1 Signed copy: closed 2026-01-01 12:00 UTC, 1 entries, 0 claimed, 1 waiting, 0 redrawn"
         in bot.take_sent()[0]
     )
+
+
+async def test_the_record_goes_to_the_state_folder_and_simulate_writes_none(
+    make_bot, bundled
+) -> None:
+    bot = await make(make_bot, bundled)
+    await as_admin(bot, OPEN)
+    await enter_hashtag(bot, "ana", "telegram")
+    await as_admin(bot, "/giveaway close", "staff-room")
+    assert verify_export(export_of(bot)).ok
+    assert f"Entry list: {export_path(bot)}." in bot.take_sent()[-1]
+    config_dir = Path(bot.bot.config.path).parent
+    assert not (config_dir / "giveaways").exists()  # read-only under the shipped systemd unit
+
+    bot.bot.services.files.writable = False  # as in `brandbot simulate`
+    await as_admin(bot, OPEN.replace("#saltorchard", "#two"))
+    await enter_hashtag(bot, "bob", "telegram", text="#two")
+    await as_admin(bot, "/giveaway close 2", "staff-room")
+    summary = bot.take_sent()[-1]
+    assert summary.startswith("Giveaway #2 (Signed copy) closed") and "Entry list" not in summary
+    assert not export_path(bot, 2).exists()
 
 
 async def test_on_x_results_that_may_not_be_posted_go_to_staff(make_bot, bundled) -> None:
