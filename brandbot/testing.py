@@ -106,7 +106,7 @@ class BotHarness:
 
     async def settle(self) -> None:
         """Let the outbox send everything that is due now."""
-        await self.bot.outbox.drain()
+        await self.bot.drain()
 
     async def advance(self, seconds: float) -> None:
         """Move the manual clock forward and let due work (deferred replies, jobs) run."""

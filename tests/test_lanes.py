@@ -65,7 +65,7 @@ async def test_submit_blocks_when_the_queue_is_full() -> None:
 def test_follows_and_reposts_queue_per_person_and_messages_per_conversation() -> None:
     from datetime import datetime, timezone
 
-    from brandbot.runtime.bot import lane_key
+    from brandbot.runtime.intake import lane_key
     from brandbot.core.events import Conversation, Event, Kind, Person
 
     def event(kind: Kind, who: str, conversation: str) -> Event:

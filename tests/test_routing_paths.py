@@ -39,7 +39,7 @@ def event(kind: Kind = Kind.MENTION, network: str = "memory", command: str | Non
 
 def context(ev: Event) -> Context:
     bot = SimpleNamespace(clock=SimpleNamespace(now=lambda: T0))
-    return Context(bot=bot, plugin_name="", config=NoConfig(), event=ev)  # type: ignore[arg-type]
+    return Context(services=bot, plugin_name="", config=NoConfig(), event=ev)  # type: ignore[arg-type]
 
 
 async def route(router: Router, ctx: Context, **kwargs: Any) -> RouteResult:
@@ -50,13 +50,17 @@ async def route(router: Router, ctx: Context, **kwargs: Any) -> RouteResult:
 BEHAVIOURS = ["done", "wait", "raise", "wait-raise"]
 
 
-def handler(name: str, behaviour: str, log: list[tuple[str, str, str]], result: object = None) -> Callable[..., Any]:
+def handler(name: str, behaviour: str, log: list[tuple[str, str, str]], result: object = None,
+            *, stops: bool = False) -> Callable[..., Any]:
+    """``stops``: the handler deals with the event (calls ctx.stop()) when it finishes."""
     async def run(ctx: Context) -> object:
         log.append((name, ctx._source, getattr(ctx.config, "label", "-")))
         if behaviour.startswith("wait"):
             await asyncio.sleep(0)
         if behaviour.endswith("raise"):
             raise RuntimeError(f"{name} broke")
+        if stops:
+            ctx.stop()
         return result
 
     run.__name__ = name
@@ -114,10 +118,10 @@ def test_responder_outcome_is_the_same_whether_it_waits_or_not(behaviour: str, a
     @p.on("mention", priority=5)
     async def maybe(ctx: Context) -> None:
         await first(ctx)
-        if not answer:
-            ctx.fall_through()
+        if answer:
+            ctx.stop()
 
-    p.on("mention", priority=1)(handler("last", "done", calls))
+    p.on("mention", priority=1)(handler("last", "done", calls, stops=True))
     router = Router(p.handlers)
     result = asyncio.run(route(router, context(event())))
     if behaviour.endswith("raise"):
@@ -145,7 +149,7 @@ def test_a_responder_that_replied_then_raised_still_handled_the_event() -> None:
 def test_responders_can_be_skipped_and_commands_filtered() -> None:
     calls: list[tuple[str, str, str]] = []
     p = Plugin("c")
-    p.command("ping")(handler("ping", "done", calls, result=None))
+    p.command("ping")(handler("ping", "done", calls, result=None, stops=True))
     router = Router(p.handlers)
     assert asyncio.run(route(router, context(event(Kind.COMMAND, command="pong")))) == RouteResult(None, 0)
     assert asyncio.run(route(router, context(event(Kind.COMMAND, command="ping")))) == RouteResult("plugin:c.ping", 0)

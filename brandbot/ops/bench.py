@@ -810,7 +810,7 @@ async def drive(bench: BenchBot, stream: EventStream, count: int, *, label: str,
             if rss_every and (i + 1) % rss_every == 0:
                 rss_samples.append((i + 1, rss_mb()))
         t_submitted = time.perf_counter()
-        await bot.lanes.join()
+        await bot.intake.settled()
         t_handled = time.perf_counter()
         await bot.outbox.drain()
         await bot.store.flush()

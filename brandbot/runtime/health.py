@@ -9,6 +9,8 @@ load balancer can act on the status code alone.
 
 from __future__ import annotations
 
+import logging
+
 import ipaddress
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -58,6 +60,8 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
 
+
+log = logging.getLogger("brandbot")
 
 class HealthServer:
     """Serves /healthz and /metrics for one bot on ``host:port`` (port 0 picks a free one)."""
@@ -118,7 +122,7 @@ class HealthServer:
             ) from exc
         self._runner = runner
         self._started = time.monotonic()
-        self._bot.log.info("health and metrics on %s (/healthz, /metrics)", self.url)
+        log.info("health and metrics on %s (/healthz, /metrics)", self.url)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

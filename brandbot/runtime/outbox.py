@@ -135,7 +135,6 @@ class Outbox:
         self._sends: set[asyncio.Task[None]] = set()
         self._running = False
         self.stats = {"sent": 0, "failed": 0, "retried": 0, "rate_limited": 0}
-        self._row_seq: dict[int, int] = {}  # outbox id -> store write number of its row
 
     # -- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
@@ -143,6 +142,10 @@ class Outbox:
         allows) and sent. Returns how many were read back at once."""
         restored = 0
         for queue in self._queues.values():
+            # Everything queued before the start (start-up hooks) is committed: the store
+            # holds it all, so it is read back from there, once, in order.
+            queue.by_conversation.clear()
+            queue.size = 0
             queue.spilled_after = 0  # whatever the store holds is read back like a spill
             restored += await self._refill(queue)
         for entry in await self._store.pending_outbox(limit=1000):
@@ -162,9 +165,7 @@ class Outbox:
         room = max(1, q.max_in_memory - q.size)
         spills = q.spills
         rows = await self._store.pending_outbox(limit=room, network=q.name, after_id=after)
-        seq = self._store.write_seq()  # a row read back may still be only buffered
         for entry in rows:
-            self._row_seq[entry.id] = seq
             q.push(entry)
         if len(rows) < room and q.spills == spills:
             q.spilled_after = None  # the store holds nothing more: new entries queue again
@@ -190,15 +191,15 @@ class Outbox:
 
     # -- API --------------------------------------------------------------------------
     def enqueue(self, entry: OutboxEntry) -> None:
-        """Record the entry (write-behind) and queue it for sending."""
-        self._store.put_outbox(entry)
+        """Queue a PENDING entry whose row is already committed (the intake's transaction
+        commits a batch, then hands over its replies): a reply is never sent before it is
+        recorded, so a crash cannot make a replayed event answer twice."""
         if entry.status is not OutboxStatus.PENDING:
             return
         queue = self._queues.get(entry.network)
         if queue is None:
             raise SendError(f"no network {entry.network!r} is running to send outbox row {entry.id}")
-        if queue.offer(entry):
-            self._row_seq[entry.id] = self._store.write_seq()
+        queue.offer(entry)
 
     def depth(self) -> int:
         """Entries queued in memory or being sent (those waiting in the store not counted)."""
@@ -268,17 +269,10 @@ class Outbox:
                 await self._refill(q)
             entry, at = self._pick(q)
             if entry is not None:
-                # Never send a reply whose row could still be lost: after a crash its event
-                # would be replayed and answered again. One commit covers every reply
-                # queued before it, so this waits once per commit, not once per reply,
-                # and it waits without holding a send slot.
-                seq = self._row_seq.pop(entry.id, 0)
-                if seq:
-                    await self._store.ensure_committed(seq)
-                    at = self._clock.monotonic()
+                # Counted in flight from here, so drain() sees it while it waits for a slot.
+                q.inflight.add(entry.conversation_id)
                 await q.slots.acquire()
                 q.gate.record(entry.conversation_id, entry.conversation_private, at)
-                q.inflight.add(entry.conversation_id)
                 task = asyncio.create_task(self._deliver(q, entry))
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)

@@ -7,23 +7,30 @@ For every event:
 2. **Responders**, highest priority first: plugin handlers (``@plugin.on``,
    ``@plugin.command``) and the YAML rules that match the text, merged into one list.
    YAML rules are compiled into responders, so rules and plugins share one dispatch
-   path. The first responder that *handles* the event ends the routing, so an event
-   gets at most one reply, unless that responder falls through. A responder that
-   raises or times out did not handle the event, and the next one gets its chance:
-   the follower never sees a stack trace.
+   path. A responder has *handled* the event only if it replied or called
+   ``ctx.stop()``; the first one that handles it ends the routing, so an event gets at
+   most one reply. A responder that found nothing to do simply returns, and the next
+   one gets its turn: forgetting a call can no longer swallow events silently. A
+   responder that raises or times out did not handle the event either: the follower
+   never sees a stack trace.
+
+Second of the three files of the message path (after ``intake.py``, before ``sending.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from brandbot.core.rules import Rule, RuleBook, RuleState, conditions_hold, once_key
 from brandbot.runtime.context import Context
+from brandbot.store.base import Store
 from brandbot.core.events import Event
 from brandbot.core.plugin import HandlerSpec, Role
 
@@ -33,9 +40,10 @@ log = logging.getLogger("brandbot.runtime.routing")
 class Responder(Protocol):
     priority: int
     source: str
+    passes_on: bool  # declared fall-through: routing goes on even after it replied
 
-    async def respond(self, ctx: Context) -> bool:
-        """Handle the event; return False when it turned out not to apply after all."""
+    async def respond(self, ctx: Context) -> None:
+        """Handle the event: reply, or ``ctx.stop()``, or return to let the next one try."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,11 @@ class PluginResponder:
     def source(self) -> str:
         return self.spec.source
 
-    async def respond(self, ctx: Context) -> bool:
+    @property
+    def passes_on(self) -> bool:
+        return self.spec.fallthrough
+
+    async def respond(self, ctx: Context) -> None:
         if self.spec.admin_only and not ctx.is_admin:
             log.warning(
                 "refused admin command /%s from %s:%s (not an admin)",
@@ -60,9 +72,95 @@ class PluginResponder:
             )
             ctx.note("refuse", f"/{self.spec.command} is for admins only")
             await ctx.reply("Sorry, /{{ event.command }} is only for the team.")
-            return True
+            ctx.stop()
+            return
         await self.spec.func(ctx)
-        return not ctx._fall_through
+
+
+VARIANT_NAMESPACE = "rules.variant"
+
+
+class RuleResponders:
+    """YAML rules in responder position: the rule book and the rules' runtime state.
+
+    The RuleBook finds the rules whose kind, network, time window and text match (one
+    pass over the text). Each becomes a RuleResponder that checks the follower
+    conditions, cooldowns and once-keys, runs the rule's actions and sends one of its
+    reply variants. Cooldowns and last variants survive a reload (``state``).
+    """
+
+    def __init__(self, book: RuleBook, store: Store, *, rng: random.Random | None = None,
+                 state: RuleState | None = None) -> None:
+        self.book = book
+        self.state = state or RuleState()
+        self._store = store
+        self._rng = rng or random.Random()
+        self._responders = {r.name: RuleResponder(r, self) for r in book.rules}
+
+    def candidates(self, event: Event, now: datetime) -> list["RuleResponder"]:
+        return [self._responders[r.name] for r in self.book.candidates(event, now)]
+
+    async def pick_variant(self, rule: Rule, follower_id: int) -> int:
+        """A variant index, never the one this person got last time (restored after restarts)."""
+        if len(rule.variants) <= 1:
+            return 0
+        key = f"{rule.name}:f{follower_id}:"
+        if self.state.last_variant(rule.name, follower_id) is None:  # new, or forgotten
+            saved = await self._store.kv_get(VARIANT_NAMESPACE, key)
+            if saved is not None:
+                self.state.remember_variant(rule.name, follower_id, int(saved))
+        index = self.state.pick_variant(rule, follower_id, self._rng)
+        self._store.kv_set(VARIANT_NAMESPACE, key, str(index), follower_id)
+        return index
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResponder:
+    rule: Rule
+    owner: RuleResponders
+
+    @property
+    def priority(self) -> int:
+        return self.rule.priority
+
+    @property
+    def source(self) -> str:
+        return f"rule:{self.rule.name}"
+
+    @property
+    def passes_on(self) -> bool:
+        return self.rule.fallthrough
+
+    async def respond(self, ctx: Context) -> None:
+        """A rule that applies has handled the event, reply or not (its actions ran)."""
+        rule, event, now = self.rule, ctx.event, ctx.now
+        if not conditions_hold(rule, ctx.follower, ctx.first_contact, now):
+            return
+        conversation = event.conversation.key
+        waiting = self.owner.state.cooldown_ok(rule, ctx.follower.id, conversation, now)
+        if waiting is not None:
+            ctx.note("skip", waiting)
+            return
+        once = None
+        if rule.once_per_post:
+            once = once_key(rule, ctx.follower.id, event.refers_to or event.post_id or event.id)
+        actions = rule.actions
+        if actions.tag or actions.untag:
+            if actions.tag:
+                await ctx.tag(*sorted(actions.tag))
+            if actions.untag:
+                await ctx.untag(*sorted(actions.untag))
+            ctx.note("action", "tags +" + ",".join(sorted(actions.tag)) + " -" + ",".join(sorted(actions.untag)))
+        if actions.points:
+            await ctx.add_points(actions.points, self.source)
+            ctx.note("action", f"points {actions.points:+d}")
+        if rule.variants:
+            index = await self.owner.pick_variant(rule, ctx.follower.id)
+            await ctx.reply(rule.variants[index], once_key=once)
+        if actions.handoff:
+            await ctx.handoff(self.source)
+        self.owner.state.note_fired(rule, ctx.follower.id, conversation, now)
+        ctx.stop()
 
 
 RuleCandidates = Callable[[Event, datetime], Sequence[Responder]]
@@ -72,6 +170,7 @@ RuleCandidates = Callable[[Event, datetime], Sequence[Responder]]
 class RouteResult:
     handled_by: str | None
     errors: int
+    priority: int | None = field(default=None, compare=False)  # of the responder that handled it
 
 
 #: The usual outcome, shared rather than built per event (results are immutable).
@@ -206,16 +305,17 @@ class Router:
             source = responder.source
             plugin = responder.spec.plugin if isinstance(responder, PluginResponder) else ""
             self._enter(ctx, plugin, source)
-            ctx._fall_through = False
             replied_before = ctx.replied
+            ctx.stopped = False
             outcome = await self._run(source, ctx, responder.respond(ctx))
+            replied = ctx.replied and not replied_before
             if outcome is _FAILED:
                 errors += 1
-                if ctx.replied and not replied_before:
-                    return RouteResult(source, errors)
+                if replied:  # it answered before failing: that answer stands
+                    return RouteResult(source, errors, responder.priority)
                 continue
-            if outcome:
-                return RouteResult(source, errors)
+            if (replied or ctx.stopped) and not responder.passes_on:
+                return RouteResult(source, errors, responder.priority)
         return RouteResult(None, errors) if errors else _UNHANDLED
 
     async def _watch(self, ctx: Context, event: Event) -> int:

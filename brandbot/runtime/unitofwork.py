@@ -1,36 +1,17 @@
-"""Everything one event writes, held back and written to the store in one burst.
+"""What events in flight hold before their effects are committed: read-your-writes.
 
-The store commits buffered writes in batches while handlers run. If an event's
-interaction reached the database without its processed mark (or its reply without
-either), a crash followed by the network's replay would count or answer it twice.
-So the bot stages an event's writes here and hands them to the store at the end,
-with no ``await`` in between: they land in the same batch, all or nothing.
-
-Follower records being changed by an event in flight live in :class:`Inflight`, so
-handlers and concurrent events of the same person see the latest version.
+Follower records being changed by an event in flight live in :class:`Inflight`, and
+plugin data they wrote in :class:`SharedData`, so handlers and concurrent events see
+the latest version before it reaches the store with the event's effects.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from brandbot.core.records import FollowerRecord, Interaction, Job, OutboxEntry
-
-#: A staged plugin datum: the value (None = delete) and the follower it is about.
-KvWrite = tuple[str | None, int]
-
-
-@dataclass
-class Staged:
-    """One event's pending writes: replies, once-keys, plugin data and scheduled jobs."""
-
-    outbox: list[OutboxEntry] = field(default_factory=list)
-    once_keys: list[tuple[str, datetime]] = field(default_factory=list)
-    kv_keys: set[tuple[str, str]] = field(default_factory=set)  # plugin data this event wrote
-    jobs: dict[str, Job | None] = field(default_factory=dict)  # name -> job, or None to delete
-
+from brandbot.core.effects import DataWrite
+from brandbot.core.records import FollowerRecord, Interaction
 
 @dataclass
 class _Entry:
@@ -104,39 +85,40 @@ class SharedData:
     """Plugin data written by events still in flight, visible to every event at once.
 
     A write becomes visible immediately (so two events updating one shared key never
-    lose an update) and reaches the store with the commit of the last event in flight
+    lose an update) and reaches the store with the effects of the last event in flight
     that wrote it. Data about one person is therefore exactly-once (one event per person
     runs at a time); data shared between people is at-least-once across a crash.
     """
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], list[Any]] = {}  # key -> [value|None, follower_id, writers]
+        self._written: dict[int, set[tuple[str, str]]] = {}  # writer (id of its Effects) -> keys
 
     def get(self, key: tuple[str, str]) -> tuple[bool, str | None]:
         entry = self._entries.get(key)
         return (False, None) if entry is None else (True, entry[0])
 
-    def set(self, stage: Staged, key: tuple[str, str], value: str | None, follower_id: int) -> None:
+    def set(self, writer: object, key: tuple[str, str], value: str | None, follower_id: int) -> None:
         entry = self._entries.get(key)
         if entry is None:
-            self._entries[key] = [value, follower_id, {id(stage)}]
+            self._entries[key] = [value, follower_id, {id(writer)}]
         else:
             entry[0], entry[1] = value, follower_id or entry[1]
-            entry[2].add(id(stage))
-        stage.kv_keys.add(key)
+            entry[2].add(id(writer))
+        self._written.setdefault(id(writer), set()).add(key)
 
     def pending(self, namespace: str, prefix: str) -> list[tuple[str, str | None]]:
         return [(k, e[0]) for (ns, k), e in self._entries.items() if ns == namespace and k.startswith(prefix)]
 
-    def release(self, stage: Staged) -> list[tuple[tuple[str, str], str | None, int]]:
-        """The event is done: what to write now (latest values of the keys it wrote)."""
+    def release(self, writer: object) -> list[DataWrite]:
+        """The writer is done: the latest values of the keys it wrote, to commit with it."""
         out = []
-        for key in stage.kv_keys:
+        for key in self._written.pop(id(writer), ()):
             entry = self._entries.get(key)
             if entry is None:
                 continue
-            out.append((key, entry[0], entry[1]))
-            entry[2].discard(id(stage))
+            out.append(DataWrite(key[0], key[1], entry[0], entry[1]))
+            entry[2].discard(id(writer))
             if not entry[2]:
                 del self._entries[key]
         return out

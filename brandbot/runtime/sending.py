@@ -1,0 +1,298 @@
+"""Sending: every outgoing message asks the policy, becomes an outbox row, and leaves after commit.
+
+    ctx.reply / job send / staff notice
+        -> facts about the send (network rules, opt-out, once-key, handoff, budgets)
+        -> Policy.decide (pure, in brandbot.core.policy)
+        -> an OutboxEntry (PENDING, deferred, or REFUSED with the reason) in the Effects
+        -> committed with its batch -> Outbox -> Network.send
+
+Third of the three files of the message path (after ``intake.py`` and ``routing.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from brandbot.core.config import BotConfig
+from brandbot.core.effects import DataWrite, Effects
+from brandbot.core.errors import PermanentSendError, SendError
+from brandbot.core.events import Conversation, Event, Reply
+from brandbot.core.lru import Lru
+from brandbot.core.policy import Decision, Policy, Reason, SendRequest, Verdict
+from brandbot.core.records import Direction, FollowerRecord, Interaction, OutboxEntry, OutboxStatus
+from brandbot.clocks import Clock
+from brandbot.networks.base import Network
+from brandbot.runtime.metrics import Metrics
+from brandbot.runtime.transaction import Transactions
+from brandbot.store.base import Store
+
+log = logging.getLogger("brandbot")
+
+HANDOFF_NAMESPACE = "core.handoff"
+COST_NAMESPACE = "core.cost"
+DM_NAMESPACE = "core.dm"
+OPEN_DMS_REMEMBERED = 10_000  # private conversations known open without asking the store
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One decision taken while handling an event: shown by ``simulate`` and in logs."""
+
+    source: str
+    action: str  # send | defer | refuse | skip | error | action
+    detail: str = ""
+    text: str = ""
+    network: str = ""
+    conversation: str = ""
+
+
+class Handoffs:
+    """Conversations a human has taken over, with the time the bot may speak again."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], datetime] = {}
+
+    def active(self, key: tuple[str, str], now: datetime) -> bool:
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until <= now:
+            del self._until[key]
+            return False
+        return True
+
+    def set(self, key: tuple[str, str], until: datetime) -> None:
+        self._until[key] = until
+
+    def clear(self, key: tuple[str, str]) -> bool:
+        return self._until.pop(key, None) is not None
+
+    def items(self) -> list[tuple[tuple[str, str], datetime]]:
+        return sorted(self._until.items(), key=lambda kv: kv[1])
+
+
+class CostMeter:
+    """Estimated sending cost per UTC day (X bills per post), persisted in plugin data."""
+
+    def __init__(self) -> None:
+        self._by_day: dict[str, float] = {}
+
+    def today(self, now: datetime) -> float:
+        return self._by_day.get(now.date().isoformat(), 0.0)
+
+    def add(self, now: datetime, amount: float) -> tuple[str, float]:
+        day = now.date().isoformat()
+        self._by_day[day] = self._by_day.get(day, 0.0) + amount
+        return day, self._by_day[day]
+
+    def load(self, day: str, amount: float) -> None:
+        self._by_day[day] = amount
+
+    def days(self) -> dict[str, float]:
+        return dict(self._by_day)
+
+
+class Sending:
+    """The policy gate and the way into the outbox, for replies and proactive messages."""
+
+    def __init__(self, *, store: Store, networks: Mapping[str, Network], clock: Clock, metrics: Metrics,
+                 transactions: Transactions, config: Callable[[], BotConfig], policy: Callable[[], Policy],
+                 ) -> None:
+        self._store = store
+        self._networks = networks
+        self._clock = clock
+        self._metrics = metrics
+        self._transactions = transactions
+        self._config = config
+        self._policy = policy
+        self.handoffs = Handoffs()
+        self.costs = CostMeter()
+        self.stats: dict[str, int] = {"replies": 0, "refused": 0, "deferred": 0}
+        self.trace: list[Note] | None = None  # set to a list to see proactive sends (simulate)
+        self._recent_sends: deque[datetime] = deque()  # only kept when an hourly budget is set
+        self._open_dms: Lru[str, bool] = Lru(OPEN_DMS_REMEMBERED)  # the rest are asked of the store
+
+    async def restore(self) -> None:
+        """Read handoffs and today's costs back after a restart."""
+        for key, until in await self._store.kv_items(HANDOFF_NAMESPACE):
+            network, _, conv = key.partition(":")
+            self.handoffs.set((network, conv), datetime.fromisoformat(until))
+        for day, amount in await self._store.kv_items(COST_NAMESPACE):
+            self.costs.load(day, float(amount))
+
+    # -- the gate ----------------------------------------------------------------------
+    async def outbound(self, reply: Reply, *, event: Event | None, follower: FollowerRecord | None,
+                       effects: Effects | None = None, essential: bool = False, once_key: str | None = None,
+                       notes: list[Note] | None = None, person_wrote_first: bool = False) -> Decision:
+        """Ask the policy, then record the reply (or its refusal, with the reason).
+
+        With ``effects`` (inside an event or job) the row joins that unit's effects;
+        without, it is committed on its own and queued after that commit.
+        """
+        now = self._clock.now()
+        network = self._networks.get(reply.network)
+        if network is None:
+            decision = Decision(Verdict.REFUSE, Reason.UNREACHABLE, f"network {reply.network!r} is not running", None)
+        else:
+            request = await self._facts(reply, network, event, follower, effects, essential, once_key,
+                                        person_wrote_first, now)
+            decision = self._policy().decide(request)
+        entry = self._entry(reply, follower, decision, now)
+        self._note(reply, decision, notes)
+        unit = effects if effects is not None else Effects()
+        if decision.verdict is Verdict.REFUSE:
+            self.stats["refused"] += 1
+            unit.outbox.append(entry)
+            if follower is not None:
+                unit.interactions.append(Interaction(
+                    follower_id=follower.id, time=now, direction=Direction.OUT, kind="refused",
+                    network=reply.network, conversation_id=reply.conversation.id, event_id=reply.event_id or "",
+                    text=f"{decision.reason}: {decision.detail}", source=reply.source,
+                ))
+            log.info("refused reply from %s on %s: %s", reply.source, reply.network, decision.reason)
+        else:
+            if self._config().top.policy.rate_budget_per_hour is not None:
+                self._recent_sends.append(now)
+            self.stats["deferred" if decision.verdict is Verdict.DEFER else "replies"] += 1
+            if once_key:
+                unit.once_keys.append((once_key, now))
+            unit.outbox.append(entry)
+        if effects is None:
+            self._transactions.add(unit)
+        return decision
+
+    async def _facts(self, reply: Reply, network: Network, event: Event | None, follower: FollowerRecord | None,
+                     effects: Effects | None, essential: bool, once_key: str | None, person_wrote_first: bool,
+                     now: datetime) -> SendRequest:
+        """Everything the pure policy needs to know about this send."""
+        private = reply.conversation.private
+        wrote_first = event is not None and event.conversation.key == reply.conversation.key
+        cutoff = now - timedelta(hours=1)
+        while self._recent_sends and self._recent_sends[0] <= cutoff:
+            self._recent_sends.popleft()
+        once_used = bool(once_key) and (
+            (effects is not None and effects.once_key_pending(once_key or ""))
+            or await self._store.once_used(once_key or ""))
+        return SendRequest(
+            network=reply.network,
+            requires_summons=network.requires_summons,
+            event_kind=event.kind.value if event is not None else None,
+            addressed=event.addressed if event is not None else False,
+            private=private,
+            person_wrote_first=wrote_first or person_wrote_first or not private,
+            opted_out=bool(follower and follower.opted_out),
+            unreachable=bool(follower and reply.network in follower.unreachable),
+            once_key_used=once_used,
+            handed_off=self.handoffs.active(reply.conversation.key, now),
+            now=now,
+            cost=network.cost_of(reply.text),
+            cost_spent_today=self.costs.today(now),
+            sent_last_hour=len(self._recent_sends),
+            text_problem=network.check_text(reply.text),
+            essential=essential,
+        )
+
+    def _entry(self, reply: Reply, follower: FollowerRecord | None, decision: Decision, now: datetime) -> OutboxEntry:
+        return OutboxEntry(
+            id=self._store.next_outbox_id(), network=reply.network, conversation_id=reply.conversation.id,
+            conversation_private=reply.conversation.private, text=reply.text, created=now,
+            next_try=decision.until or now,
+            status=OutboxStatus.REFUSED if decision.verdict is Verdict.REFUSE else OutboxStatus.PENDING,
+            in_reply_to=reply.in_reply_to or "", recipient_id=reply.recipient.id if reply.recipient else "",
+            follower_id=follower.id if follower else 0, event_id=reply.event_id or "", source=reply.source,
+            reason="" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}",
+        )
+
+    def _note(self, reply: Reply, decision: Decision, notes: list[Note] | None) -> None:
+        action = {Verdict.ALLOW: "send", Verdict.DEFER: "defer", Verdict.REFUSE: "refuse"}[decision.verdict]
+        self._metrics.decision(reply.network, action, decision.reason.value)
+        if notes is None:
+            notes = self.trace  # proactive messages (jobs, staff notices): kept when tracing
+        if notes is not None:
+            detail = "" if decision.verdict is Verdict.ALLOW else f"{decision.reason}: {decision.detail}"
+            notes.append(Note(reply.source, action, detail, reply.text, reply.network, reply.conversation.id))
+
+    # -- proactive messages ------------------------------------------------------------
+    async def announce(self, conversation: Conversation, text: str, *, source: str, essential: bool = True,
+                       follower: FollowerRecord | None = None, effects: Effects | None = None) -> Decision:
+        """A proactive message (staff notices, reminders): no event, still through the policy.
+
+        With ``follower`` the person's opt-out and reachability are checked; a private
+        conversation is allowed only if the person wrote to the bot there before.
+        """
+        reply = Reply(network=conversation.network, conversation=conversation, text=text, source=source)
+        wrote_first = conversation.private and await self.dm_open(conversation)
+        return await self.outbound(reply, event=None, follower=follower, effects=effects, essential=essential,
+                                   person_wrote_first=wrote_first)
+
+    async def notify_staff(self, text: str, *, source: str, effects: Effects | None = None) -> Decision:
+        staff = self._config().top.staff
+        return await self.announce(Conversation(staff.network, staff.conversation), text, source=source,
+                                   effects=effects)
+
+    async def dm_open(self, conversation: Conversation) -> bool:
+        """Whether the person has written to the bot in this private conversation."""
+        key = f"{conversation.network}:{conversation.id}"
+        if self._open_dms.get(key, False):
+            return True
+        if await self._store.kv_get(DM_NAMESPACE, key) is not None:
+            self._open_dms.put(key, True)
+            return True
+        return False
+
+    def note_dm(self, event: Event, follower_id: int, effects: Effects) -> None:
+        """Remember that the person opened this private conversation (the bot may write there)."""
+        key = f"{event.network}:{event.conversation.id}"
+        if not self._open_dms.get(key, False):
+            self._open_dms.put(key, True)
+            effects.data.append(DataWrite(DM_NAMESPACE, key, event.time.isoformat(), follower_id))
+
+    # -- handoffs ----------------------------------------------------------------------
+    async def handoff(self, conversation: Conversation, reason: str, *, follower: FollowerRecord | None = None,
+                      effects: Effects | None = None) -> None:
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._config().top.handoff.timeout)
+        self.handoffs.set(conversation.key, until)
+        self._store.kv_set(HANDOFF_NAMESPACE, f"{conversation.network}:{conversation.id}", until.isoformat())
+        who = f"{follower.name} (follower {follower.id})" if follower else "someone"
+        await self.notify_staff(
+            f"Handoff: {who} on {conversation.network} in {conversation.title or conversation.id} needs a person "
+            f"({reason}). The bot stays quiet there until /release {conversation.network}:{conversation.id} "
+            f"or {until:%Y-%m-%d %H:%M} UTC.",
+            source="core:handoff", effects=effects,
+        )
+
+    def release(self, network: str, conversation_id: str) -> bool:
+        self._store.kv_delete(HANDOFF_NAMESPACE, f"{network}:{conversation_id}")
+        return self.handoffs.clear((network, conversation_id))
+
+    # -- after a send ------------------------------------------------------------------
+    def on_sent(self, entry: OutboxEntry) -> None:
+        """Count the cost and record the reply in the person's history."""
+        network = self._networks.get(entry.network)
+        now = self._clock.now()
+        if network is not None:
+            cost = network.cost_of(entry.text)
+            if cost:
+                day, total = self.costs.add(now, cost)
+                self._store.kv_set(COST_NAMESPACE, day, f"{total:.4f}")
+        if entry.follower_id:
+            keep_text = self._config().top.storage.text_retention_days > 0
+            self._store.add_interaction(Interaction(
+                follower_id=entry.follower_id, time=now, direction=Direction.OUT, kind="reply",
+                network=entry.network, conversation_id=entry.conversation_id, event_id=entry.event_id,
+                text=entry.text if keep_text else "", source=entry.source,
+            ))
+
+    def unreachable_recipient(self, entry: OutboxEntry, exc: SendError | Exception) -> str | None:
+        """The user id to mark unreachable after a failed send, if the failure says so."""
+        if isinstance(exc, PermanentSendError) and exc.unreachable and entry.recipient_id:
+            return entry.recipient_id
+        return None
+
+
+__all__ = ["COST_NAMESPACE", "DM_NAMESPACE", "HANDOFF_NAMESPACE", "CostMeter", "Handoffs", "Note", "Sending"]

@@ -1,0 +1,150 @@
+"""One transaction per batch: the effects of many events written together, then their replies.
+
+Each handled event hands its :class:`~brandbot.core.effects.Effects` to :meth:`Transactions.add`.
+The effects are written into the store's buffers at once and in one synchronous step (no
+``await``), so every later read sees them (read-your-writes) and a commit takes all of an
+event's rows or none. Effects with replies (or a caller waiting) make the committer run at
+the next turn of the event loop: every event finished in that turn joins the same SQLite
+transaction (a batch of 1 when idle, hundreds under load), and only once it is committed
+are its replies handed to the outbox. Effects without replies are committed by the
+store's own bounded flush delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Generator
+
+from brandbot.core.effects import Effects
+from brandbot.core.records import OutboxEntry
+from brandbot.store.base import Store
+
+log = logging.getLogger("brandbot.runtime.transaction")
+
+RETRY_AFTER_FAILED_COMMIT = 1.0  # seconds; the store keeps the batch and tries again
+
+
+class _Yield:
+    """``await _YIELD`` gives the loop one turn (a bare yield, cheaper than ``asyncio.sleep(0)``)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield
+
+
+_YIELD = _Yield()
+
+
+def write_effects(store: Store, effects: Effects) -> None:
+    """Hand one unit's effects to the store's write buffers, in one synchronous step."""
+    if effects.follower is not None:
+        store.put_follower(effects.follower)
+    for row in effects.interactions:
+        store.add_interaction(row)
+    for key, at in effects.once_keys:
+        store.mark_once(key, at)
+    for write in effects.data:
+        if write.value is None:
+            store.kv_delete(write.namespace, write.key)
+        else:
+            store.kv_set(write.namespace, write.key, write.value, write.follower_id)
+    for name, job in effects.jobs.items():
+        if job is None:
+            store.delete_job(name)
+        else:
+            store.put_job(job)
+    for entry in effects.outbox:
+        store.put_outbox(entry)
+    if effects.processed is not None:
+        p = effects.processed
+        store.mark_processed(p.network, p.event_id, p.at)
+
+
+class Transactions:
+    """Group commit of effects, with the replies handed over only after their commit."""
+
+    def __init__(self, store: Store, deliver: Callable[[OutboxEntry], None], *,
+                 on_commit: Callable[[int, int], None] | None = None) -> None:
+        self._store = store
+        self._deliver = deliver
+        self._on_commit = on_commit  # (units in the batch, replies in it), for metrics
+        self._units = 0
+        self._replies: list[OutboxEntry] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0
+        self.units_committed = 0
+
+    def add(self, effects: Effects) -> None:
+        """Write ``effects`` into the store's buffers now; its replies go out after the commit."""
+        write_effects(self._store, effects)
+        self._units += 1
+        replies = effects.replies()
+        if replies:
+            self._replies.extend(replies)
+            self._ensure_running()
+            self._wake.set()
+
+    async def committed(self) -> None:
+        """Return once everything added so far is committed and its replies are queued."""
+        if not self._units and not self._replies:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self._ensure_running()
+        self._wake.set()
+        await fut
+
+    def pending(self) -> int:
+        """Replies waiting for their commit (the outbox does not have them yet)."""
+        return len(self._replies)
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="transactions")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await _YIELD  # the other events finishing in this turn join the batch
+            await self._commit_batch()
+
+    async def _commit_batch(self) -> None:
+        units, replies, waiters = self._units, self._replies, self._waiters
+        self._units, self._replies, self._waiters = 0, [], []
+        while True:
+            try:
+                await self._store.flush()
+                break
+            except asyncio.CancelledError:
+                self._replies[:0], self._waiters[:0] = replies, waiters  # kept for a later commit
+                self._units += units
+                raise
+            except Exception:  # noqa: BLE001 - the batch stays buffered; try again
+                log.exception("commit of %d events failed; retrying in %.0fs", units, RETRY_AFTER_FAILED_COMMIT)
+                await asyncio.sleep(RETRY_AFTER_FAILED_COMMIT)
+        self.commits += 1
+        self.units_committed += units
+        if self._on_commit is not None:
+            self._on_commit(units, len(replies))
+        for entry in replies:
+            try:
+                self._deliver(entry)
+            except Exception:  # noqa: BLE001 - a reply for a network that is gone stays pending
+                log.exception("outbox row %d could not be queued; it stays pending in the store", entry.id)
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def close(self) -> None:
+        """Commit what is left and stop the committer."""
+        if self._units or self._replies or self._waiters:
+            await self._commit_batch()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
