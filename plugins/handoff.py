@@ -6,8 +6,7 @@ it resumes after a staff member's ``/release`` or the configured timeout.
 
 from pydantic import BaseModel, ConfigDict
 
-from brandbot import Context, Kind, Plugin
-from brandbot.core.textnorm import normalize, normalize_all
+from brandbot import Context, Kind, Plugin, normalize, normalize_all
 
 
 class HandoffSettings(BaseModel):
@@ -19,16 +18,19 @@ class HandoffSettings(BaseModel):
 plugin = Plugin("handoff", config=HandoffSettings, description="hand a conversation to people")
 
 
+def asks_for_a_person(text: str, settings: HandoffSettings) -> bool:
+    """The whole message, or a phrase in it, is one of the words (``@handles`` ignored)."""
+    said = " ".join(w for w in normalize(text).split() if not w.startswith("@"))
+    return any(said == w or f" {w} " in f" {said} " for w in normalize_all(tuple(settings.words)))
+
+
 @plugin.on(Kind.DIRECT, Kind.MENTION, Kind.REPLY, priority=900)
-async def ask_for_human(ctx: Context) -> None:
-    settings: HandoffSettings = ctx.config  # type: ignore[assignment]
-    text = " ".join(w for w in normalize(ctx.event.text).split() if not w.startswith("@"))
-    wanted = normalize_all(tuple(settings.words))
-    if not any(text == w or f" {w} " in f" {text} " for w in wanted):
-        ctx.fall_through()
+async def ask_for_human(ctx: Context[HandoffSettings]) -> None:
+    if not asks_for_a_person(ctx.event.text, ctx.config):
         return
-    await ctx.reply(settings.notice)
+    await ctx.reply(ctx.config.notice)
     await ctx.handoff("asked for a person")
+    ctx.stop()  # handed off even if the notice was refused: nobody else answers
 
 
 @plugin.command("release", description="Let the bot answer again in a conversation (network:conversation)", admin=True)
@@ -38,7 +40,7 @@ async def release(ctx: Context) -> None:
     if not sep:
         await ctx.reply("Usage: /release network:conversation (for example /release telegram:12345)")
         return
-    released = await ctx.bot.release(network, conversation)
+    released = ctx.staff.release(network, conversation)
     await ctx.reply(
         "Released {{ target }}: the bot answers there again." if released else "{{ target }} was not handed off.",
         variables={"target": target},
@@ -48,6 +50,6 @@ async def release(ctx: Context) -> None:
 
 @plugin.command("handoffs", description="List conversations handed to people", admin=True)
 async def list_handoffs(ctx: Context) -> None:
-    items = ctx.bot.handoffs.items()
+    items = ctx.staff.handoffs()
     lines = "\n".join(f"{net}:{conv} until {until:%Y-%m-%d %H:%M} UTC" for (net, conv), until in items)
     await ctx.reply("{{ lines }}", variables={"lines": lines or "No conversation is handed off."}, essential=True)

@@ -10,15 +10,12 @@ claimed by somebody else.
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from brandbot import Context, Plugin
-from brandbot.core import loyalty as scoring
-from brandbot.core.records import FollowerRecord
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 
@@ -37,8 +34,8 @@ def new_code(length: int) -> str:
 
 
 @plugin.command("link", description="Link your accounts on several networks (one history, one point total)")
-async def link(ctx: Context) -> None:
-    settings: LinkSettings = ctx.config  # type: ignore[assignment]
+async def link(ctx: Context[LinkSettings]) -> None:
+    settings = ctx.config
     if ctx.event.args:
         await _redeem(ctx, ctx.event.args[0].strip().upper())
         return
@@ -55,7 +52,7 @@ async def link(ctx: Context) -> None:
     )
 
 
-async def _redeem(ctx: Context, code: str) -> None:
+async def _redeem(ctx: Context[LinkSettings], code: str) -> None:
     entry = await ctx.data.get(f"code:{code}")
     if entry is None or datetime.fromisoformat(entry["expires"]) <= ctx.now:
         if entry is not None:
@@ -67,47 +64,22 @@ async def _redeem(ctx: Context, code: str) -> None:
     if keep_id == merge_id:
         await ctx.reply("These accounts are already linked, {{ name }}.")
         return
-    store = ctx.bot.store
-    keep = await store.get_follower(keep_id)
-    if keep is None:
+    if await ctx.people.get(keep_id) is None:
         await ctx.reply("The account that asked for this code no longer exists.")
         return
-    ctx.bot.write_person_now(merge_id)  # the /link message itself is part of the merged history
-    ctx.bot.write_person_now(keep_id)
-    other = ctx.follower
-    combined = dataclasses.replace(
-        keep,
-        first_seen=min(keep.first_seen, other.first_seen),
-        last_seen=max(keep.last_seen, other.last_seen),
-        tags=keep.tags | other.tags,
-        opted_out=keep.opted_out or other.opted_out,
-        unreachable=keep.unreachable | other.unreachable,
-        notes="\n".join(n for n in (keep.notes, other.notes) if n),
-    )
-    await store.merge_followers(keep_id, merge_id, combined)
-    merged = await rescore(ctx, keep_id)
-    ctx.follower = merged
+    # One history: the /link message itself is part of it, counters and points are recomputed.
+    ctx.follower = await ctx.people.link(keep_id, merge_id)
     await ctx.reply(
         "Linked! {{ name }}, your accounts now share one history: {{ follower.interactions }} interactions and "
         "{{ follower.points }} points ({{ follower.tier }}).",
     )
 
 
-async def rescore(ctx: Context, follower_id: int) -> FollowerRecord:
-    """Recompute counters and points from the (combined) history: nothing counted twice."""
-    store = ctx.bot.store
-    follower = await store.get_follower(follower_id)
-    assert follower is not None
-    fresh = scoring.rescore(follower, await store.all_interactions(follower_id), ctx.bot.config.top.loyalty)
-    store.put_follower(fresh)
-    return fresh
-
-
 @plugin.command("unlink", description="Detach this account from your other linked accounts")
 async def unlink(ctx: Context) -> None:
-    identities = await ctx.bot.store.identities(ctx.follower.id)
+    identities = await ctx.people.identities(ctx.follower.id)
     if len(identities) < 2:
         await ctx.reply("This account is not linked to any other, {{ name }}.")
         return
-    await ctx.bot.store.unlink_identity(ctx.event.network, ctx.event.author.id, ctx.now)
+    await ctx.people.unlink(ctx.event.network, ctx.event.author.id)
     await ctx.reply("Done: this {{ network }} account is on its own again. Its past history stays with your other accounts.")

@@ -20,18 +20,15 @@ plugin = Plugin("welcome", config=WelcomeSettings, description="first-contact an
 
 
 @plugin.on(Kind.JOIN, priority=5)
-async def greet_join(ctx: Context) -> None:
-    settings: WelcomeSettings = ctx.config  # type: ignore[assignment]
-    if not settings.join or ctx.event.conversation.private:
-        ctx.fall_through()
-        return
-    await ctx.reply(settings.join)
+async def greet_join(ctx: Context[WelcomeSettings]) -> None:
+    join = ctx.config.join
+    if join and not ctx.event.conversation.private:
+        await ctx.reply(join)
 
 
 @plugin.on(Kind.DIRECT, Kind.MENTION, priority=5)
-async def greet_first_contact(ctx: Context) -> None:
-    settings: WelcomeSettings = ctx.config  # type: ignore[assignment]
-    if not settings.first_contact or not ctx.first_contact:
-        ctx.fall_through()
-        return
-    await ctx.reply(settings.first_contact)
+async def greet_first_contact(ctx: Context[WelcomeSettings]) -> None:
+    """Only the first message is greeted; any other is left to the next responder."""
+    greeting = ctx.config.first_contact
+    if greeting and ctx.first_contact:
+        await ctx.reply(greeting)

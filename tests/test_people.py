@@ -111,18 +111,71 @@ async def test_points_respect_the_daily_cap(make_bot) -> None:
     assert (await bot.follower("ana")).points == 13
 
 
-async def test_a_tier_change_emits_a_milestone_a_yaml_rule_answers(make_bot) -> None:
-    rules = [
-        {"name": "gold", "kinds": ["milestone"], "match": {"all": ["tier", "gold"]}, "priority": 10,
-         "reply": "Thank you for your {{ follower.interactions | ordinal }} message, {{ name }}, you are now a {{ follower.tier }} reader"},
-        {"name": "chat", "kinds": ["direct"], "reply": "ok"},
-    ]
-    loyalty = {"points": {"direct": 10}, "daily_cap": 1000,
-               "tiers": [{"name": "Reader", "min_points": 0}, {"name": "Gold", "min_points": 30}]}
-    bot = await make_bot(rules=rules, config={"loyalty": loyalty})
+GOLD_RULES = [
+    {"name": "gold", "kinds": ["milestone"], "match": {"all": ["tier", "gold"]}, "priority": 10,
+     "reply": "Thank you for your {{ follower.interactions | ordinal }} message, {{ name }}, you are now a {{ follower.tier }} reader"},
+]
+GOLD_AT_30 = {"points": {"direct": 10}, "daily_cap": 1000,
+              "tiers": [{"name": "Reader", "min_points": 0}, {"name": "Gold", "min_points": 30}]}
+
+
+@pytest.mark.parametrize(("chat_priority", "third_reply"), [
+    (-100, "Thank you for your 3rd message, Ana, you are now a Gold reader"),  # a fallback: the milestone answers
+    (0, "ok"),  # a real answer: the milestone never replaces it
+], ids=["fallback", "real-answer"])
+async def test_a_tier_change_emits_a_milestone_a_yaml_rule_answers_in_place_of_a_fallback(
+        make_bot, chat_priority: int, third_reply: str) -> None:
+    rules = [*GOLD_RULES, {"name": "chat", "kinds": ["direct"], "priority": chat_priority, "reply": "ok"}]
+    bot = await make_bot(rules=rules, config={"loyalty": GOLD_AT_30})
     for _ in range(3):
         await bot.receive("direct", "hi")
-    assert bot.sent == ["ok", "ok", "Thank you for your 3rd message, Ana, you are now a Gold reader"]
+    assert bot.sent == ["ok", "ok", third_reply]
+    assert (await bot.follower("ana")).tier == "Gold"  # the milestone was reached either way
+
+
+FALLBACK = [{"name": "fallback", "kinds": ["direct"], "priority": -100, "reply": "I'm only a bot, {{ name }}."}]
+STOPPED = "Done, Ana: you won't hear from Test Brand's bot again, on any network. Write 'start' if you change your mind."
+
+
+async def tenth_message(make_bot, bundled, text: str):
+    """A bot where ana's message ``text`` is her 10th interaction (a milestone); earlier replies taken."""
+    bot = await make_bot(plugins=["optout", "loyalty"], rules=FALLBACK, config=bundled)
+    for _ in range(9):
+        await bot.receive("direct", "hi")
+    bot.take_sent()
+    await bot.receive("direct", text)
+    return bot
+
+
+def milestone_thanks_tried(bot) -> list[str]:
+    """Every milestone thanks the loyalty plugin tried to send, sent or refused."""
+    return [n.text for n in bot.notes if n.source.startswith("plugin:loyalty") and n.text]
+
+
+async def test_the_10th_interaction_is_thanked_in_place_of_the_fallback(make_bot, bundled) -> None:
+    bot = await tenth_message(make_bot, bundled, "hi")
+    sent = bot.take_sent()
+    assert len(sent) == 1 and sent[0].startswith("Thank you for your 10th interaction, Ana!")
+
+
+async def test_stop_as_the_10th_interaction_is_honoured(make_bot, bundled) -> None:
+    bot = await tenth_message(make_bot, bundled, "stop")
+    assert bot.take_sent() == [STOPPED]
+    ana = await bot.follower("ana")
+    assert ana.opted_out and ana.interactions == 10
+    assert milestone_thanks_tried(bot) == []
+
+
+async def test_an_opted_out_person_gets_no_milestone_thanks(make_bot, bundled) -> None:
+    bot = await make_bot(plugins=["optout", "loyalty"], rules=FALLBACK, config=bundled)
+    await bot.receive("direct", "stop")
+    assert bot.take_sent() == [STOPPED]
+    for _ in range(9):  # the 10th interaction: only the fallback would answer, and the person opted out
+        await bot.receive("direct", "hi")
+    assert bot.take_sent() == []
+    assert (await bot.follower("ana")).interactions == 10
+    assert milestone_thanks_tried(bot) == []
+    assert any(r.startswith("opted_out") for r in bot.refusals())  # the fallback was asked, and refused
 
 
 async def test_a_rule_answering_reposts_on_x_is_rejected_at_start(make_bot) -> None:
