@@ -2,7 +2,7 @@
 
 - Every share of a brand post (an event of kind ``repost`` or ``quote`` whose
   ``refers_to`` names the post) is recorded once per account and post, with the time,
-  so shares can be counted per person, post, network and day (``brandbot.runtime.reports``).
+  so shares can be counted per person, post, network and day (``brandbot.reports``).
 - Each person is thanked once per post, by name, with how long we have known them and
   how often they have shared. Where the platform forbids automated replies to people
   who did not address the account (X retweets), no reply is attempted: the person goes
@@ -26,23 +26,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from brandbot import Context, Kind, Plugin
-from brandbot.runtime.context import JobContext, PluginData
-from brandbot.core.errors import TemplateError
-from brandbot.core.policy import Verdict
-from brandbot.runtime.reports import (
-    SHARE_PREFIX,
-    ShareRecord,
-    format_advocates,
-    format_share_totals,
-    identity_prefix,
-    key_part,
-    share_post_prefix,
-    share_totals,
-    top_advocates,
+from brandbot import (
+    Context,
+    JobContext,
+    Kind,
+    People,
+    Plugin,
+    PluginData,
+    TemplateEngine,
+    TemplateError,
+    Verdict,
+    reports,
+    sample_context,
 )
-from brandbot.store.base import Store
-from brandbot.core.templates import TemplateEngine, sample_context
 
 log = logging.getLogger("brandbot.plugin.amplify")
 
@@ -85,6 +81,8 @@ class AmplifySettings(BaseModel):
 
 
 plugin = Plugin("amplify", config=AmplifySettings, description="thanks and counts shares of the brand's posts")
+AmplifyContext = Context[AmplifySettings]
+AmplifyJob = JobContext[AmplifySettings]
 
 
 @plugin.check
@@ -114,54 +112,59 @@ def check_template(bot_config: Any, source: str, where: str, samples: Mapping[st
 
 
 @plugin.watch(Kind.REPOST, Kind.QUOTE)
-async def record_share(ctx: Context) -> None:
+async def record_share(ctx: AmplifyContext) -> None:
     """Count the share once per account and post (an undo/redo retweet is not a new share)."""
     event, post = ctx.event, ctx.event.refers_to
     if not post:
         return
-    if await ctx.data.items(share_post_prefix(event.network, event.author.id, post)):
+    if await ctx.data.items(reports.share_post_prefix(event.network, event.author.id, post)):
         ctx.note("skip", f"share of {post} already counted")
         return
-    record = ShareRecord(
+    record = reports.ShareRecord(
         follower_id=ctx.follower.id, network=event.network, user_id=event.author.id,
         name=event.author.display, post=post, kind=event.kind.value, time=ctx.now,
     )
     ctx.data.set(record.key, record.to_json(), follower_id=ctx.follower.id)
 
 
-async def shares_of(store: Store, data: PluginData, follower_id: int) -> int:
+async def shares_of(people: People, data: PluginData, follower_id: int) -> int:
     """How many shares a person made, over all their linked accounts."""
     total = 0
-    for identity in await store.identities(follower_id):
-        total += len(await data.items(identity_prefix(SHARE_PREFIX, identity.network, identity.user_id)))
+    for identity in await people.identities(follower_id):
+        total += len(await data.items(reports.identity_prefix(reports.SHARE_PREFIX, identity.network, identity.user_id)))
     return total
 
 
 def thanks_key(post: str, follower_id: int) -> str:
     """Once-key: one thanks per person and post, whichever network or account they shared from."""
-    return f"amplify:{key_part(post)}:f{follower_id}:"
+    return f"amplify:{reports.key_part(post)}:f{follower_id}:"
 
 
 # --------------------------------------------------------------------------- thanking
 
 
 @plugin.on(Kind.REPOST, Kind.QUOTE, priority=THANKS_PRIORITY)
-async def thank(ctx: Context) -> None:
-    settings: AmplifySettings = ctx.config  # type: ignore[assignment]
+async def thank(ctx: AmplifyContext) -> None:
+    """Thank the person once per post, or list them for the staff where the platform forbids it.
+
+    Either way the share is dealt with (``ctx.stop()``): a second share of the same post
+    is refused its thanks by the once-key, and no other responder thanks it instead.
+    """
+    settings = ctx.config
     event, post = ctx.event, ctx.event.refers_to
     if not post or not settings.thanks_on(event.network):
-        ctx.fall_through()
         return
-    network = ctx.bot.networks.get(event.network)
+    network = ctx.networks.get(event.network)
     if network is not None and network.requires_summons and not event.addressed:
-        await _add_to_digest(ctx, settings, post)
-        return
-    shares = await shares_of(ctx.bot.store, ctx.data, ctx.follower.id)
-    await ctx.reply(
-        settings.thanks,
-        variables={"shares": shares, "days_known": ctx.days_known, "post": post, "first_share": shares <= 1},
-        once_key=thanks_key(post, ctx.follower.id),
-    )
+        await _add_to_digest(ctx, post)
+    else:
+        shares = await shares_of(ctx.people, ctx.data, ctx.follower.id)
+        await ctx.reply(
+            settings.thanks,
+            variables={"shares": shares, "days_known": ctx.days_known, "post": post, "first_share": shares <= 1},
+            once_key=thanks_key(post, ctx.follower.id),
+        )
+    ctx.stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,21 +188,19 @@ class DigestEntry:
                    str(value.get("name", "")), str(value["post"]), datetime.fromisoformat(value["time"]))
 
 
-async def _add_to_digest(ctx: Context, settings: AmplifySettings, post: str) -> None:
+async def _add_to_digest(ctx: AmplifyContext, post: str) -> None:
     event = ctx.event
-    if not settings.digest:
+    if not ctx.config.digest:
         ctx.note("skip", f"{event.network} does not allow automated replies to this {event.kind}; digest is off")
         return
     if ctx.follower.opted_out:
         ctx.note("skip", f"{ctx.follower.name} opted out: not listed for a thanks")
         return
-    key = thanks_key(post, ctx.follower.id)
-    if await ctx.bot.store.once_used(key):
+    if not await ctx.once(thanks_key(post, ctx.follower.id)):  # listed for a thanks by hand: the one thanks
         ctx.note("skip", f"{ctx.follower.name} was already thanked (or listed) for {post}")
         return
-    ctx.bot.store.mark_once(key, ctx.now)  # listed for a thanks by hand: counts as the one thanks
     entry = DigestEntry(ctx.follower.id, event.network, event.author.handle, event.author.display, post, ctx.now)
-    digest_key = f"{identity_prefix(DIGEST_PREFIX, event.network, event.author.id)}{key_part(post)}:f{ctx.follower.id}:"
+    digest_key = f"{reports.identity_prefix(DIGEST_PREFIX, event.network, event.author.id)}{reports.key_part(post)}:f{ctx.follower.id}:"
     ctx.data.set(digest_key, entry.to_json(), follower_id=ctx.follower.id)
     ctx.note("action", f"{event.network} does not allow automated replies to this {event.kind}: "
                        f"added to the staff digest")
@@ -215,18 +216,18 @@ def next_digest_at(now: datetime, hour: int) -> datetime:
     return today if utc < today else today + timedelta(days=1)
 
 
-def _schedule_digest(ctx: JobContext, at: datetime) -> None:
+def _schedule_digest(ctx: AmplifyJob, at: datetime) -> None:
     day = at.date().isoformat()
     ctx.schedule(DIGEST_JOB, at, {"day": day}, key=day)  # same name per day: scheduling twice is harmless
 
 
 @plugin.on_start
-async def plan_digest(ctx: JobContext) -> None:
-    settings: AmplifySettings = ctx.config  # type: ignore[assignment]
+async def plan_digest(ctx: AmplifyJob) -> None:
+    settings = ctx.config
     if not settings.digest:
         return
-    staff = ctx.bot.config.top.staff
-    network = ctx.bot.networks.get(staff.network)
+    staff = ctx.staff
+    network = ctx.networks.get(staff.network)
     if network is None or network.requires_summons:
         log.warning("amplify: the staff channel %s:%s cannot receive the daily digest (%s); "
                     "set staff.network to a network where the bot may post", staff.network, staff.conversation,
@@ -248,9 +249,9 @@ async def _claim(data: PluginData, key: str, value: Any) -> bool:
 
 
 @plugin.job(DIGEST_JOB)
-async def post_digest(ctx: JobContext) -> None:
+async def post_digest(ctx: AmplifyJob) -> None:
     """Post the people to thank by hand, at most once per UTC day, then plan tomorrow's."""
-    settings: AmplifySettings = ctx.config  # type: ignore[assignment]
+    settings = ctx.config
     if not settings.digest:
         return
     now = ctx.now
@@ -282,20 +283,20 @@ async def _prune_posted(data: PluginData, now: datetime) -> None:
             data.delete(key)
 
 
-async def digest_text(ctx: JobContext, entries: Sequence[DigestEntry], max_people: int) -> str:
+async def digest_text(ctx: AmplifyJob, entries: Sequence[DigestEntry], max_people: int) -> str:
     """One line per person: who, where, which posts, how often they shared, how long known."""
     by_person: dict[tuple[int, str], list[DigestEntry]] = {}
     for entry in sorted(entries, key=lambda e: e.time):
         by_person.setdefault((entry.follower_id, entry.network), []).append(entry)
-    store, now = ctx.bot.store, ctx.now
+    now = ctx.now
     lines = []
     for (follower_id, network), shared in list(by_person.items())[:max_people]:
-        follower = await store.get_follower(follower_id)
+        follower = await ctx.people.get(follower_id)
         first = shared[0]
         who = f"{follower.name if follower else first.name} (@{first.handle} on {network})" if first.handle \
             else f"{follower.name if follower else first.name} (on {network})"
         posts = ", ".join(dict.fromkeys(e.post for e in shared))
-        total = await shares_of(store, ctx.data, follower_id)
+        total = await shares_of(ctx.people, ctx.data, follower_id)
         known = f", known {follower.days_known(now)} days" if follower else ""
         lines.append(f"- {who}: shared {posts} ({total} share{'s' if total != 1 else ''} in all{known})")
     more = len(by_person) - max_people
@@ -309,7 +310,7 @@ async def digest_text(ctx: JobContext, entries: Sequence[DigestEntry], max_peopl
 # --------------------------------------------------------------------------- admin reports
 
 
-def _since(ctx: Context, default_days: int) -> tuple[datetime | None, str] | None:
+def _since(ctx: AmplifyContext, default_days: int) -> tuple[datetime | None, str] | None:
     """``[days|all]`` from the command; None when the argument is not understood."""
     if not ctx.event.args:
         return ctx.now - timedelta(days=default_days), f"the last {default_days} days"
@@ -323,30 +324,32 @@ def _since(ctx: Context, default_days: int) -> tuple[datetime | None, str] | Non
 
 
 @plugin.command("advocates", description="Top sharers of our posts, per network: /advocates [days|all]", admin=True)
-async def advocates(ctx: Context) -> None:
-    settings: AmplifySettings = ctx.config  # type: ignore[assignment]
+async def advocates(ctx: AmplifyContext) -> None:
+    settings = ctx.config
     period = _since(ctx, settings.advocates_days)
     if period is None:
         await ctx.reply("Usage: /advocates [days|all], e.g. /advocates 7 (days from 1 to 3650)", essential=True)
         return
     since, label = period
-    store = ctx.bot.store
-    totals = await share_totals(store, since)
-    limit = settings.advocates_limit
-    sections = [f"Top advocates, {label}:",
-                "All networks:\n" + format_advocates(await top_advocates(store, since, None, limit))]
+    totals = await reports.share_totals(ctx.data, since)
+    sections = [f"Top advocates, {label}:", "All networks:\n" + await _advocates_table(ctx, since, None)]
     for network, _ in sorted(totals.by_network):
-        sections.append(f"{network}:\n" + format_advocates(await top_advocates(store, since, network, limit)))
+        sections.append(f"{network}:\n" + await _advocates_table(ctx, since, network))
     await ctx.reply("{{ report }}", variables={"report": "\n\n".join(sections)}, essential=True)
 
 
+async def _advocates_table(ctx: AmplifyContext, since: datetime | None, network: str | None) -> str:
+    rows = await reports.top_advocates(ctx.data, ctx.people, since, network, ctx.config.advocates_limit)
+    return reports.format_advocates(rows)
+
+
 @plugin.command("shares", description="Shares of our posts per network, post and day: /shares [days|all]", admin=True)
-async def shares(ctx: Context) -> None:
-    settings: AmplifySettings = ctx.config  # type: ignore[assignment]
+async def shares(ctx: AmplifyContext) -> None:
+    settings = ctx.config
     period = _since(ctx, settings.advocates_days)
     if period is None:
         await ctx.reply("Usage: /shares [days|all], e.g. /shares 7 (days from 1 to 3650)", essential=True)
         return
     since, label = period
-    report = format_share_totals(await share_totals(ctx.bot.store, since))
+    report = reports.format_share_totals(await reports.share_totals(ctx.data, since))
     await ctx.reply("Shares, {{ label }}:\n{{ report }}", variables={"label": label, "report": report}, essential=True)

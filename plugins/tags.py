@@ -31,22 +31,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from brandbot import Context, Plugin
-from brandbot.core.errors import ConfigError
-from brandbot.runtime.reports import (
-    LINK_PREFIX,
-    SavedLink,
-    canonical_url,
-    format_tag_cloud,
-    identity_prefix,
-    key_part,
-    load_links,
-    tag_problem,
-    tagged_links,
-    top_tags,
-)
-from brandbot.core.textnorm import normalize
-from brandbot.core.yamlfile import load_yaml
+from brandbot import ConfigError, Context, Plugin, load_yaml, normalize, reports
 
 CHAT_PREFIX = "chat:"
 
@@ -66,6 +51,7 @@ class TagsSettings(BaseModel):
 
 
 plugin = Plugin("tags", config=TagsSettings, description="saved links, tag cloud, tags on people and chats")
+TagsContext = Context[TagsSettings]
 
 
 # --------------------------------------------------------------------------- validation
@@ -101,7 +87,7 @@ def parse_tags(words: Sequence[str], settings: TagsSettings) -> tuple[list[str],
     tags: list[str] = []
     for word in words:
         tag = word.lstrip("#").lower()
-        problem = tag_problem(tag, settings.max_tag_length)
+        problem = reports.tag_problem(tag, settings.max_tag_length)
         if problem:
             return [], problem
         if tag not in tags:
@@ -111,8 +97,9 @@ def parse_tags(words: Sequence[str], settings: TagsSettings) -> tuple[list[str],
     return tags, None
 
 
-def resources_path(settings: TagsSettings, bot_config: Any) -> Path | None:
-    return None if not settings.resources_file else Path(bot_config.path).parent / settings.resources_file
+def resources_path(settings: TagsSettings, config_dir: Path) -> Path | None:
+    """The resources file named in the settings, relative to brandbot.yaml's folder."""
+    return None if not settings.resources_file else config_dir / settings.resources_file
 
 
 NAME_KEYS = ("id", "title", "name")
@@ -161,7 +148,7 @@ def load_resources(path: Path, settings: TagsSettings, expected_by: str = "") ->
 
 @plugin.check
 def check_resources(settings: TagsSettings, bot_config: Any) -> None:
-    path = resources_path(settings, bot_config)
+    path = resources_path(settings, Path(bot_config.path).parent)
     if path is not None:
         load_resources(path, settings, bot_config.where("plugins", "tags", "resources_file"))
 
@@ -169,11 +156,12 @@ def check_resources(settings: TagsSettings, bot_config: Any) -> None:
 # --------------------------------------------------------------------------- saved links
 
 
-async def saved_links(ctx: Context, follower_id: int) -> list[SavedLink]:
+async def saved_links(ctx: TagsContext, follower_id: int) -> list[reports.SavedLink]:
     """The person's saved links over all their linked accounts, oldest first."""
-    links: list[SavedLink] = []
-    for identity in await ctx.bot.store.identities(follower_id):
-        links += await load_links(ctx.bot.store, identity_prefix(LINK_PREFIX, identity.network, identity.user_id))
+    links: list[reports.SavedLink] = []
+    for identity in await ctx.people.identities(follower_id):
+        prefix = reports.identity_prefix(reports.LINK_PREFIX, identity.network, identity.user_id)
+        links += await reports.load_links(ctx.data, prefix)
     return sorted(links, key=lambda link: (link.saved, link.url))
 
 
@@ -181,15 +169,16 @@ def _tag_words(tags: Sequence[str]) -> str:
     return " ".join(f"#{t}" for t in tags)
 
 
-async def _target(ctx: Context, settings: TagsSettings, words: list[str]) -> tuple[str, str] | str:
+async def _target(ctx: TagsContext, words: list[str]) -> tuple[str, str] | str:
     """(url, resource name or "") for what the person wants to save, or what is wrong with it."""
+    settings = ctx.config
     if any("://" in w for w in words) and len(words) > 1:
         return "send one link, then its #tags, e.g. /save https://example.com/page #books"
     text = " ".join(words)
     if "://" in text or text.lower().startswith("www.") or len(words) == 1 and "." in text and "/" in text:
         problem = url_problem(text, settings.max_url_length)
         return problem if problem else (text, "")
-    path = resources_path(settings, ctx.bot.config)
+    path = resources_path(settings, ctx.files.config_dir)
     try:
         resources = load_resources(path, settings) if path is not None else {}
     except ConfigError as exc:  # edited while the bot runs; the start-up check passed
@@ -206,21 +195,21 @@ async def _target(ctx: Context, settings: TagsSettings, words: list[str]) -> tup
 
 
 @plugin.command("save", description="Save a link with #tags: /save https://... #tag")
-async def save(ctx: Context) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+async def save(ctx: TagsContext) -> None:
+    settings = ctx.config
     words = [w for w in ctx.event.args if not w.startswith("#")]
     if not words:
         await ctx.reply("Usage: /save <link or resource name> #tag #tag, e.g. /save https://example.com/page #books")
         return
     tags, problem = parse_tags([w for w in ctx.event.args if w.startswith("#")], settings)
-    target = problem or await _target(ctx, settings, words)
+    target = problem or await _target(ctx, words)
     if isinstance(target, str):
         await ctx.reply("Sorry {{ name }}, I can't save that: {{ problem }}.", variables={"problem": target})
         return
     url, title = target
     mine = await saved_links(ctx, ctx.follower.id)
-    page = canonical_url(url)
-    same = next((i for i, link in enumerate(mine) if canonical_url(link.url) == page), None)
+    page = reports.canonical_url(url)
+    same = next((i for i, link in enumerate(mine) if reports.canonical_url(link.url) == page), None)
     if same is not None:
         old = mine[same]
         merged = list(dict.fromkeys([*old.tags, *tags]))
@@ -237,23 +226,23 @@ async def save(ctx: Context) -> None:
         await ctx.reply("Your list is full ({{ n }} links), {{ name }}: /unsave some first.",
                         variables={"n": len(mine)})
         return
-    link = SavedLink(follower_id=ctx.follower.id, network=ctx.event.network, user_id=ctx.event.author.id, url=url,
-                     title=title, tags=tuple(tags), saved=ctx.now)
+    link = reports.SavedLink(follower_id=ctx.follower.id, network=ctx.event.network, user_id=ctx.event.author.id,
+                             url=url, title=title, tags=tuple(tags), saved=ctx.now)
     ctx.data.set(link.key, link.to_json(), follower_id=ctx.follower.id)
     await ctx.reply("Saved, {{ name }}: {{ what }}{{ tags }}. It is number {{ n }} in your /saved list.",
                     variables={"what": f"{title} ({url})" if title else url,
                                "tags": f" {_tag_words(tags)}" if tags else "", "n": len(mine) + 1})
 
 
-def _line(n: int, link: SavedLink) -> str:
+def _line(n: int, link: reports.SavedLink) -> str:
     what = f"{link.title}: {link.url}" if link.title else link.url
     return f"{n}. {what}" + (f" {_tag_words(link.tags)}" if link.tags else "")
 
 
-def fitting(ctx: Context, template: str, build: Callable[[int], dict[str, Any]], count: int) -> dict[str, Any]:
+def fitting(ctx: TagsContext, template: str, build: Callable[[int], dict[str, Any]], count: int) -> dict[str, Any]:
     """The variables ``build(n)`` for the largest ``n <= count`` whose reply the network takes
     in one message (X refuses posts over 280 characters rather than splitting them)."""
-    network = ctx.bot.networks.get(ctx.event.network)
+    network = ctx.networks.get(ctx.event.network)
     for n in range(count, 1, -1):
         variables = build(n)
         if network is None or network.check_text(ctx.render(template, variables)) is None:
@@ -265,8 +254,8 @@ SAVED_TEMPLATE = "Your saved links, {{ name }} ({{ total }}):\n{{ lines }}{{ mor
 
 
 @plugin.command("saved", description="Your saved links: /saved [from number]")
-async def saved(ctx: Context) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+async def saved(ctx: TagsContext) -> None:
+    settings = ctx.config
     mine = await saved_links(ctx, ctx.follower.id)
     if not mine:
         await ctx.reply("You have no saved links yet, {{ name }}. Try /save https://example.com/page #tag")
@@ -288,7 +277,7 @@ async def saved(ctx: Context) -> None:
 
 
 @plugin.command("unsave", description="Remove a saved link: /unsave <number>")
-async def unsave(ctx: Context) -> None:
+async def unsave(ctx: TagsContext) -> None:
     mine = await saved_links(ctx, ctx.follower.id)
     arg = ctx.event.args[0].lstrip("#") if len(ctx.event.args) == 1 else ""
     if not arg.isdigit():
@@ -308,13 +297,13 @@ CLOUD_TEMPLATE = "What our community tags most:\n{{ cloud }}"
 
 
 @plugin.command("tags", description="What our community tags most")
-async def tag_cloud(ctx: Context) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
-    counts = await top_tags(ctx.bot.store, settings.cloud_size)
+async def tag_cloud(ctx: TagsContext) -> None:
+    settings = ctx.config
+    counts = await reports.top_tags(ctx.data, settings.cloud_size)
     if not counts:
         await ctx.reply("Nobody has tagged a saved link yet. Be the first: /save https://... #tag")
         return
-    variables = fitting(ctx, CLOUD_TEMPLATE, lambda n: {"cloud": format_tag_cloud(counts[:n])}, len(counts))
+    variables = fitting(ctx, CLOUD_TEMPLATE, lambda n: {"cloud": reports.format_tag_cloud(counts[:n])}, len(counts))
     await ctx.reply(CLOUD_TEMPLATE, variables=variables)
 
 
@@ -322,14 +311,14 @@ TAGGED_TEMPLATE = "Most saved with #{{ tag }}:\n{{ lines }}"
 
 
 @plugin.command("tagged", description="The links saved most with a tag: /tagged #tag")
-async def tagged(ctx: Context) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+async def tagged(ctx: TagsContext) -> None:
+    settings = ctx.config
     tags, problem = parse_tags(ctx.event.args, settings)
     if problem or len(tags) != 1:
         await ctx.reply("Usage: /tagged #tag, e.g. /tagged #books{{ why }}",
                         variables={"why": f" ({problem})" if problem else ""})
         return
-    rows = await tagged_links(ctx.bot.store, tags[0], settings.tagged_size)
+    rows = await reports.tagged_links(ctx.data, ctx.people, tags[0], settings.tagged_size)
     if not rows:
         await ctx.reply("Nobody has saved a link with #{{ tag }} yet.", variables={"tag": tags[0]})
         return
@@ -341,8 +330,8 @@ async def tagged(ctx: Context) -> None:
 # --------------------------------------------------------------------------- tags on people (admins)
 
 
-async def _tag_people(ctx: Context, *, add: bool) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+async def _tag_people(ctx: TagsContext, *, add: bool) -> None:
+    settings = ctx.config
     command = "tag" if add else "untag"
     if len(ctx.event.args) < 2:
         await ctx.reply("Usage: /{{ command }} <network:handle or follower id> #tag ..., e.g. /{{ command }} "
@@ -353,12 +342,12 @@ async def _tag_people(ctx: Context, *, add: bool) -> None:
     if problem:
         await ctx.reply("Nothing changed: {{ problem }}.", variables={"problem": problem}, essential=True)
         return
-    person = await ctx.bot.find_person(target, default_network=ctx.event.network)
+    person = await ctx.people.find(target, ctx.event.network)
     if person is None:
         await ctx.reply("I know no follower {{ target }}. Use network:handle (e.g. telegram:ana) or a follower id "
                         "(brandbot followers list shows them).", variables={"target": target}, essential=True)
         return
-    updated = await ctx.bot.tag_follower(person.id, add=tags if add else (), remove=() if add else tags)
+    updated = await ctx.people.tag(person.id, add=tags if add else (), remove=() if add else tags)
     if updated.id == ctx.follower.id:
         ctx.follower = updated
     await ctx.reply("{{ done }} {{ who }} (follower {{ id }}). Their tags: {{ tags }}",
@@ -367,12 +356,12 @@ async def _tag_people(ctx: Context, *, add: bool) -> None:
 
 
 @plugin.command("tag", description="Tag a follower: /tag <network:handle|id> #tag ...", admin=True)
-async def tag_person(ctx: Context) -> None:
+async def tag_person(ctx: TagsContext) -> None:
     await _tag_people(ctx, add=True)
 
 
 @plugin.command("untag", description="Remove tags from a follower: /untag <network:handle|id> #tag ...", admin=True)
-async def untag_person(ctx: Context) -> None:
+async def untag_person(ctx: TagsContext) -> None:
     await _tag_people(ctx, add=False)
 
 
@@ -380,10 +369,10 @@ async def untag_person(ctx: Context) -> None:
 
 
 def chat_key(network: str, conversation: str) -> str:
-    return f"{CHAT_PREFIX}{key_part(network)}:{key_part(conversation)}"
+    return f"{CHAT_PREFIX}{reports.key_part(network)}:{reports.key_part(conversation)}"
 
 
-def _chat_target(ctx: Context) -> tuple[str, str, list[str]]:
+def _chat_target(ctx: TagsContext) -> tuple[str, str, list[str]]:
     """(network, conversation, remaining words): the first word names a chat if it is network:id."""
     args = list(ctx.event.args)
     if args and not args[0].startswith("#") and ":" in args[0]:
@@ -394,8 +383,8 @@ def _chat_target(ctx: Context) -> tuple[str, str, list[str]]:
 
 @plugin.command("tagchat", description="Tag everyone who writes in a chat: /tagchat [network:chat] #tag ...",
                 admin=True)
-async def tag_chat(ctx: Context) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+async def tag_chat(ctx: TagsContext) -> None:
+    settings = ctx.config
     network, conversation, words = _chat_target(ctx)
     if not words:
         chats = await ctx.data.items(CHAT_PREFIX)
@@ -423,8 +412,8 @@ async def tag_chat(ctx: Context) -> None:
 
 @plugin.command("untagchat", description="Stop tagging a chat's people: /untagchat [network:chat] [#tag ...]",
                 admin=True)
-async def untag_chat(ctx: Context) -> None:
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+async def untag_chat(ctx: TagsContext) -> None:
+    settings = ctx.config
     network, conversation, words = _chat_target(ctx)
     tags, problem = parse_tags(words, settings)
     if problem:
@@ -446,9 +435,9 @@ async def untag_chat(ctx: Context) -> None:
 
 
 @plugin.watch()
-async def tag_chat_members(ctx: Context) -> None:
+async def tag_chat_members(ctx: TagsContext) -> None:
     """Everyone who writes in a tagged chat gets its tags (the team's accounts only if configured)."""
-    settings: TagsSettings = ctx.config  # type: ignore[assignment]
+    settings = ctx.config
     chat = await ctx.data.get(chat_key(ctx.event.network, ctx.event.conversation.id))
     if not chat or (ctx.is_admin and not settings.tag_admins_in_chats):
         return

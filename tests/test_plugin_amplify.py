@@ -14,6 +14,7 @@ from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError
 from brandbot.networks.memory import MemoryNetwork
 from brandbot.runtime.loader import load_plugins
+from brandbot.ops.storeviews import StorePeople, StoreRecords
 from brandbot.runtime.reports import (
     AMPLIFY_NAMESPACE,
     AdvocateRow,
@@ -28,6 +29,11 @@ from brandbot.testing import BotHarness, write_config
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # the digest goes out at 17:00 UTC
 FIRST = "Thank you for sharing, Ana! Your first share of our news. Word of mouth is how Test Brand grows."
+
+
+def recorded(bot: BotHarness) -> StoreRecords:
+    """The shares amplify recorded, read from the store as ``brandbot report`` reads them."""
+    return StoreRecords(bot.bot.store, AMPLIFY_NAMESPACE)
 
 
 def staff_config(bundled: dict, **amplify: object) -> dict:
@@ -53,7 +59,7 @@ async def test_each_person_is_thanked_once_per_post_by_name_with_days_and_shares
     await bot.receive("repost", author="cy", network="discord", refers_to="")
     assert bot.take_sent() == [bot.sent_to("discord")[-1]]
     await bot.bot.store.flush()
-    shares = await load_shares(bot.bot.store)
+    shares = await load_shares(recorded(bot))
     assert sorted((s.name, s.network, s.post) for s in shares) == [
         ("Ana", "telegram", "post-1"), ("Ana", "telegram", "post-2"), ("Ben", "discord", "post-1")]
 
@@ -66,19 +72,19 @@ async def test_shares_are_counted_per_person_post_network_and_day(make_bot, bund
     await bot.advance(86400)
     await bot.receive("quote", "yes", author="ben", network="discord", refers_to="p2")
     await bot.receive("repost", author="cy", network="telegram", refers_to="p1")
-    store = bot.bot.store
+    store, people = recorded(bot), StorePeople(bot.bot.store)
     totals = await share_totals(store)
     assert totals.total == 6
     assert totals.by_network == (("telegram", 4), ("discord", 2))
     assert totals.by_post[0] == ("p1", 3)
     assert totals.by_day == (("2026-01-01", 4), ("2026-01-02", 2))
     ana, ben = await bot.follower("ana", "telegram"), await bot.follower("ben", "discord")
-    assert await top_advocates(store, None, None, 2) == [AdvocateRow(ana.id, "Ana", "telegram", 3),
+    assert await top_advocates(store, people, None, None, 2) == [AdvocateRow(ana.id, "Ana", "telegram", 3),
                                                         AdvocateRow(ben.id, "Ben", "discord", 2)]
     since_today = START + timedelta(days=1)
-    assert [r.name for r in await top_advocates(store, since_today, None, 10)] == ["Ben", "Cy"]
-    assert [r.name for r in await top_advocates(store, None, "discord", 10)] == ["Ben"]
-    table = format_advocates(await top_advocates(store, None, None, 10))
+    assert [r.name for r in await top_advocates(store, people, since_today, None, 10)] == ["Ben", "Cy"]
+    assert [r.name for r in await top_advocates(store, people, None, "discord", 10)] == ["Ben"]
+    table = format_advocates(await top_advocates(store, people, None, None, 10))
     assert table.splitlines()[0].split() == ["#", "name", "id", "network", "shares"]
     assert "Ana" in table.splitlines()[2] and table.splitlines()[2].rstrip().endswith("3")
 
@@ -92,7 +98,7 @@ async def test_linked_accounts_are_one_advocate(make_bot, bundled) -> None:
     await bot.receive("command", f"/link {code}", author="ana_dc", name="Ana", network="discord", private=True)
     await bot.receive("repost", author="ana_dc", name="Ana", network="discord", refers_to="p3")
     assert "That's 3 shares" in bot.take_sent()[-1]
-    rows = await top_advocates(bot.bot.store, None, None, 10)
+    rows = await top_advocates(recorded(bot), StorePeople(bot.bot.store), None, None, 10)
     assert [(r.name, r.network, r.shares) for r in rows] == [("Ana", "discord, telegram", 3)]
 
 
@@ -142,7 +148,7 @@ async def test_people_who_opted_out_are_not_listed_in_the_digest(make_bot, bundl
     await bot.advance(5 * 3600)
     digest = bot.take_sent()
     assert len(digest) == 1 and "Ana (@ana on x)" in digest[0] and "Cy" not in digest[0]
-    assert len(await load_shares(bot.bot.store)) == 2  # still counted
+    assert len(await load_shares(recorded(bot))) == 2  # still counted
 
 
 async def test_no_digest_when_it_is_switched_off(make_bot, bundled) -> None:
@@ -226,7 +232,7 @@ async def test_thanks_can_be_limited_to_some_networks_leaving_the_rest_to_rules(
     await bot.receive("repost", author="ana", network="telegram")
     await bot.receive("repost", author="ben", network="discord")
     assert bot.sent == ["Merci Ana (1)", "Rule thanks Ben"]
-    assert len(await load_shares(bot.bot.store)) == 2  # counted everywhere all the same
+    assert len(await load_shares(recorded(bot))) == 2  # counted everywhere all the same
 
 
 async def test_a_broken_thanks_template_stops_the_start_with_file_and_line(make_bot, bundled) -> None:

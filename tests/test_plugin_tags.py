@@ -12,6 +12,7 @@ from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError
 from brandbot.networks.memory import MemoryConfig, MemoryNetwork
 from brandbot.runtime.loader import load_plugins
+from brandbot.ops.storeviews import StoreRecords
 from brandbot.runtime.reports import TAGS_NAMESPACE, TagCount, format_tag_cloud, top_tags
 from brandbot.core.records import FollowerQuery
 from brandbot.store.sqlite import SqliteStore
@@ -160,7 +161,7 @@ async def test_the_tag_cloud_and_the_most_saved_links_for_a_tag(make_bot, bundle
     assert await say(bot, "/tagged") == ["Usage: /tagged #tag, e.g. /tagged #books"]
     assert await say(bot, "/tagged #a!b") == [
         "Usage: /tagged #tag, e.g. /tagged #books (#a!b may use only letters, digits, '-' and '_', starting with a letter or digit)"]
-    assert await top_tags(bot.bot.store, 1) == [TagCount("booktour", 4)]
+    assert await top_tags(StoreRecords(bot.bot.store, TAGS_NAMESPACE), 1) == [TagCount("booktour", 4)]
 
 
 def test_the_tag_cloud_weights_by_rank() -> None:

@@ -260,19 +260,21 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta, timezone
 
+    from brandbot.ops.storeviews import StorePeople, StoreRecords
     from brandbot.runtime import reports
 
     config = _load(args)
 
     async def work(store: Any) -> int:
         since = None if args.all else datetime.now(timezone.utc) - timedelta(days=args.days)
+        shares = StoreRecords(store, reports.AMPLIFY_NAMESPACE)
         if args.what == "advocates":
-            rows = await reports.top_advocates(store, since, args.network, args.limit)
+            rows = await reports.top_advocates(shares, StorePeople(store), since, args.network, args.limit)
             period = "all time" if since is None else f"the last {args.days} days"
             print(f"Top advocates, {period}{' on ' + args.network if args.network else ''}:")
             print(reports.format_advocates(rows))
         else:
-            print(reports.format_share_totals(await reports.share_totals(store, since)))
+            print(reports.format_share_totals(await reports.share_totals(shares, since)))
         return 0
 
     return asyncio.run(_with_store(config, work))

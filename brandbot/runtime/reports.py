@@ -4,26 +4,28 @@ The plugins write their records into plugin data (namespaces ``plugin:amplify`` 
 ``plugin:tags``); this module defines those record shapes, so the writer (the plugin)
 and the readers (admin commands, ``brandbot report ...``) share one definition.
 
+The readers take two small protocols, not a store: :class:`Records` (a plugin's data,
+``ctx.data`` in a handler) and :class:`PeopleLookup` (``ctx.people``). So a plugin
+reports through its own capabilities, and the CLI passes thin views of the store.
+
 Records are keyed by the network identity that acted (``network:user_id``) and carry
 the follower id: after two accounts are linked the identities move to one follower, so
-grouping by ``store.find_follower(network, user_id)`` always counts a person once,
-while the ``:f<id>:`` key segment and the follower id let ``forget`` erase them.
+grouping by ``people.on(network, user_id)`` always counts a person once, while the
+``:f<id>:`` key segment and the follower id let ``forget`` erase them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from brandbot.store.base import Store
 from brandbot.core.records import FollowerRecord
 
 log = logging.getLogger("brandbot.runtime.reports")
@@ -32,6 +34,20 @@ AMPLIFY_NAMESPACE = "plugin:amplify"
 TAGS_NAMESPACE = "plugin:tags"
 SHARE_PREFIX = "share:"
 LINK_PREFIX = "link:"
+
+
+class Records(Protocol):
+    """A plugin's data, read by key prefix: ``ctx.data`` in a handler; values are decoded JSON."""
+
+    async def items(self, prefix: str = "") -> list[tuple[str, Any]]: ...
+
+
+class PeopleLookup(Protocol):
+    """Who a follower is now: ``ctx.people`` in a handler."""
+
+    async def get(self, follower_id: int) -> FollowerRecord | None: ...
+
+    async def on(self, network: str, user_id_or_handle: str) -> FollowerRecord | None: ...
 
 
 def key_part(text: str) -> str:
@@ -88,35 +104,39 @@ def share_key(network: str, user_id: str, post: str, follower_id: int) -> str:
     return f"{share_post_prefix(network, user_id, post)}f{follower_id}:"
 
 
-def _decode(rows: Iterable[tuple[str, str]], parse: Any, what: str) -> list[Any]:
+Record = TypeVar("Record")
+
+
+def _decode(rows: Iterable[tuple[str, Any]], parse: Callable[[Mapping[str, Any]], Record], what: str) -> list[Record]:
+    """The records that parse; a damaged one is logged and skipped, never fatal to a report."""
     records = []
-    for key, raw in rows:
+    for key, value in rows:
         try:
-            records.append(parse(json.loads(raw)))
+            records.append(parse(value))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping unreadable %s record %r: %s", what, key, exc)
     return records
 
 
-async def load_shares(store: Store, since: datetime | None = None, network: str | None = None) -> list[ShareRecord]:
-    """Every recorded share, optionally only from ``since`` on and on one network."""
+async def load_shares(shares: Records, since: datetime | None = None, network: str | None = None) -> list[ShareRecord]:
+    """Every share recorded in ``shares`` (amplify's data), optionally from ``since`` on and on one network."""
     prefix = SHARE_PREFIX if network is None else f"{SHARE_PREFIX}{key_part(network)}:"
-    shares = _decode(await store.kv_items(AMPLIFY_NAMESPACE, prefix), ShareRecord.from_json, "share")
-    return [s for s in shares if since is None or s.time >= since]
+    found = _decode(await shares.items(prefix), ShareRecord.from_json, "share")
+    return [s for s in found if since is None or s.time >= since]
 
 
 class _People:
     """Who is behind an identity now (linked accounts are one follower), asked once per report."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, people: PeopleLookup) -> None:
+        self._people = people
         self._seen: dict[tuple[str, str, int], FollowerRecord | None] = {}
 
     async def of(self, network: str, user_id: str, follower_id: int) -> FollowerRecord | None:
         key = (network, user_id, follower_id)
         if key not in self._seen:
-            found = await self._store.find_follower(network, user_id)
-            self._seen[key] = found if found is not None else await self._store.get_follower(follower_id)
+            found = await self._people.on(network, user_id)
+            self._seen[key] = found if found is not None else await self._people.get(follower_id)
         return self._seen[key]
 
 
@@ -130,7 +150,8 @@ class AdvocateRow:
     shares: int
 
 
-async def top_advocates(store: Store, since: datetime | None, network: str | None, limit: int) -> list[AdvocateRow]:
+async def top_advocates(shares: Records, people: PeopleLookup, since: datetime | None, network: str | None,
+                        limit: int) -> list[AdvocateRow]:
     """The people who shared the brand's posts most, most first (ties by name).
 
     With ``network`` only shares there count; without, a person's shares on every
@@ -138,12 +159,12 @@ async def top_advocates(store: Store, since: datetime | None, network: str | Non
     """
     if limit <= 0:
         return []
-    people = _People(store)
+    who = _People(people)
     counts: Counter[int] = Counter()
     names: dict[int, str] = {}
     networks: defaultdict[int, set[str]] = defaultdict(set)
-    for share in await load_shares(store, since, network):
-        follower = await people.of(share.network, share.user_id, share.follower_id)
+    for share in await load_shares(shares, since, network):
+        follower = await who.of(share.network, share.user_id, share.follower_id)
         fid = follower.id if follower is not None else share.follower_id
         names[fid] = follower.name if follower is not None and follower.name else (names.get(fid) or share.name)
         counts[fid] += 1
@@ -163,8 +184,8 @@ class ShareTotals:
     by_day: tuple[tuple[str, int], ...]
 
 
-async def share_totals(store: Store, since: datetime | None = None) -> ShareTotals:
-    shares = await load_shares(store, since)
+async def share_totals(records: Records, since: datetime | None = None) -> ShareTotals:
+    shares = await load_shares(records, since)
 
     def ranked(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
         return tuple(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -255,8 +276,9 @@ def link_key(network: str, user_id: str, follower_id: int, url: str) -> str:
     return f"{identity_prefix(LINK_PREFIX, network, user_id)}f{follower_id}:{digest}"
 
 
-async def load_links(store: Store, prefix: str = LINK_PREFIX) -> list[SavedLink]:
-    return _decode(await store.kv_items(TAGS_NAMESPACE, prefix), SavedLink.from_json, "saved link")
+async def load_links(links: Records, prefix: str = LINK_PREFIX) -> list[SavedLink]:
+    """The saved links in ``links`` (the tags plugin's data) whose keys start with ``prefix``."""
+    return _decode(await links.items(prefix), SavedLink.from_json, "saved link")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +287,9 @@ class TagCount:
     count: int
 
 
-async def top_tags(store: Store, limit: int) -> list[TagCount]:
+async def top_tags(links: Records, limit: int) -> list[TagCount]:
     """The tags on the community's saved links, most used first (ties alphabetical)."""
-    counts = Counter(tag for link in await load_links(store) for tag in set(link.tags))
+    counts = Counter(tag for link in await load_links(links) for tag in set(link.tags))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: max(0, limit)]
     return [TagCount(tag, n) for tag, n in ranked]
 
@@ -302,21 +324,21 @@ class LinkCount:
     people: int
 
 
-async def tagged_links(store: Store, tag: str, limit: int) -> list[LinkCount]:
+async def tagged_links(links: Records, people: PeopleLookup, tag: str, limit: int) -> list[LinkCount]:
     """The pages most people saved with ``tag``, most first; a person counts once per page.
 
     A page saved as ``https://a.example/x`` and ``https://A.example/x/`` is one page,
     shown as most people wrote it, with a resource name if anybody saved it by name.
     """
-    people = _People(store)
+    who = _People(people)
     savers: defaultdict[str, set[int]] = defaultdict(set)
     spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
     titles: dict[str, str] = {}
-    for link in await load_links(store):
+    for link in await load_links(links):
         if tag not in link.tags:
             continue
         page = canonical_url(link.url)
-        follower = await people.of(link.network, link.user_id, link.follower_id)
+        follower = await who.of(link.network, link.user_id, link.follower_id)
         savers[page].add(follower.id if follower is not None else link.follower_id)
         spellings[page][link.url] += 1
         if link.title:
