@@ -3,7 +3,7 @@
 When a person asks the bot for help ("where can I learn to self-publish?", "any tips
 for finding an editor", or explicitly ``/resources <words>`` / ``/find <words>``), the
 plugin searches the brand's resource library (``resources.yaml``) with BM25F over
-title, tags and description (:mod:`brandbot.core.ranking`) and answers with the best one to
+title, tags and description (``brandbot.ranking``) and answers with the best one to
 three links above a minimum score. Weak matches are never shown: a question with no
 good answer falls through to the next responder (the YAML fallback rule).
 
@@ -36,13 +36,21 @@ from urllib.parse import urlsplit
 from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
-from brandbot import Context, Kind, Plugin
-from brandbot.core.errors import ConfigError, TemplateError
-from brandbot.core.events import Event
-from brandbot.core.ranking import Doc, Index, analyze
-from brandbot.core.templates import TemplateEngine
-from brandbot.core.textnorm import normalize, words
-from brandbot.core.yamlfile import YamlDoc, format_loc, load_yaml
+from brandbot import (
+    ConfigError,
+    Context,
+    Event,
+    Kind,
+    Plugin,
+    TemplateEngine,
+    TemplateError,
+    YamlDoc,
+    format_loc,
+    load_yaml,
+    normalize,
+    ranking,
+    words,
+)
 
 log = logging.getLogger("brandbot.plugin.resources")
 
@@ -97,8 +105,9 @@ class ResourcesSettings(BaseModel):
 
     _cache: LibraryCache = PrivateAttr(default_factory=lambda: LibraryCache())
 
-    def path(self, bot_config: Any) -> Path:
-        return Path(bot_config.path).parent / self.file
+    def path(self, config_dir: Path) -> Path:
+        """The resource file: relative names are read beside brandbot.yaml."""
+        return config_dir / self.file
 
     @property
     def cache(self) -> LibraryCache:
@@ -126,8 +135,8 @@ class Resource:
     disclosure: str  # none | affiliate | sponsored
     where: str = ""  # "resources.yaml:12", for logs
 
-    def as_doc(self) -> Doc:
-        return Doc(self.id, {"title": self.title, "tags": " ".join(self.tags), "description": self.description})
+    def as_doc(self) -> ranking.Doc:
+        return ranking.Doc(self.id, {"title": self.title, "tags": " ".join(self.tags), "description": self.description})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +150,11 @@ class Library:
     """The resources of one file and their search index."""
 
     resources: Mapping[str, Resource]
-    index: Index
+    index: ranking.Index
 
     @classmethod
     def of(cls, resources: Sequence[Resource]) -> Library:
-        return cls({r.id: r for r in resources}, Index.build([r.as_doc() for r in resources]))
+        return cls({r.id: r for r in resources}, ranking.Index.build([r.as_doc() for r in resources]))
 
     def search(self, query: str, limit: int, min_score: float = 0.0, min_relative: float = 0.0) -> list[Match]:
         """The best ``limit`` matches if the best reaches ``min_score``; others within ``min_relative`` of it."""
@@ -402,24 +411,25 @@ def _without_mentions(text: str) -> str:
 def _without_brand_words(query: str, brand_name: str) -> str:
     """The query without the words of the brand's name: people say "Inkwell" to address
     us, which should not favour every resource with "Inkwell" in its title."""
-    brand_terms = set(analyze(brand_name))
-    return " ".join(w for w in words(normalize(query)) if not brand_terms.intersection(analyze(w)))
+    brand_terms = set(ranking.analyze(brand_name))
+    return " ".join(w for w in words(normalize(query)) if not brand_terms.intersection(ranking.analyze(w)))
 
 
 # -- the plugin -------------------------------------------------------------------------------
 
 plugin = Plugin("resources", config=ResourcesSettings, description="honest links when someone asks for help")
+ResourcesContext = Context[ResourcesSettings]
 
 
 @plugin.check
 def check_resources(settings: ResourcesSettings, bot_config: Any) -> None:
     """The resource file must load cleanly, and the templates must keep links honest."""
-    load_library(settings.path(bot_config), expected_by=_where(bot_config, "file"))
+    load_library(settings.path(Path(bot_config.path).parent), expected_by=bot_config.where(*_loc("file")))
     engine = TemplateEngine(bot_config.brand)
     for key, extra, required in (("answer", ANSWER_VARIABLES, "links"), ("item", ITEM_VARIABLES, "note"),
                                  ("no_match", ("query",), None), ("usage", (), None)):
         source = getattr(settings, key)
-        where = _where(bot_config, key, value=True)
+        where = bot_config.doc.value_where(_loc(key))
         template = engine.compile(source, where)
         engine.check(template, where, extra_names=extra)
         if required and required not in meta.find_undeclared_variables(engine.environment.parse(source)):
@@ -428,30 +438,29 @@ def check_resources(settings: ResourcesSettings, bot_config: Any) -> None:
             raise TemplateError(f"the {key} template must show {{{{ {required} }}}}, {why}", where)
 
 
-def _where(bot_config: Any, key: str, *, value: bool = False) -> str:
-    loc = ("plugins", plugin.name, key)
-    return bot_config.doc.value_where(loc) if value else bot_config.doc.where(loc)
+def _loc(key: str) -> tuple[str, str, str]:
+    """Where a setting of this plugin is in brandbot.yaml (for file:line in errors)."""
+    return ("plugins", plugin.name, key)
 
 
 @plugin.on(Kind.DIRECT, Kind.MENTION, Kind.REPLY, priority=0, when=_addressed_request)
-async def answer_question(ctx: Context) -> None:
-    """Answer a request for help with links, or let the next responder (the fallback) answer."""
-    if not await _answer(ctx, _without_mentions(ctx.event.text)):
-        ctx.fall_through()
+async def answer_question(ctx: ResourcesContext) -> None:
+    """Answer a request for help with links; with nothing good, the next responder (the fallback) answers."""
+    await _answer(ctx, _without_mentions(ctx.event.text))
 
 
 @plugin.command("resources", description="Links that may help, e.g. /resources self-publishing")
-async def resources_command(ctx: Context) -> None:
+async def resources_command(ctx: ResourcesContext) -> None:
     await _command(ctx)
 
 
 @plugin.command("find", description="Find a helpful link, e.g. /find writing group")
-async def find_command(ctx: Context) -> None:
+async def find_command(ctx: ResourcesContext) -> None:
     await _command(ctx)
 
 
-async def _command(ctx: Context) -> None:
-    settings: ResourcesSettings = ctx.config  # type: ignore[assignment]
+async def _command(ctx: ResourcesContext) -> None:
+    settings = ctx.config
     query = " ".join(ctx.event.args).strip()
     if not query:
         await ctx.reply(settings.usage)
@@ -459,9 +468,9 @@ async def _command(ctx: Context) -> None:
         await ctx.reply(settings.no_match, variables={"query": query})
 
 
-async def _library(ctx: Context) -> Library | None:
-    settings: ResourcesSettings = ctx.config  # type: ignore[assignment]
-    library, error = settings.cache.current(settings.path(ctx.bot.config), _where(ctx.bot.config, "file"))
+async def _library(ctx: ResourcesContext) -> Library | None:
+    settings = ctx.config
+    library, error = settings.cache.current(settings.path(ctx.files.config_dir), ctx.files.where(*_loc("file")))
     if error is not None:
         kept = ("still using the previous version" if library is not None
                 else "no links can be suggested until it is fixed")
@@ -470,21 +479,21 @@ async def _library(ctx: Context) -> Library | None:
     return library
 
 
-async def _answer(ctx: Context, query: str) -> bool:
+async def _answer(ctx: ResourcesContext, query: str) -> bool:
     """Reply with the best matches that fit the network; False when there is nothing good."""
-    settings: ResourcesSettings = ctx.config  # type: ignore[assignment]
+    settings = ctx.config
     library = await _library(ctx)
     if library is None:
         ctx.note("skip", "no resource library loaded")
         return False
-    query = _without_brand_words(query, ctx.bot.config.brand.get("name", ""))
+    query = _without_brand_words(query, ctx.brand.get("name", ""))
     found = library.search(query, settings.max_results, settings.min_score, settings.min_relative)
     if not found:
         best = library.search(query, 1)
         ctx.note("skip", f"no resource scored {settings.min_score:g} or more"
                  + (f" (best: {best[0].resource.id} {best[0].score:.2f})" if best else " (no word matched)"))
         return False
-    network = ctx.bot.networks.get(ctx.event.network)
+    network = ctx.networks.get(ctx.event.network)
     problem = None
     for count in range(len(found), 0, -1):
         text = _render(ctx, settings, found[:count], query)
@@ -500,7 +509,7 @@ async def _answer(ctx: Context, query: str) -> bool:
     return False
 
 
-def _render(ctx: Context, settings: ResourcesSettings, matches: Sequence[Match], query: str) -> str:
+def _render(ctx: ResourcesContext, settings: ResourcesSettings, matches: Sequence[Match], query: str) -> str:
     links = "\n".join(ctx.render(settings.item, _item_variables(m.resource, settings.labels)) for m in matches)
     return ctx.render(settings.answer, {"links": links, "count": len(matches), "query": query})
 
