@@ -480,6 +480,21 @@ async def test_closing_by_hand_sends_the_recap_once(make_bot, tmp_path) -> None:
     assert bot.take_sent() == []
 
 
+async def test_qa_close_as_a_milestone_is_executed_not_replaced_by_the_thanks(make_bot, tmp_path) -> None:
+    bot = await tour_bot(make_bot, tmp_path, plugins=("loyalty",))
+    await to_qa_start(bot)
+    for _ in range(9):
+        await bot.receive("command", "/qa queue", **MOD)
+    bot.take_sent()
+    await bot.receive("command", "/qa close", **MOD)  # the moderator's 10th interaction: a milestone
+    assert (await bot.follower("mod", "telegram")).interactions == 10
+    sent = bot.take_sent()
+    assert sent[0].startswith("Recap: Live Q&A with Maya [qa-live]")
+    assert sent[1:] == ["Closed the Q&A of qa-live; the recap went to the staff channel."]
+    await bot.receive("command", "/qa queue", **MOD)
+    assert bot.take_sent() == ["No Q&A is open. /qa open <stop id> opens one."]
+
+
 async def test_a_rehearsal_before_the_start_does_not_stop_the_real_opening(make_bot, tmp_path) -> None:
     bot = await tour_bot(make_bot, tmp_path)
     await bot.receive("command", "/qa open qa-live", **MOD)
@@ -637,7 +652,7 @@ async def test_loading_the_tour_again_does_not_duplicate_jobs(make_bot, tmp_path
     assert "events:remind:qa-live:86400" in before and "events:close:bookish" in before
     loaded = next(lp for lp in bot.bot.plugins if lp.plugin.name == "events")
     for start in loaded.plugin.startup:  # what the next start does
-        await start(JobContext(bot=bot.bot, plugin_name="events", config=loaded.settings))
+        await start(JobContext(services=bot.bot.services, plugin_name="events", config=loaded.settings))
     assert sorted(j.name for j in await bot.bot.store.all_jobs()) == before
 
 

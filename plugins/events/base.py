@@ -2,7 +2,8 @@
 
 Telegram and Discord deliver ``/ask ...`` as a command event. X has no commands: there
 people write "/ask ..." in a DM or in a mention ("@inkwell /ask ..."). An
-:class:`Invocation` is the command either way, so each handler is written once.
+:class:`Invocation` is the command either way, so each handler is written once, and
+:class:`Commands` registers it both ways.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from brandbot import Context, Plugin
-from brandbot.runtime.context import JobContext
-from brandbot.core.events import Event, Kind
-from brandbot.core.plugin import HandlerSpec
+from brandbot import Context, Event, JobContext, Kind, Plugin
 
 from .settings import EventsSettings
 from .state import State
 
 plugin = Plugin("events", config=EventsSettings, description="book tour: reminders, live Q&A, recaps")
+
+#: What the plugin's handlers receive: a context whose ``config`` is the events settings.
+EventsContext = Context[EventsSettings]
+EventsJob = JobContext[EventsSettings]
 
 #: Above the optout plugin (1000), whose words include "subscribe" and "unsubscribe":
 #: "/unsubscribe" is about tour reminders; a plain "unsubscribe" still opts out of everything.
@@ -68,47 +70,70 @@ def invocation_of(event: Event) -> Invocation | None:
     return Invocation(name, tuple(rest.split()), rest)
 
 
-def state_of(ctx: JobContext) -> State:
+def state_of(ctx: JobContext[EventsSettings]) -> State:
     return State(ctx.data)
 
 
-def settings_of(ctx: JobContext) -> EventsSettings:
-    return ctx.config  # type: ignore[return-value]
+CommandFunc = Callable[[EventsContext, Invocation], Awaitable[None]]
 
 
-CommandFunc = Callable[[Context, Invocation], Awaitable[None]]
+@dataclass(frozen=True)
+class TypedCommand:
+    """One of our commands as the typed-text path needs it: who may use it, and what runs."""
+
+    name: str
+    admin: bool
+    func: CommandFunc
 
 
-def command(name: str, *, description: str, admin: bool = False, priority: int = 100) -> Callable[[CommandFunc], CommandFunc]:
-    """Register ``func(ctx, invocation)`` as ``/name``; typed as text (on X) it reaches the same handler."""
+class Commands:
+    """The plugin's commands, each registered as a native command and reachable typed as text.
 
-    def deco(func: CommandFunc) -> CommandFunc:
-        async def native(ctx: Context) -> None:
-            inv = invocation_of(ctx.event)
-            assert inv is not None
-            await func(ctx, inv)
+    The table is the plugin's own, so the typed path (X) applies the same admin rule and
+    runs the same function without looking into the framework's handler records.
+    """
 
-        native.__name__ = func.__name__
-        plugin.command(name, description=description, admin=admin, priority=priority)(native)
-        return func
+    def __init__(self, owner: Plugin) -> None:
+        self._plugin = owner
+        self._by_name: dict[str, TypedCommand] = {}
 
-    return deco
+    def __call__(self, name: str, *, description: str, admin: bool = False,
+                 priority: int = 100) -> Callable[[CommandFunc], CommandFunc]:
+        """Register ``func(ctx, invocation)`` as ``/name``; typed as text (on X) it reaches the same handler."""
+
+        def deco(func: CommandFunc) -> CommandFunc:
+            async def native(ctx: EventsContext) -> None:
+                inv = invocation_of(ctx.event)
+                assert inv is not None
+                await func(ctx, inv)
+                ctx.stop()  # our command ran: no other responder answers it, reply or not
+
+            native.__name__ = func.__name__
+            self._plugin.command(name, description=description, admin=admin, priority=priority)(native)
+            self._by_name[name] = TypedCommand(name, admin, func)
+            return func
+
+        return deco
+
+    def typed(self, event: Event) -> tuple[TypedCommand, Invocation] | None:
+        """Our command written as text in a message, with its invocation; None if there is none."""
+        inv = invocation_of(event)
+        found = self._by_name.get(inv.name) if inv is not None else None
+        return (found, inv) if found is not None and inv is not None else None
 
 
-def _own_command(event: Event) -> HandlerSpec | None:
-    inv = invocation_of(event)
-    if inv is None:
-        return None
-    return next((h for h in plugin.handlers if h.command is not None and h.command == inv.name), None)
+command = Commands(plugin)
 
 
-@plugin.on(Kind.DIRECT, Kind.MENTION, Kind.REPLY, priority=COMMAND_PRIORITY, when=lambda e: _own_command(e) is not None)
-async def typed_command(ctx: Context) -> None:
+@plugin.on(Kind.DIRECT, Kind.MENTION, Kind.REPLY, priority=COMMAND_PRIORITY, when=lambda e: command.typed(e) is not None)
+async def typed_command(ctx: EventsContext) -> None:
     """One of our commands typed as text where the network has none (X): same handler, same admin rule."""
-    spec = _own_command(ctx.event)
-    assert spec is not None and spec.command is not None
-    if spec.admin_only and not ctx.is_admin:
-        ctx.note("refuse", f"/{spec.command} is for admins only")
-        await ctx.reply("Sorry, /{{ command }} is only for the team.", variables={"command": spec.command})
-        return
-    await spec.func(ctx)
+    typed = command.typed(ctx.event)
+    assert typed is not None
+    found, inv = typed
+    if found.admin and not ctx.is_admin:
+        ctx.note("refuse", f"/{found.name} is for admins only")
+        await ctx.reply("Sorry, /{{ command }} is only for the team.", variables={"command": found.name})
+    else:
+        await found.func(ctx, inv)
+    ctx.stop()  # our command, run or refused: no other responder answers it

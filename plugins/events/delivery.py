@@ -19,14 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from brandbot.runtime.bot import Bot
-from brandbot.core.events import Conversation, Reply
-from brandbot.networks.xtext import weighted_length
-from brandbot.core.policy import Decision
-from brandbot.core.records import FollowerRecord
+from brandbot import Context, Decision, Follower, JobContext, weighted_length
 
 from .records import Origin, network_label
-from .settings import post_context
 from .tour import Stop, format_local, format_span
 
 SOURCE = "plugin:events"
@@ -50,13 +45,13 @@ def text_length(network: str, text: str) -> int:
     return weighted_length(text) if network == "x" else len(text)
 
 
-def room_for(bot: Bot, network: str, frame: str, part: str, cap: int | None = None) -> TooLong | None:
+def room_for(ctx: JobContext[Any], network: str, frame: str, part: str, cap: int | None = None) -> TooLong | None:
     """Whether ``part`` fits in ``frame`` (the whole post, with ``part`` in it) on ``network``.
 
     The limit reported is what ``part`` may take: the network's ``limits.max_text`` minus
     the rest of the post (attribution, names), or ``cap`` if that is smaller.
     """
-    net = bot.networks.get(network)
+    net = ctx.networks.get(network)
     limit = net.limits.max_text if net is not None else None
     overhead = text_length(network, frame) - text_length(network, part)
     room = (limit - overhead) if limit is not None else None
@@ -79,12 +74,13 @@ def stop_view(stop: Stop) -> dict[str, str]:
     }
 
 
-def render_post(bot: Bot, source: str, variables: Mapping[str, Any]) -> str:
-    template = bot.templates.compile(source, "plugins.events")
-    return bot.templates.render(template, post_context(bot.config.brand, bot.clock.now(), dict(variables)))
+def render_post(ctx: JobContext[Any], source: str, variables: Mapping[str, Any]) -> str:
+    """A post for everyone (reminder, question, answer): the brand, the time and ``variables``,
+    never the variables of the person whose event is being handled."""
+    return JobContext.render(ctx, source, variables)
 
 
-async def post_to_stop(bot: Bot, stop: Stop, text: str, *, asked_at: Origin | None = None,
+async def post_to_stop(ctx: JobContext[Any], stop: Stop, text: str, *, asked_at: Origin | None = None,
                        by_moderator: bool = True) -> Decision:
     """Show ``text`` to the stop's audience (see the module docstring for how).
 
@@ -92,21 +88,29 @@ async def post_to_stop(bot: Bot, stop: Stop, text: str, *, asked_at: Origin | No
     quiet hours or tomorrow's budget. Automatic posts (the opening) are not.
     """
     if asked_at is not None and asked_at.key == stop.key:
-        reply = Reply(network=stop.network, conversation=asked_at.where, text=text,
-                      in_reply_to=asked_at.post_id or None, recipient=asked_at.person, source=SOURCE)
-        return await bot.outbound(reply, event=asked_at.to_event(bot.clock.now()), follower=None,
-                                  essential=by_moderator)
-    return await bot.announce(Conversation(stop.network, stop.conversation), text, source=SOURCE,
-                              essential=by_moderator)
+        asker = await ctx.people.on(asked_at.network, asked_at.author_id)
+        if asker is not None:
+            return await answer_origin(ctx, asked_at, asker, text, essential=by_moderator)
+    return await ctx.send(stop.network, stop.conversation, text, essential=by_moderator)
 
 
-async def answer_origin(bot: Bot, origin: Origin, follower: FollowerRecord, text: str, *,
+async def answer_origin(ctx: JobContext[Any], origin: Origin, follower: Follower, text: str, *,
                         essential: bool = False) -> Decision:
     """Write to a person where they wrote to us, threaded under their message (never a cold DM)."""
-    reply = Reply(network=origin.network, conversation=origin.where, text=text,
-                  in_reply_to=None if origin.private else (origin.post_id or None),
-                  recipient=origin.person, source=SOURCE)
-    return await bot.outbound(reply, event=origin.to_event(bot.clock.now()), follower=follower, essential=essential)
+    return await _answering(ctx, origin, follower).reply("{{ text }}", variables={"text": text}, essential=essential)
+
+
+def _answering(ctx: JobContext[Any], origin: Origin, follower: Follower) -> Context[Any]:
+    """A context for answering the person's earlier message, as if it were being handled now.
+
+    So the policy sees what really happened (they wrote here first, they summoned us on X)
+    and the answer is threaded under their message. The plugin API has no "answer an
+    earlier message" of its own yet; this builds one from public parts, inside this
+    handler's or job's unit of work.
+    """
+    notes = ctx.notes if isinstance(ctx, Context) else []
+    return Context(services=ctx.services, plugin_name=ctx.plugin_name, config=ctx.config, log=ctx.log,
+                   effects=ctx.effects, event=origin.to_event(ctx.now), follower=follower, notes=notes)
 
 
 def describe(decision: Decision) -> str:

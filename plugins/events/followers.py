@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from brandbot import Context
-
-from .base import COMMAND_PRIORITY, Invocation, command, settings_of, state_of
+from .base import COMMAND_PRIORITY, EventsContext, Invocation, command, state_of
 from .delivery import room_for
 from .records import Origin, Subscription, join_names, network_label
 from .schedule import schedule_stop
@@ -39,7 +37,7 @@ def upcoming(stops: list[Stop], now: datetime) -> list[Stop]:
 
 
 @command("tour", description="The book tour: upcoming stops (admins: /tour add, /tour remove)")
-async def tour(ctx: Context, inv: Invocation) -> None:
+async def tour(ctx: EventsContext, inv: Invocation) -> None:
     sub = inv.args[0].lower() if inv.args else ""
     if sub in ("add", "remove"):
         if not ctx.is_admin:
@@ -53,7 +51,7 @@ async def tour(ctx: Context, inv: Invocation) -> None:
         return
     lines = "\n".join(stop_line(s, ctx.now) for s in stops)
     full = f"Upcoming tour stops:\n{lines}\nSend /subscribe for reminders, or /subscribe <stop id> for one stop."
-    if room_for(ctx.bot, ctx.event.network, full, full) is None:
+    if room_for(ctx, ctx.event.network, full, full) is None:
         await ctx.reply("{{ text }}", variables={"text": full})
         return
     first = stops[0]  # X: 280 characters hold one stop, not the whole tour
@@ -63,8 +61,8 @@ async def tour(ctx: Context, inv: Invocation) -> None:
     )
 
 
-async def add_stop(ctx: Context, inv: Invocation) -> None:
-    settings = settings_of(ctx)
+async def add_stop(ctx: EventsContext, inv: Invocation) -> None:
+    settings = ctx.config
     state = state_of(ctx)
     text = inv.rest.split(None, 1)[1] if len(inv.rest.split(None, 1)) > 1 else ""
     try:
@@ -82,7 +80,7 @@ async def add_stop(ctx: Context, inv: Invocation) -> None:
         return
     await state.add_stop(stop)
     schedule_stop(ctx, settings, stop)
-    warning = "" if stop.network in ctx.bot.networks else f" Note: {stop.network} is not running, so nothing will be posted there."
+    warning = "" if stop.network in ctx.networks else f" Note: {stop.network} is not running, so nothing will be posted there."
     await ctx.reply(
         "Added {{ id }}: {{ title }}, {{ when }} on {{ network }} ({{ conversation }}). Reminders and the recap are scheduled.{{ warning }}",
         variables={"id": stop.id, "title": stop.title, "when": format_local(stop), "network": network_label(stop.network),
@@ -91,7 +89,7 @@ async def add_stop(ctx: Context, inv: Invocation) -> None:
     )
 
 
-async def remove_stop(ctx: Context, inv: Invocation) -> None:
+async def remove_stop(ctx: EventsContext, inv: Invocation) -> None:
     state = state_of(ctx)
     if len(inv.args) != 2:
         await ctx.reply("Usage: /tour remove <stop id>", essential=True)
@@ -112,8 +110,8 @@ async def remove_stop(ctx: Context, inv: Invocation) -> None:
 
 
 @command("subscribe", description="Reminders before the tour stops (or /subscribe <stop id>)", priority=COMMAND_PRIORITY)
-async def subscribe(ctx: Context, inv: Invocation) -> None:
-    settings = settings_of(ctx)
+async def subscribe(ctx: EventsContext, inv: Invocation) -> None:
+    settings = ctx.config
     state = state_of(ctx)
     stop_id = inv.args[0].lower() if inv.args else None
     stop = None
@@ -125,7 +123,7 @@ async def subscribe(ctx: Context, inv: Invocation) -> None:
         if stop.end <= ctx.now:
             await ctx.reply("{{ title }} is already over, {{ name }}. /tour shows what's next.", variables={"title": stop.title})
             return
-    network = ctx.bot.networks.get(ctx.event.network)
+    network = ctx.networks.get(ctx.event.network)
     if network is not None and network.requires_summons and not ctx.event.conversation.private:
         await ctx.reply("Thanks {{ name }}! On {{ net }} I can only send reminders by direct message: "
                         "send me /subscribe in a DM and I'll remind you there.",
@@ -152,7 +150,7 @@ async def subscribe(ctx: Context, inv: Invocation) -> None:
 
 
 @command("unsubscribe", description="No more tour reminders (or /unsubscribe <stop id>)", priority=COMMAND_PRIORITY)
-async def unsubscribe(ctx: Context, inv: Invocation) -> None:
+async def unsubscribe(ctx: EventsContext, inv: Invocation) -> None:
     state = state_of(ctx)
     stop_id = inv.args[0].lower() if inv.args else None
     current = await state.subscription(ctx.follower.id)

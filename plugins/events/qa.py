@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from brandbot import Context, Kind
-from brandbot.runtime.context import JobContext
+from brandbot import Kind
 
 from .base import (
     QUESTION_PRIORITY,
+    EventsContext,
+    EventsJob,
     Invocation,
     command,
     plugin,
-    settings_of,
     state_of,
     strip_mentions,
 )
@@ -59,19 +59,19 @@ async def current_stop(state: State) -> Stop | None:
     return await state.stop(stop_id) if stop_id else None
 
 
-async def open_qa(ctx: JobContext, stop: Stop, *, by_moderator: bool) -> None:
+async def open_qa(ctx: EventsJob, stop: Stop, *, by_moderator: bool) -> None:
     """Open the stop's Q&A and say so in its conversation (the open post may be switched off)."""
     state = state_of(ctx)
     state.set_open_qa(stop.id, ctx.now)
-    template = settings_of(ctx).open_post
+    template = ctx.config.open_post
     if template:
-        decision = await post_to_stop(ctx.bot, stop, render_post(ctx.bot, template, {"stop": stop_view(stop)}),
+        decision = await post_to_stop(ctx, stop, render_post(ctx, template, {"stop": stop_view(stop)}),
                                       by_moderator=by_moderator)
         if not decision.allowed:
             ctx.log.info("events: opening post for %s %s", stop.id, describe(decision))
 
 
-async def close_qa(ctx: JobContext, stop: Stop) -> None:
+async def close_qa(ctx: EventsJob, stop: Stop) -> None:
     """Close the Q&A (if it is this stop's) and send the recap to the staff."""
     state = state_of(ctx)
     if await state.open_qa() == stop.id:
@@ -83,7 +83,7 @@ async def close_qa(ctx: JobContext, stop: Stop) -> None:
 
 
 @command("ask", description="Ask the author a question during a live Q&A")
-async def ask(ctx: Context, inv: Invocation) -> None:
+async def ask(ctx: EventsContext, inv: Invocation) -> None:
     stop = await current_stop(state_of(ctx))
     if stop is None:
         await ctx.reply("There's no Q&A open right now, {{ name }}. /tour shows when the next one is.")
@@ -92,18 +92,17 @@ async def ask(ctx: Context, inv: Invocation) -> None:
 
 
 @plugin.on(Kind.MENTION, Kind.REPLY, priority=QUESTION_PRIORITY)
-async def question_in_conversation(ctx: Context) -> None:
+async def question_in_conversation(ctx: EventsContext) -> None:
     """During a Q&A, a mention or reply in the stop's conversation is a question."""
     stop = await current_stop(state_of(ctx))
     text = strip_mentions(ctx.event.text)
-    if stop is None or ctx.event.conversation.key != stop.key or ctx.is_admin or not text:
-        ctx.fall_through()
-        return
-    await take_question(ctx, stop, text)
+    if stop is not None and ctx.event.conversation.key == stop.key and not ctx.is_admin and text:
+        await take_question(ctx, stop, text)
+        ctx.stop()  # a question of the Q&A, queued or not: no other responder answers it
 
 
-async def take_question(ctx: Context, stop: Stop, text: str) -> None:
-    settings = settings_of(ctx)
+async def take_question(ctx: EventsContext, stop: Stop, text: str) -> None:
+    settings = ctx.config
     state = state_of(ctx)
     text = " ".join(text.split())
     if not text:
@@ -116,9 +115,9 @@ async def take_question(ctx: Context, stop: Stop, text: str) -> None:
                         variables={"n": len(waiting)})
         return
     asker = f"{ctx.event.author.display} ({network_label(ctx.event.network)})"
-    frame = render_post(ctx.bot, settings.question_post,
+    frame = render_post(ctx, settings.question_post,
                         {"askers": asker, "question": text, "number": 0, "stop": stop_view(stop)})
-    too_long = room_for(ctx.bot, stop.network, frame, text, cap=settings.max_question_length)
+    too_long = room_for(ctx, stop.network, frame, text, cap=settings.max_question_length)
     if too_long is not None:
         await ctx.reply("{{ problem }} Could you shorten it?",
                         variables={"problem": too_long.sentence("Your question")})
@@ -162,7 +161,7 @@ def _queue_line(q: Question, questions: list[Question]) -> str:
 
 
 @command("qa", description="Moderate the live Q&A (open, queue, approve, merge, next, answer, close)", admin=True)
-async def qa(ctx: Context, inv: Invocation) -> None:
+async def qa(ctx: EventsContext, inv: Invocation) -> None:
     sub = inv.args[0].lower() if inv.args else "help"
     state = state_of(ctx)
     if sub == "open":
@@ -194,12 +193,12 @@ async def qa(ctx: Context, inv: Invocation) -> None:
         await _tell(ctx, message[:1].upper() + message[1:] + ("" if message.endswith(".") else "."))
 
 
-async def _tell(ctx: Context, text: str) -> None:
+async def _tell(ctx: EventsContext, text: str) -> None:
     """Answer the moderator (essential: they asked, quiet hours do not apply)."""
     await ctx.reply("{{ text }}", variables={"text": text}, essential=True)
 
 
-async def _open(ctx: Context, state: State, words: tuple[str, ...]) -> None:
+async def _open(ctx: EventsContext, state: State, words: tuple[str, ...]) -> None:
     stops = await state.stops()
     if len(words) != 1:
         qa_ids = ", ".join(s.id for s in stops if s.kind.value == "qa" and s.end > ctx.now) or "none planned"
@@ -221,7 +220,7 @@ async def _open(ctx: Context, state: State, words: tuple[str, ...]) -> None:
                      "Questions arrive in /qa queue.")
 
 
-async def _queue(ctx: Context, state: State, stop: Stop) -> None:
+async def _queue(ctx: EventsContext, state: State, stop: Stop) -> None:
     questions = await state.questions(stop.id)
     shown = [q for q in questions if q.status in OPEN_STATUSES]
     answered = sum(q.status is Status.ANSWERED for q in questions)
@@ -232,7 +231,7 @@ async def _queue(ctx: Context, state: State, stop: Stop) -> None:
     await _tell(ctx, f"Questions for {stop.id} ({answered} answered):\n{lines}")
 
 
-async def _moderate(ctx: Context, state: State, stop: Stop, action: str, numbers: list[int]) -> None:
+async def _moderate(ctx: EventsContext, state: State, stop: Stop, action: str, numbers: list[int]) -> None:
     questions = await state.questions(stop.id)
     change = approve if action == "approve" else reject
     updated = [change(find(questions, n)) for n in numbers]  # all or nothing
@@ -242,7 +241,7 @@ async def _moderate(ctx: Context, state: State, stop: Stop, action: str, numbers
     await _tell(ctx, f"{done} {join_names([str(q.number) for q in updated])}.")
 
 
-async def _merge(ctx: Context, state: State, stop: Stop, numbers: list[int]) -> None:
+async def _merge(ctx: EventsContext, state: State, stop: Stop, numbers: list[int]) -> None:
     if len(numbers) != 2:
         raise QueueError("merge takes two numbers: /qa merge N M merges question M into question N")
     questions = await state.questions(stop.id)
@@ -253,16 +252,16 @@ async def _merge(ctx: Context, state: State, stop: Stop, numbers: list[int]) -> 
     await _tell(ctx, f"Merged question {gone.number} into {kept.number}; credited: {credited}.")
 
 
-async def _show(ctx: Context, stop: Stop, text: str, asked_at: Origin) -> str:
+async def _show(ctx: EventsContext, stop: Stop, text: str, asked_at: Origin) -> str:
     """Post to the stop; a moderator in the stop's conversation gets the post itself as answer."""
     if ctx.event.conversation.key == stop.key:
         decision = await ctx.reply("{{ text }}", variables={"text": text}, essential=True)
         return describe(decision)
-    decision = await post_to_stop(ctx.bot, stop, text, asked_at=asked_at)
+    decision = await post_to_stop(ctx, stop, text, asked_at=asked_at)
     return describe(decision)
 
 
-async def _next(ctx: Context, state: State, stop: Stop) -> None:
+async def _next(ctx: EventsContext, state: State, stop: Stop) -> None:
     questions = await state.questions(stop.id)
     q = next_approved(questions)
     if q is None:
@@ -270,7 +269,7 @@ async def _next(ctx: Context, state: State, stop: Stop) -> None:
         await _tell(ctx, f"No approved question is waiting ({pending} pending; /qa approve N).")
         return
     askers = join_names([_asker(x) for x in askers_of(q, questions)])
-    text = render_post(ctx.bot, settings_of(ctx).question_post,
+    text = render_post(ctx, ctx.config.question_post,
                        {"askers": askers, "question": q.text, "number": q.number, "stop": stop_view(stop)})
     outcome = await _show(ctx, stop, text, q.origin)
     if outcome.startswith("not posted"):
@@ -285,7 +284,7 @@ def _with_status(q: Question, status: Status) -> Question:
     return replace(q, status=status)
 
 
-async def _answer(ctx: Context, state: State, stop: Stop, inv: Invocation) -> None:
+async def _answer(ctx: EventsContext, state: State, stop: Stop, inv: Invocation) -> None:
     parts = inv.rest.split(None, 2)  # "answer", N, text
     if len(parts) < 3:
         raise QueueError("usage: /qa answer N <the host's answer>")
@@ -300,8 +299,8 @@ async def _answer(ctx: Context, state: State, stop: Stop, inv: Invocation) -> No
     everyone = askers_of(q, questions)
     variables = {"host": stop.host, "askers": join_names([x.origin.name for x in everyone]), "answer": answer,
                  "question": q.text, "number": q.number, "stop": stop_view(stop)}
-    text = render_post(ctx.bot, settings_of(ctx).answer_post, variables)
-    too_long = room_for(ctx.bot, stop.network, text, answer)
+    text = render_post(ctx, ctx.config.answer_post, variables)
+    too_long = room_for(ctx, stop.network, text, answer)
     if too_long is not None:
         raise QueueError(too_long.sentence("the answer") + " Shorten it and send /qa answer again")
     outcome = await _show(ctx, stop, text, q.origin)
@@ -313,10 +312,10 @@ async def _answer(ctx: Context, state: State, stop: Stop, inv: Invocation) -> No
     for x in everyone:
         if x.origin.key == stop.key:
             continue
-        follower = await ctx.bot.store.find_follower(x.origin.network, x.origin.author_id)
+        follower = await ctx.people.on(x.origin.network, x.origin.author_id)
         if follower is None:
             continue
-        decision = await answer_origin(ctx.bot, x.origin, follower, text)
+        decision = await answer_origin(ctx, x.origin, follower, text)
         elsewhere.append(f"{x.origin.name} on {network_label(x.origin.network)}"
                          + ("" if decision.allowed else f" ({describe(decision)})"))
     copies = f"; also sent to {join_names(elsewhere)}" if elsewhere else ""

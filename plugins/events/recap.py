@@ -8,16 +8,13 @@ within that time: the stop brought them. Staff (admins) are not counted.
 
 from __future__ import annotations
 
-from brandbot import Context
-from brandbot.runtime.context import JobContext
-
-from .base import plugin, state_of
+from .base import EventsContext, EventsJob, plugin, state_of
 from .records import OPEN_STATUSES, Status
 from .tour import Stop, format_local
 
 
 @plugin.watch()
-async def attendance(ctx: Context) -> None:
+async def attendance(ctx: EventsContext) -> None:
     if ctx.is_admin:
         return
     state = state_of(ctx)
@@ -35,7 +32,7 @@ def _people(n: int) -> str:
     return f"{n} {'person' if n == 1 else 'people'}"
 
 
-async def recap_text(ctx: JobContext, stop: Stop) -> str:
+async def recap_text(ctx: EventsJob, stop: Stop) -> str:
     state = state_of(ctx)
     questions = await state.questions(stop.id)
     by_status = {s: sum(q.status is s for q in questions) for s in Status}
@@ -57,7 +54,7 @@ async def recap_text(ctx: JobContext, stop: Stop) -> str:
     ])
 
 
-async def send_recap(ctx: JobContext, stop: Stop) -> None:
+async def send_recap(ctx: EventsJob, stop: Stop) -> None:
     """Send the recap to the staff channel and remember it was sent."""
     await ctx.send_staff(await recap_text(ctx, stop))
     state_of(ctx).set_recap_sent(stop.id, ctx.now)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot import Conversation, Event, Kind, Person
 
 
 def network_label(network: str) -> str:
@@ -61,10 +61,14 @@ class Origin:
         return Conversation(self.network, self.conversation, private=self.private)
 
     def to_event(self, now: datetime) -> Event:
-        """The person's message again, for the policy: it is what allows us to answer here."""
+        """The person's message again, for the policy: it is what allows us to answer here.
+
+        An answer goes threaded under it in public; a private chat needs no thread.
+        """
         return Event(
             kind=Kind(self.kind), network=self.network, id=self.event_id, author=self.person,
-            conversation=self.where, time=now, post_id=self.post_id or None, addressed=self.addressed,
+            conversation=self.where, time=now, post_id=None if self.private else (self.post_id or None),
+            addressed=self.addressed,
         )
 
     @classmethod

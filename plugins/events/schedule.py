@@ -13,12 +13,10 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from brandbot.runtime.context import JobContext
-from brandbot.core.events import Conversation
-from brandbot.core.templates import TemplateEngine
+from brandbot import TemplateEngine
 
-from .base import plugin, settings_of, state_of
-from .delivery import SOURCE, answer_origin, describe, render_post, stop_view
+from .base import EventsJob, plugin, state_of
+from .delivery import answer_origin, describe, render_post, stop_view
 from .qa import close_qa, open_qa
 from .recap import send_recap
 from .records import Origin, join_names
@@ -44,7 +42,7 @@ def check_events(settings: EventsSettings, bot_config: Any) -> None:
             log.warning("%s", warning)
 
 
-def schedule_stop(ctx: JobContext, settings: EventsSettings, stop: Stop) -> None:
+def schedule_stop(ctx: EventsJob, settings: EventsSettings, stop: Stop) -> None:
     """Schedule (or re-schedule, same keys) the jobs of one stop that are still ahead."""
     now = ctx.now
     for offset in settings.reminders:
@@ -58,13 +56,13 @@ def schedule_stop(ctx: JobContext, settings: EventsSettings, stop: Stop) -> None
 
 
 @plugin.on_start
-async def load(ctx: JobContext) -> None:
+async def load(ctx: EventsJob) -> None:
     """Read tour.yaml again (it may have changed while the bot was down) and schedule every stop."""
-    settings = settings_of(ctx)
+    settings = ctx.config
     state = state_of(ctx)
     stops: list[Stop] = []
     if settings.tour_file:
-        path = ctx.bot.config.path.parent / settings.tour_file
+        path = ctx.files.resolve(settings.tour_file)
         stops = list(load_tour(path, default_duration=settings.default_duration).stops)
     state.save_file_stops(stops)
     everything = await state.stops()
@@ -73,7 +71,7 @@ async def load(ctx: JobContext) -> None:
     log.info("events: tour of %d stops scheduled", len(everything))
 
 
-async def _stop_of(ctx: JobContext) -> Stop | None:
+async def _stop_of(ctx: EventsJob) -> Stop | None:
     stop = await state_of(ctx).stop(str(ctx.payload.get("stop", "")))
     if stop is None:
         log.info("events: job for stop %r skipped: the stop is no longer in the tour", ctx.payload.get("stop"))
@@ -81,25 +79,24 @@ async def _stop_of(ctx: JobContext) -> Stop | None:
 
 
 @plugin.job(REMIND)
-async def remind(ctx: JobContext) -> None:
+async def remind(ctx: EventsJob) -> None:
     stop = await _stop_of(ctx)
     if stop is None:
         return
     offset = float(ctx.payload["offset"])
     if ctx.now >= stop.start or stop.start - timedelta(seconds=offset) > ctx.now + SKEW:
         return  # too late, or the stop moved later and its new reminder is scheduled
-    if any(o < offset and stop.start - timedelta(seconds=o) <= ctx.now for o in settings_of(ctx).reminders):
+    if any(o < offset and stop.start - timedelta(seconds=o) <= ctx.now for o in ctx.config.reminders):
         return  # the bot was down: a later reminder is due too, and one reminder is enough
     if not await state_of(ctx).claim(f"remind:{stop.id}:{int(offset)}:{stop.start.isoformat()}", ctx.now):
         return
     await send_reminders(ctx, stop)
 
 
-async def send_reminders(ctx: JobContext, stop: Stop) -> None:
+async def send_reminders(ctx: EventsJob, stop: Stop) -> None:
     """Remind every subscriber of this stop where they subscribed (see followers.py for the rule)."""
-    settings = settings_of(ctx)
+    settings = ctx.config
     state = state_of(ctx)
-    bot = ctx.bot
     starts_in = format_span((stop.start - ctx.now).total_seconds())
     view = stop_view(stop)
     reminded: set[int] = set()
@@ -107,30 +104,30 @@ async def send_reminders(ctx: JobContext, stop: Stop) -> None:
     for sub in await state.subscriptions():
         if not sub.covers(stop.id):
             continue
-        follower = await bot.store.find_follower(sub.origin.network, sub.origin.author_id)
+        follower = await ctx.people.on(sub.origin.network, sub.origin.author_id)
         if follower is None or follower.id in reminded:
             continue  # forgotten, or one person subscribed from two linked accounts
         reminded.add(follower.id)
         if follower.opted_out:
             continue
         if sub.origin.private:
-            text = render_post(bot, settings.reminder, {"name": sub.origin.name, "stop": view, "starts_in": starts_in})
+            text = render_post(ctx, settings.reminder, {"name": sub.origin.name, "stop": view, "starts_in": starts_in})
             # essential: the person asked for it, and a reminder held back by quiet hours is useless
-            decision = await answer_origin(bot, sub.origin, follower, text, essential=True)
+            decision = await answer_origin(ctx, sub.origin, follower, text, essential=True)
             if not decision.allowed:
                 log.info("events: reminder to follower %d %s", follower.id, describe(decision))
         else:
             in_public.setdefault(sub.origin.key, []).append(sub.origin)
     for (network, conversation), origins in in_public.items():
-        text = render_post(bot, settings.reminder_public,
+        text = render_post(ctx, settings.reminder_public,
                            {"names": join_names([o.name for o in origins]), "stop": view, "starts_in": starts_in})
-        decision = await bot.announce(Conversation(network, conversation), text, source=SOURCE, essential=True)
+        decision = await ctx.send(network, conversation, text, essential=True)
         if not decision.allowed:
             log.info("events: reminder in %s:%s %s", network, conversation, describe(decision))
 
 
 @plugin.job(OPEN)
-async def open_at_start(ctx: JobContext) -> None:
+async def open_at_start(ctx: EventsJob) -> None:
     stop = await _stop_of(ctx)
     if stop is None or not (stop.start - SKEW <= ctx.now < stop.end):
         return
@@ -151,7 +148,7 @@ async def open_at_start(ctx: JobContext) -> None:
 
 
 @plugin.job(CLOSE)
-async def close_at_end(ctx: JobContext) -> None:
+async def close_at_end(ctx: EventsJob) -> None:
     stop = await _stop_of(ctx)
     if stop is None or ctx.now < stop.end - SKEW:
         return

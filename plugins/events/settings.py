@@ -14,9 +14,7 @@ from typing import Any
 from jinja2 import meta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from brandbot.core.config import parse_duration
-from brandbot.core.errors import TemplateError
-from brandbot.core.templates import TemplateEngine, sample_context
+from brandbot import TemplateEngine, TemplateError, parse_duration, sample_context
 
 
 class EventsSettings(BaseModel):

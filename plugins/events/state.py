@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from brandbot.runtime.context import PluginData
+from brandbot import PluginData
 
 from .records import Question, Subscription, question_key, question_prefix
 from .tour import Stop

@@ -21,9 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from brandbot.core.config import parse_duration
-from brandbot.core.errors import ConfigError
-from brandbot.core.yamlfile import YamlDoc, format_loc, load_yaml, validation_error
+from brandbot import ConfigError, YamlDoc, format_loc, load_yaml, parse_duration, validation_error
 
 
 class StopKind(enum.StrEnum):
