@@ -36,6 +36,7 @@ from brandbot.networks.memory import MemoryNetwork
 from brandbot.core.plugin import LoadedPlugin, Plugin
 from brandbot.runtime.loader import configure, load_plugins
 from brandbot.core.records import FollowerRecord
+from brandbot.store.base import Store
 from brandbot.store.sqlite import SqliteStore
 
 
@@ -178,6 +179,7 @@ async def build_harness(
     limits: Mapping[str, RateLimits] | None = None,
     seed: int = 7,
     store_path: str | Path | None = None,
+    store: Store | None = None,
 ) -> BotHarness:
     import random
 
@@ -202,7 +204,7 @@ async def build_harness(
             loaded.append(configure(p, cfg, "test"))
     if not plugins:
         loaded = load_plugins(cfg.plugins, cfg.plugin_dirs, cfg.doc)
-    store = SqliteStore(store_path or ":memory:")
+    store = store or SqliteStore(store_path or ":memory:")
     bot = Bot(cfg, store=store, networks=nets, clock=clock, plugins=loaded, rng=random.Random(seed))
     await bot.start()
     # A file store may already hold events of an earlier harness: give this one fresh ids.

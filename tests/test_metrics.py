@@ -44,7 +44,7 @@ async def test_refusals_are_counted_by_reason(make_bot) -> None:
     bot = await make_bot(rules=GREETING)
     await bot.receive("direct", "hi", author="ana")
     ana = await bot.follower("ana")
-    await bot.bot.set_opted_out(ana.id, True)
+    await bot.bot.people.set_opted_out(ana.id, True)
     await bot.receive("direct", "hi again", author="ana")
     assert bot.sent == ["Hi Ana!"]
     refused = {

@@ -131,10 +131,10 @@ async def test_changed_files_are_reloaded_by_the_watcher(tmp_path: Path) -> None
         os.utime(rules_file, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
         await settle(clock, 3)
         for _ in range(50):
-            if bot.rules.book.get("hi").variants[0].source == "after":
+            if bot.generation.rules.book.get("hi").variants[0].source == "after":
                 break
             await asyncio.sleep(0.01)
-        assert bot.rules.book.get("hi").variants[0].source == "after"
+        assert bot.generation.rules.book.get("hi").variants[0].source == "after"
     finally:
         await bot.stop()
 

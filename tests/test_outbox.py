@@ -59,6 +59,15 @@ def entry(store: SqliteStore, conversation: str, network: str = "gated") -> Outb
     )  # fmt: skip
 
 
+async def committed(store: SqliteStore, outbox: Outbox, entries: list[OutboxEntry]) -> None:
+    """What the intake's transaction does: commit the rows, then hand them to the outbox."""
+    for e in entries:
+        store.put_outbox(e)
+    await store.flush()
+    for e in entries:
+        outbox.enqueue(e)
+
+
 async def wait_for(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
@@ -67,7 +76,7 @@ async def wait_for(check, timeout: float = 5.0) -> None:  # type: ignore[no-unty
 
 
 @pytest.mark.parametrize(("own_setting", "at_once"), [(3, 3), (0, 4)], ids=["network's own", "default"])
-async def test_replies_wait_for_their_commit_and_run_up_to_the_networks_concurrency(
+async def test_committed_replies_run_up_to_the_networks_concurrency(
     tmp_path: Path, own_setting: int, at_once: int
 ) -> None:
     path = tmp_path / "b.db"
@@ -76,8 +85,7 @@ async def test_replies_wait_for_their_commit_and_run_up_to_the_networks_concurre
         outbox = Outbox(store, {"gated": network}, SystemClock())
         await outbox.start()
         try:
-            for i in range(10):
-                outbox.enqueue(entry(store, f"c{i}"))
+            await committed(store, outbox, [entry(store, f"c{i}") for i in range(10)])
             await wait_for(lambda: network.in_flight == at_once)
             await asyncio.sleep(0.05)
             assert network.most_in_flight == at_once  # never more than the network allows
@@ -85,7 +93,7 @@ async def test_replies_wait_for_their_commit_and_run_up_to_the_networks_concurre
             await wait_for(lambda: outbox.stats["sent"] == 10)
         finally:
             await outbox.stop()
-        # A commit was asked for at once (the delay is an hour), and every send saw its row.
+        # Every send saw its committed row.
         assert network.rows_committed_at_send == [True] * 10
 
 
@@ -95,8 +103,7 @@ async def test_a_fast_network_keeps_up_with_a_burst_of_replies(tmp_path: Path) -
         outbox = Outbox(store, {"memory": network}, SystemClock())
         await outbox.start()
         try:
-            for i in range(2_000):
-                outbox.enqueue(entry(store, f"c{i % 500}", network="memory"))
+            await committed(store, outbox, [entry(store, f"c{i % 500}", network="memory") for i in range(2_000)])
             await wait_for(lambda: outbox.stats["sent"] == 2_000)
         finally:
             await outbox.stop()
@@ -114,11 +121,8 @@ async def test_a_burst_beyond_the_memory_bound_waits_in_the_store_and_goes_out_i
         outbox = Outbox(store, {"gated": network}, SystemClock(), max_in_memory=10)
         await outbox.start()
         try:
-            entries = [entry(store, f"c{i % 3}") for i in range(100)]
-            for e in entries:
-                outbox.enqueue(e)
+            await committed(store, outbox, [entry(store, f"c{i % 3}") for i in range(100)])
             assert outbox.depth() <= 10  # the other 90 are only in the store
-            await store.flush()
             with sqlite3.connect(path) as other:
                 assert other.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall() == [("pending", 100)]
             network.release.set()

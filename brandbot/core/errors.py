@@ -79,3 +79,8 @@ class PermanentSendError(SendError):
         # unreachable: the person blocked the bot or left; stop trying on this network.
         self.unreachable = unreachable
         super().__init__(message)
+
+
+class StartupError(BrandbotError):
+    """The bot could not start (a port in use, a network failing hard, ...); it has stopped
+    what it had started, so the process can exit and its supervisor restart it."""

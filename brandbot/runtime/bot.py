@@ -19,7 +19,7 @@ from typing import Any
 
 from brandbot.clocks import Clock, SystemClock
 from brandbot.core.config import BotConfig, load_config
-from brandbot.core.errors import ConfigError, PluginError, SendError
+from brandbot.core.errors import BrandbotError, ConfigError, PluginError, SendError, StartupError
 from brandbot.core.events import Event
 from brandbot.core.plugin import LoadedPlugin
 from brandbot.core.records import OutboxEntry
@@ -242,8 +242,10 @@ class Bot:
             await self._start_http()
             await self._start_networks()
             await self.outbox.start()
-        except BaseException:
+        except BaseException as exc:
             await self.stop()
+            if isinstance(exc, Exception) and not isinstance(exc, BrandbotError):
+                raise StartupError(f"start-up failed, nothing is running: {type(exc).__name__}: {exc}") from exc
             raise
         self.scheduler.start_periodic()
         self._background.append(asyncio.create_task(

@@ -1,0 +1,97 @@
+"""One transaction per batch: replies leave only after their commit, and waiting is exact.
+
+The settle()/drain() helpers used to return while a reply was still waiting for its
+commit (an entry between the queue and the network was counted nowhere), which made
+tests flaky on a loaded machine. These tests slow every commit down on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from brandbot.core.effects import Effects, Processed
+from brandbot.core.records import OutboxEntry, OutboxStatus
+from brandbot.runtime.transaction import Transactions
+from brandbot.store.sqlite import SqliteStore
+from brandbot.testing import build_harness
+
+T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+SLOW_COMMIT = 0.03  # seconds
+
+
+class SlowStore(SqliteStore):
+    """A store whose every commit takes 30 ms longer, as on a busy disk."""
+
+    commits = 0
+
+    async def flush(self) -> None:
+        await asyncio.sleep(SLOW_COMMIT)
+        SlowStore.commits += 1
+        await super().flush()
+
+
+def reply_row(store: SqliteStore, n: int) -> OutboxEntry:
+    return OutboxEntry(id=store.next_outbox_id(), network="memory", conversation_id=f"c{n}",
+                       conversation_private=False, text=f"reply {n}", created=T0, next_try=T0,
+                       status=OutboxStatus.PENDING)
+
+
+async def test_replies_are_handed_over_only_after_their_rows_are_committed(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    delivered: list[tuple[int, bool]] = []
+    async with SlowStore(path, commit_delay=3600) as store:
+
+        def deliver(entry: OutboxEntry) -> None:
+            with sqlite3.connect(path) as other:  # what a crash right now would leave
+                row = other.execute("SELECT status FROM outbox WHERE id = ?", (entry.id,)).fetchone()
+            delivered.append((entry.id, row == ("pending",)))
+
+        transactions = Transactions(store, deliver)
+        for n in range(20):
+            transactions.add(Effects(outbox=[reply_row(store, n)], processed=Processed("memory", f"e{n}", T0)))
+        assert delivered == []  # nothing leaves before the commit
+        await transactions.committed()
+        await transactions.close()
+    assert len(delivered) == 20 and all(committed for _, committed in delivered)
+
+
+async def test_the_effects_of_one_turn_share_one_commit(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "t.db", commit_delay=3600) as store:
+        transactions = Transactions(store, lambda entry: None)
+        for n in range(50):
+            transactions.add(Effects(outbox=[reply_row(store, n)]))
+        await transactions.committed()
+        assert (transactions.commits, transactions.units_committed) == (1, 50)
+        transactions.add(Effects(outbox=[reply_row(store, 99)]))  # an idle bot: a batch of one
+        await transactions.committed()
+        assert (transactions.commits, transactions.units_committed) == (2, 51)
+        await transactions.close()
+
+
+async def test_drain_waits_for_every_reply_even_when_each_commit_is_slow(tmp_path: Path) -> None:
+    harness = await build_harness(tmp_path, rules=[{"name": "hi", "kinds": ["direct"], "reply": "Hi {{ name }}!"}],
+                                  store=SlowStore(":memory:"))
+    bot = harness.bot
+    try:
+        before = SlowStore.commits
+        for n in range(40):
+            await bot.submit(harness_event(harness, n))
+        await bot.drain()
+        assert len(harness.sent) == 40  # drain returned only when every reply was out
+        assert SlowStore.commits > before
+        await harness.receive("direct", "hi", author="zoe")  # receive() settles the same way
+        assert harness.sent[-1] == "Hi Zoe!"
+    finally:
+        await harness.close()
+
+
+def harness_event(harness, n: int):  # type: ignore[no-untyped-def]
+    from brandbot.core.events import Conversation, Event, Kind, Person
+
+    return Event(kind=Kind.DIRECT, network="memory", id=f"slow{n}",
+                 author=Person("memory", f"u{n}", handle=f"u{n}", name=f"U{n}"),
+                 conversation=Conversation("memory", f"dm:u{n}", private=True), text="hi",
+                 time=harness.clock.now(), post_id=f"p{n}", addressed=True)
