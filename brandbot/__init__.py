@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from brandbot.clocks import Clock, FakeClock, ManualClock, SystemClock
     from brandbot.core import draw, ranking
-    from brandbot.networks.xtext import weighted_length
     from brandbot.runtime import reports
     from brandbot.core.commandargs import CommandArgsError, parse_args
     from brandbot.core.commandargs import CURLY_QUOTES
@@ -86,7 +85,6 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "draw": ("brandbot.core.draw", None),  # verifiable seeded draws (giveaways)
     "ranking": ("brandbot.core.ranking", None),  # small full-text ranking (resource links)
     "reports": ("brandbot.runtime.reports", None),  # records and reports of amplify and tags (shares, saved links)
-    "weighted_length": ("brandbot.networks.xtext", "weighted_length"),  # a post's length as X counts it
     # running a bot
     "Bot": ("brandbot.runtime.bot", "Bot"),
     "Clock": ("brandbot.clocks", "Clock"),

@@ -125,6 +125,10 @@ class Network(abc.ABC):
         """Why ``text`` can never be sent here (e.g. over X's 280 characters), or None."""
         return None
 
+    def length_of(self, text: str) -> int:
+        """The length of ``text`` as this network counts it against ``limits.max_text``."""
+        return len(text)
+
 
 def split_text(text: str, limit: int) -> list[str]:
     """Split text into chunks of at most ``limit`` characters, preferring line and word breaks."""

@@ -520,6 +520,10 @@ class XNetwork(Network):
         except (TimeoutError, tweepy.TweepyException, aiohttp.ClientError, OSError) as exc:
             raise send_error(exc, self._clock.now().timestamp()) from None
 
+    def length_of(self, text: str) -> int:
+        """X weighs characters: CJK and emoji count 2, every link 23."""
+        return xtext.weighted_length(text)
+
     def check_text(self, text: str) -> str | None:
         return xtext.problem(text)
 

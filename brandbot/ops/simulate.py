@@ -33,6 +33,9 @@ class SimulatedNetwork(MemoryNetwork):
 
             self._x = xtext
 
+    def length_of(self, text: str) -> int:
+        return self._x.weighted_length(text) if self._x is not None else len(text)
+
     def check_text(self, text: str) -> str | None:
         return self._x.problem(text) if self._x is not None else None
 

@@ -44,6 +44,10 @@ class NetworkInfo:
         """What posting ``text`` costs (X bills per post; most networks are free)."""
         return self._network.cost_of(text)
 
+    def length_of(self, text: str) -> int:
+        """The length of ``text`` as this network counts it (X: links 23, emoji 2)."""
+        return self._network.length_of(text)
+
 
 class Networks(Mapping[str, NetworkInfo]):
     """The running networks by name, read-only (``"x" in ctx.networks``, ``ctx.networks.get("x")``)."""
@@ -75,7 +79,7 @@ class Files:
 
     @property
     def state_dir(self) -> Path:
-        """A writable folder next to the database (exports, caches): ``<database>.d`` or ``./state``."""
+        """A writable folder next to the database (exports, caches): ``<database stem>-state``."""
         storage = self._config().storage_path
         if storage == ":memory:":
             return self.config_dir / "state"

@@ -198,6 +198,19 @@ class JobContext(Generic[Settings]):
     def cancel(self, name: str) -> None:
         self.services.scheduler.cancel(name, effects=self.effects)
 
+    async def answer(self, event: Event, follower: FollowerRecord, text: str | ReplyTemplate, *,
+                     variables: Mapping[str, Any] | None = None, essential: bool = False) -> Decision:
+        """Answer a person's earlier message (a queued question, a reminder), threaded under it.
+
+        The policy sees what really happened (they wrote there first, they summoned the
+        brand on X), and the answer joins this handler's or job's unit of work.
+        """
+        notes = self.notes if isinstance(self, Context) else []
+        earlier: Context[Any] = Context(services=self.services, plugin_name=self.plugin_name, config=self.config,
+                                        log=self.log, effects=self.effects, event=event, follower=follower,
+                                        notes=notes)
+        return await earlier.reply(text, variables=variables, essential=essential)
+
 
 @dataclass
 class Context(JobContext[Settings]):

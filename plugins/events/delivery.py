@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from brandbot import Context, Decision, Follower, JobContext, weighted_length
+from brandbot import Decision, Follower, JobContext
 
 from .records import Origin, network_label
 from .tour import Stop, format_local, format_span
@@ -40,11 +40,6 @@ class TooLong:
                 f"at most {self.limit}).")
 
 
-def text_length(network: str, text: str) -> int:
-    """Length as the network counts it: X weighs characters (CJK and emoji 2, links 23)."""
-    return weighted_length(text) if network == "x" else len(text)
-
-
 def room_for(ctx: JobContext[Any], network: str, frame: str, part: str, cap: int | None = None) -> TooLong | None:
     """Whether ``part`` fits in ``frame`` (the whole post, with ``part`` in it) on ``network``.
 
@@ -53,11 +48,12 @@ def room_for(ctx: JobContext[Any], network: str, frame: str, part: str, cap: int
     """
     net = ctx.networks.get(network)
     limit = net.limits.max_text if net is not None else None
-    overhead = text_length(network, frame) - text_length(network, part)
+    length_of = net.length_of if net is not None else len
+    overhead = length_of(frame) - length_of(part)
     room = (limit - overhead) if limit is not None else None
     if cap is not None:
         room = cap if room is None else min(room, cap)
-    length = text_length(network, part)
+    length = length_of(part)
     over_limit = room is not None and length > room
     rejected = net is not None and net.check_text(frame) is not None
     if over_limit or rejected:
@@ -97,20 +93,8 @@ async def post_to_stop(ctx: JobContext[Any], stop: Stop, text: str, *, asked_at:
 async def answer_origin(ctx: JobContext[Any], origin: Origin, follower: Follower, text: str, *,
                         essential: bool = False) -> Decision:
     """Write to a person where they wrote to us, threaded under their message (never a cold DM)."""
-    return await _answering(ctx, origin, follower).reply("{{ text }}", variables={"text": text}, essential=essential)
-
-
-def _answering(ctx: JobContext[Any], origin: Origin, follower: Follower) -> Context[Any]:
-    """A context for answering the person's earlier message, as if it were being handled now.
-
-    So the policy sees what really happened (they wrote here first, they summoned us on X)
-    and the answer is threaded under their message. The plugin API has no "answer an
-    earlier message" of its own yet; this builds one from public parts, inside this
-    handler's or job's unit of work.
-    """
-    notes = ctx.notes if isinstance(ctx, Context) else []
-    return Context(services=ctx.services, plugin_name=ctx.plugin_name, config=ctx.config, log=ctx.log,
-                   effects=ctx.effects, event=origin.to_event(ctx.now), follower=follower, notes=notes)
+    return await ctx.answer(origin.to_event(ctx.now), follower, "{{ text }}", variables={"text": text},
+                            essential=essential)
 
 
 def describe(decision: Decision) -> str:
