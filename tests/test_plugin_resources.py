@@ -246,7 +246,7 @@ async def test_on_x_a_link_reply_waits_when_the_daily_cost_budget_is_spent(make_
     await bot.receive("mention", "@inkwell when is Maya's next tour date?", author="ana", network="x",
                       conversation="thread-1")
     assert bot.take_sent() == ["Ana, this may help:\nMaya Lindqvist's virtual book tour (ours): https://inkwell.example/tour"]
-    assert bot.bot.costs.today(bot.clock.now()) == pytest.approx(x.cost_of(bot.sent[0])) == pytest.approx(0.20)
+    assert bot.bot.sending.costs.today(bot.clock.now()) == pytest.approx(x.cost_of(bot.sent[0])) == pytest.approx(0.20)
     # a second link post would cost 0.20 more than the 0.05 left today: it waits for tomorrow
     await bot.receive("mention", "@inkwell any writing groups near me?", author="ben", network="x",
                       conversation="thread-2")

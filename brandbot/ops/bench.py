@@ -779,7 +779,7 @@ async def drive(bench: BenchBot, stream: EventStream, count: int, *, label: str,
     probe = CommitProbe(bench.db_path) if probe_every else None
     sampled: set[str] = set()
     handled = HandledProbe(record_all, sampled)
-    bot.handled = handled  # type: ignore[assignment]  # duck-typed: only .append is used
+    bot.intake.handled = handled  # type: ignore[assignment]  # duck-typed: only .append is used
     rss_samples: list[tuple[int, float]] = []
     bar = Progress(label, count, progress)
     lag = LoopLag()
@@ -821,7 +821,7 @@ async def drive(bench: BenchBot, stream: EventStream, count: int, *, label: str,
         if probe is not None:
             await probe.stop()
         bar.close(count)
-    bot.handled = None
+    bot.intake.handled = None
     result: dict[str, Any] = {
         "events": count,
         "seconds": round(t_done - t0, 3),

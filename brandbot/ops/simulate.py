@@ -60,8 +60,8 @@ async def _advance_to(bot: Bot, clock: ManualClock, until: datetime, out: IO[str
 
 def _write_trace(bot: Bot, out: IO[str], now: datetime) -> None:
     """Print what jobs and notices decided (sends with no triggering event)."""
-    assert bot.trace is not None
-    for note in bot.trace:
+    assert bot.sending.trace is not None
+    for note in bot.sending.trace:
         row: dict[str, Any] = {"event": None, "time": now.isoformat(), "action": note.action, "source": note.source,
                                "to": f"{note.network}:{note.conversation}"}
         if note.text:
@@ -69,7 +69,7 @@ def _write_trace(bot: Bot, out: IO[str], now: datetime) -> None:
         if note.detail:
             row["reason"] = note.detail
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    bot.trace.clear()
+    bot.sending.trace.clear()
 
 
 def decisions(handled: Handled) -> Iterator[dict[str, Any]]:
@@ -103,7 +103,7 @@ async def simulate(config: BotConfig, lines: Iterable[str], out: IO[str], source
     clock = ManualClock(start)
     bot = Bot(config, store=SqliteStore(":memory:"), networks=networks, clock=clock, dry_run=True)
     await bot.open()
-    bot.trace = []
+    bot.sending.trace = []
     try:
         await bot.run_startup_hooks()
         _write_trace(bot, out, clock.now())

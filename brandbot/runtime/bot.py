@@ -27,7 +27,7 @@ from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network
 from brandbot.runtime.capabilities import Files, Networks, Staff
 from brandbot.runtime.context import JobContext, Services
-from brandbot.runtime.host import HostView
+from brandbot.runtime.host import NetworkRunner
 from brandbot.runtime.intake import Handled, Intake
 from brandbot.runtime.metrics import Metrics
 from brandbot.runtime.outbox import Outbox
@@ -35,7 +35,6 @@ from brandbot.runtime.people import People
 from brandbot.runtime.reload import Generation, build_generation, reconfigure, stamp, watch, watched_files
 from brandbot.runtime.scheduler import Scheduler
 from brandbot.runtime.sending import Sending
-from brandbot.runtime.supervisor import NetworkSupervisor
 from brandbot.runtime.transaction import Transactions
 from brandbot.runtime.unitofwork import Inflight, SharedData
 from brandbot.store.base import Store
@@ -88,12 +87,11 @@ class Bot:
                              inflight=self.inflight, transactions=self.transactions, config=lambda: self.config,
                              router=lambda: self.generation.router)
         self.health: dict[str, tuple[NetworkState, str]] = {}
-        self.supervisors: dict[str, NetworkSupervisor] = {}
+        self.network_runner = NetworkRunner(self, self.networks, self.clock, self._rng)
         self._stop_requested = asyncio.Event()
         self._stop_reason = ""
         self._started = False
         self._background: list[asyncio.Task[None]] = []
-        self._network_tasks: list[asyncio.Task[None]] = []
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> Bot:
@@ -109,32 +107,8 @@ class Bot:
         return self.generation.plugins
 
     @property
-    def handled(self) -> Any:
-        return self.intake.handled
-
-    @handled.setter
-    def handled(self, value: Any) -> None:
-        self.intake.handled = value
-
-    @property
-    def trace(self) -> Any:
-        return self.sending.trace
-
-    @trace.setter
-    def trace(self, value: Any) -> None:
-        self.sending.trace = value
-
-    @property
     def stats(self) -> dict[str, int]:
         return {**self.intake.stats, **self.sending.stats}
-
-    @property
-    def costs(self) -> Any:
-        return self.sending.costs
-
-    @property
-    def lanes(self) -> Any:
-        return self.intake.lanes
 
     def commands(self) -> list[CommandSpec]:
         specs = {h.command: CommandSpec(h.command, h.description or h.command, h.admin_only)
@@ -240,7 +214,7 @@ class Bot:
             await self.open()
             await self.run_startup_hooks()
             await self._start_http()
-            await self._start_networks()
+            await self.network_runner.start(self.config.top.runtime.start_timeout)
             await self.outbox.start()
         except BaseException as exc:
             await self.stop()
@@ -270,18 +244,6 @@ class Bot:
                                               redact=self.redactor)
             await self.health_server.start()
 
-    async def _start_networks(self) -> None:
-        for name, network in self.networks.items():
-            view = HostView(self, name)
-            supervisor = NetworkSupervisor(network, view, self.clock, rng=self._rng,
-                                           report=lambda st, d, n=name: self.set_health(n, st, d))
-            view.supervisor = supervisor
-            self.supervisors[name] = supervisor
-            self._network_tasks.append(asyncio.create_task(supervisor.run(), name=f"network:{name}"))
-        if self.supervisors:  # each network's first attempt, bounded: a failing one can't hold up the rest
-            await asyncio.wait([asyncio.ensure_future(s.first_attempt.wait()) for s in self.supervisors.values()],
-                               timeout=self.config.top.runtime.start_timeout)
-
     async def stop(self) -> None:
         """Stop intake, finish in-flight handlers (bounded), commit, drain due sends, close."""
         if not self._started:
@@ -289,9 +251,7 @@ class Bot:
             return
         self._started = False
         grace = self.config.top.runtime.shutdown_grace
-        for network in self.networks.values():
-            if hasattr(network, "stop_intake"):
-                await network.stop_intake()
+        await self.network_runner.stop_intake()
         try:
             await asyncio.wait_for(self.intake.lanes.join(), grace)
         except asyncio.TimeoutError:
@@ -305,25 +265,12 @@ class Bot:
         self._background.clear()
         await self.outbox.stop(grace)
         await self.intake.lanes.close()
-        await self._stop_networks()
+        await self.network_runner.stop()
         if self.health_server is not None:
             await self.health_server.stop()
             self.health_server = None
         await self.store.close()
         log.info("brandbot stopped (%s)", self._stop_reason or "stop")
-
-    async def _stop_networks(self) -> None:
-        for supervisor in self.supervisors.values():
-            supervisor.stop()
-        for network in self.networks.values():
-            try:
-                await network.stop()
-            except Exception:
-                log.exception("network %s did not stop cleanly", network.name)
-        for task in self._network_tasks:
-            task.cancel()
-        await asyncio.gather(*self._network_tasks, return_exceptions=True)
-        self._network_tasks.clear()
 
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM or until a network asks to stop (console at end of input)."""
