@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-import shlex
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from brandbot import ConfigError, YamlDoc, format_loc, load_yaml, parse_duration, validation_error
+from brandbot import (
+    CommandArgsError,
+    ConfigError,
+    YamlDoc,
+    load_yaml,
+    parse_args,
+    parse_duration,
+    validation_error,
+)
 
 
 class StopKind(enum.StrEnum):
@@ -302,41 +309,15 @@ ADD_USAGE = (
     '/tour add id=qa-live kind=qa start="2026-03-05 19:00" timezone=Europe/Berlin network=discord '
     'conversation=123456 host=Maya title="Live Q&A" [url=https://...] [duration=1h]'
 )
-_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'"})
 _ALIASES = {"tz": "timezone", "zone": "timezone", "channel": "conversation", "chat": "conversation", "name": "title"}
 
 
 def parse_stop_args(text: str, default_duration: float) -> Stop:
     """``key=value`` words (values with spaces in quotes) -> a Stop, or StopInputError saying what to fix."""
     try:
-        words = shlex.split(text.translate(_QUOTES))
-    except ValueError:
-        raise StopInputError(f"a quote is not closed. Write it like this: {ADD_USAGE}") from None
-    values: dict[str, str] = {}
-    for word in words:
-        key, sep, value = word.partition("=")
-        key = _ALIASES.get(key.strip().lower(), key.strip().lower())
-        if not sep or not key:
-            raise StopInputError(f"{word!r} is not key=value. Write it like this: {ADD_USAGE}")
-        if key in values:
-            raise StopInputError(f"{key} is given twice")
-        values[key] = value
-    if not values:
-        raise StopInputError(f"describe the stop: {ADD_USAGE}")
-    try:
-        spec = StopSpec.model_validate(values)
-    except ValidationError as exc:
-        problems = []
-        for detail in exc.errors(include_url=False):
-            where = format_loc(detail.get("loc", ())) or "stop"
-            if detail.get("type") == "missing":
-                problems.append(f"{where} is missing")
-            elif detail.get("type") == "extra_forbidden":
-                allowed = ", ".join(StopSpec.model_fields)
-                problems.append(f"{where} is not a stop field (fields: {allowed})")
-            else:
-                problems.append(f"{where}: {str(detail.get('msg', 'invalid')).removeprefix('Value error, ')}")
-        raise StopInputError("; ".join(problems) + f". Example: {ADD_USAGE}") from None
+        spec = parse_args(StopSpec, text, aliases=_ALIASES, usage=f"Example: {ADD_USAGE}")
+    except CommandArgsError as exc:
+        raise StopInputError(str(exc)) from None
     return Stop.from_spec(spec, default_duration, origin="admin", where="added with /tour add")
 
 
