@@ -13,26 +13,58 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from brandbot.clocks import Clock, FakeClock, ManualClock, SystemClock
-    from brandbot.core import draw, ranking
-    from brandbot.runtime import reports
-    from brandbot.core.commandargs import CommandArgsError, parse_args
-    from brandbot.core.commandargs import CURLY_QUOTES
-    from brandbot.core.config import BotConfig
-    from brandbot.core.durations import parse_duration
-    from brandbot.core.errors import BrandbotError, ConfigError, PluginError, RuleError, TemplateError
-    from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person, Reply
-    from brandbot.core.plugin import Plugin
-    from brandbot.core.policy import Decision, Reason, Verdict
-    from brandbot.core.records import FollowerQuery, Identity, Interaction
+    # The same names as _EXPORTS below, for type checkers: `import X as X` marks an explicit
+    # re-export (plugin authors run mypy --strict), and __all__ lists them all.
+    from brandbot.clocks import Clock as Clock
+    from brandbot.clocks import FakeClock as FakeClock
+    from brandbot.clocks import ManualClock as ManualClock
+    from brandbot.clocks import SystemClock as SystemClock
+    from brandbot.core import draw as draw
+    from brandbot.core import ranking as ranking
+    from brandbot.core.commandargs import CURLY_QUOTES as CURLY_QUOTES
+    from brandbot.core.commandargs import CommandArgsError as CommandArgsError
+    from brandbot.core.commandargs import parse_args as parse_args
+    from brandbot.core.config import BotConfig as BotConfig
+    from brandbot.core.durations import parse_duration as parse_duration
+    from brandbot.core.errors import BrandbotError as BrandbotError
+    from brandbot.core.errors import ConfigError as ConfigError
+    from brandbot.core.errors import PluginError as PluginError
+    from brandbot.core.errors import RuleError as RuleError
+    from brandbot.core.errors import TemplateError as TemplateError
+    from brandbot.core.events import Conversation as Conversation
+    from brandbot.core.events import Event as Event
+    from brandbot.core.events import Kind as Kind
+    from brandbot.core.events import Outgoing as Outgoing
+    from brandbot.core.events import Person as Person
+    from brandbot.core.events import Reply as Reply
+    from brandbot.core.plugin import Plugin as Plugin
+    from brandbot.core.policy import Decision as Decision
+    from brandbot.core.policy import Reason as Reason
+    from brandbot.core.policy import Verdict as Verdict
+    from brandbot.core.records import FollowerQuery as FollowerQuery
     from brandbot.core.records import FollowerRecord as Follower
-    from brandbot.core.templates import TemplateEngine, sample_context
-    from brandbot.core.textnorm import normalize, normalize_all, words
-    from brandbot.core.yamlfile import YamlDoc, format_loc, load_yaml, validation_error
-    from brandbot.runtime.bot import Bot
-    from brandbot.runtime.capabilities import Files, NetworkInfo, Networks, Staff
-    from brandbot.runtime.context import Context, JobContext, PluginData
-    from brandbot.runtime.people import People, UnknownPerson
+    from brandbot.core.records import Identity as Identity
+    from brandbot.core.records import Interaction as Interaction
+    from brandbot.core.templates import TemplateEngine as TemplateEngine
+    from brandbot.core.templates import sample_context as sample_context
+    from brandbot.core.textnorm import normalize as normalize
+    from brandbot.core.textnorm import normalize_all as normalize_all
+    from brandbot.core.textnorm import words as words
+    from brandbot.core.yamlfile import YamlDoc as YamlDoc
+    from brandbot.core.yamlfile import format_loc as format_loc
+    from brandbot.core.yamlfile import load_yaml as load_yaml
+    from brandbot.core.yamlfile import validation_error as validation_error
+    from brandbot.runtime import reports as reports
+    from brandbot.runtime.bot import Bot as Bot
+    from brandbot.runtime.capabilities import Files as Files
+    from brandbot.runtime.capabilities import NetworkInfo as NetworkInfo
+    from brandbot.runtime.capabilities import Networks as Networks
+    from brandbot.runtime.capabilities import Staff as Staff
+    from brandbot.runtime.context import Context as Context
+    from brandbot.runtime.context import JobContext as JobContext
+    from brandbot.runtime.context import PluginData as PluginData
+    from brandbot.runtime.people import People as People
+    from brandbot.runtime.people import UnknownPerson as UnknownPerson
 
 # Imported on first use, so `import brandbot` stays light and plugins load fast.
 _EXPORTS: dict[str, tuple[str, str | None]] = {
@@ -107,4 +139,58 @@ def __getattr__(name: str) -> Any:
 
 __version__ = "0.2.0"
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+# Spelled out (a literal, not computed) so that type checkers read it; a test checks that it
+# names exactly _EXPORTS and __version__.
+__all__ = [
+    "CURLY_QUOTES",
+    "Bot",
+    "BotConfig",
+    "BrandbotError",
+    "Clock",
+    "CommandArgsError",
+    "ConfigError",
+    "Context",
+    "Conversation",
+    "Decision",
+    "Event",
+    "FakeClock",
+    "Files",
+    "Follower",
+    "FollowerQuery",
+    "Identity",
+    "Interaction",
+    "JobContext",
+    "Kind",
+    "ManualClock",
+    "NetworkInfo",
+    "Networks",
+    "Outgoing",
+    "People",
+    "Person",
+    "Plugin",
+    "PluginData",
+    "PluginError",
+    "Reason",
+    "Reply",
+    "RuleError",
+    "Staff",
+    "SystemClock",
+    "TemplateEngine",
+    "TemplateError",
+    "UnknownPerson",
+    "Verdict",
+    "YamlDoc",
+    "__version__",
+    "draw",
+    "format_loc",
+    "load_yaml",
+    "normalize",
+    "normalize_all",
+    "parse_args",
+    "parse_duration",
+    "ranking",
+    "reports",
+    "sample_context",
+    "validation_error",
+    "words",
+]
