@@ -82,7 +82,8 @@ class BotHarness:
         if private is None:
             private = kind is Kind.DIRECT or (kind is Kind.COMMAND and conversation is None)
         conv_id = conversation or (f"dm:{author}" if private else "public")
-        command, args = None, ()
+        command: str | None = None
+        args: tuple[str, ...] = ()
         if kind is Kind.COMMAND:
             head, *rest = text.lstrip("/").split()
             command, args = head.lower(), tuple(rest)

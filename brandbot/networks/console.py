@@ -74,7 +74,9 @@ class ConsoleNetwork(Network):
             conversation = Conversation("console", room, private=False, title=f"#{room}")
         else:
             conversation = Conversation("console", f"dm:{name}", private=True, title=name)
-        kind, refers_to, command, args, data = Kind.DIRECT if not room else Kind.MESSAGE, None, None, (), ()
+        kind, refers_to, command = Kind.DIRECT if not room else Kind.MESSAGE, None, None
+        args: tuple[str, ...] = ()
+        data: tuple[tuple[str, str], ...] = ()
         stripped = text.strip()
         if stripped.startswith("!") and stripped[1:].split(" ", 1)[0] in _ACTIONS:
             word, _, rest = stripped[1:].partition(" ")
@@ -88,9 +90,9 @@ class ConsoleNetwork(Network):
             text = rest.strip()
         elif stripped.startswith("/") and len(stripped) > 1:
             kind = Kind.COMMAND
-            head, *args = stripped[1:].split()
+            head, *words = stripped[1:].split()
             command = head.split("@", 1)[0].lower()
-            args = tuple(args)
+            args = tuple(words)
         elif room and f"@{self.config.bot_name}".lower() in stripped.lower():
             kind = Kind.MENTION
         addressed = kind in (Kind.DIRECT, Kind.MENTION, Kind.COMMAND, Kind.REPLY, Kind.QUOTE)

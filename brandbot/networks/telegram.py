@@ -419,14 +419,17 @@ class UpdateTranslator:
 
     def _mentions_me(self, message: Message) -> bool:
         me = "@" + self._me.username.lower()
-        kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+        kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
         found = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
         for entity, written in found.items():
             if entity.type == MessageEntity.MENTION and written.lower() == me:
                 return True
-            if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
-                if entity.user.id == self._me.id:
-                    return True
+            if (
+                entity.type == MessageEntity.TEXT_MENTION
+                and entity.user is not None
+                and entity.user.id == self._me.id
+            ):
+                return True
         return False
 
     # -- members and reactions
@@ -562,7 +565,7 @@ class AcknowledgingBot(ExtBot[None]):
         self._acknowledger = acknowledger
         self._on_poll_ok = on_poll_ok
 
-    async def get_updates(  # type: ignore[override]
+    async def get_updates(
         self, offset: int | None = None, *args: Any, **kwargs: Any
     ) -> tuple[Update, ...]:
         if offset and self._acknowledger is not None:

@@ -11,14 +11,16 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from brandbot.core.errors import BrandbotError, ConfigError
 
 DEFAULT_CONFIG = "config/brandbot.yaml"
 EXIT_CONFIG = 2
+
+_T = TypeVar("_T")
 
 
 def _setup_logging(level: str = "INFO", json_format: bool = False, config: Any = None) -> Any:
@@ -120,7 +122,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 # -- followers ----------------------------------------------------------------------------
-async def _with_store(config: Any, work: Any) -> Any:
+async def _with_store(config: Any, work: Callable[[Any], Awaitable[_T]]) -> _T:
     from brandbot.store.sqlite import SqliteStore
 
     store = SqliteStore(config.storage_path)
@@ -142,7 +144,10 @@ async def _find(store: Any, ref: str) -> Any:
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else [len(h) for h in header]
-    line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+
+    def line(r: Sequence[object]) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Mapping
@@ -68,7 +69,7 @@ class NetworkRunner:
         for name, network in self._networks.items():
             view = HostView(self._bot, name)
             supervisor = NetworkSupervisor(network, view, self._clock, rng=self._rng,
-                                           report=lambda st, d, n=name: self._bot.set_health(n, st, d))
+                                           report=functools.partial(self._bot.set_health, name))
             view.supervisor = supervisor
             self.supervisors[name] = supervisor
             self._tasks.append(asyncio.create_task(supervisor.run(), name=f"network:{name}"))

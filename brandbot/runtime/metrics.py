@@ -176,4 +176,4 @@ class Metrics:
     # -- output -----------------------------------------------------------------------
     def render(self) -> bytes:
         """Every series in the Prometheus text format (version 0.0.4)."""
-        return generate_latest(self._exposed)  # type: ignore[arg-type]
+        return generate_latest(self._exposed)

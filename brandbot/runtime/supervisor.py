@@ -21,7 +21,7 @@ log = logging.getLogger("brandbot.runtime.supervisor")
 
 def restart_delay(failures: int, rng: random.Random, base: float = 1.0, cap: float = 300.0) -> float:
     """base * 2^(failures-1), capped, with +-25% jitter so many bots don't retry in step."""
-    delay = min(cap, base * 2 ** max(0, failures - 1))
+    delay = min(cap, base * 2.0 ** max(0, failures - 1))
     return delay * rng.uniform(0.75, 1.25)
 
 
