@@ -151,3 +151,26 @@ async def test_watchers_see_events_no_responder_wants(make_bot) -> None:
     await bot.receive("join", conversation="group")
     assert seen == [Kind.REPOST, Kind.JOIN]
     assert bot.sent == []
+
+
+async def test_a_plugin_handler_uses_the_same_match_language_as_a_yaml_rule(make_bot) -> None:
+    import pytest
+
+    from brandbot import Context, Plugin, PluginError
+
+    p = Plugin("shipping")
+
+    @p.on("direct", match={"any": ["ship", "delivery"], "not": ["refund"]})
+    async def shipping(ctx: Context) -> None:
+        await ctx.reply("We ship worldwide.")
+
+    bot = await make_bot(plugins=[p], rules=[{"name": "same", "kinds": ["direct"], "priority": -1,
+                                              "match": {"any": ["ship", "delivery"], "not": ["refund"]},
+                                              "reply": "rule"}])
+    await bot.receive("direct", "Do you SHIP to Canada?")
+    await bot.receive("direct", "how long is delivery")
+    await bot.receive("direct", "I want a refund for the delivery")
+    await bot.receive("direct", "hello")
+    assert bot.take_sent() == ["We ship worldwide.", "We ship worldwide."]
+    with pytest.raises(PluginError, match="colour"):
+        p.on("direct", match={"colour": ["x"]})

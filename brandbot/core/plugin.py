@@ -18,14 +18,15 @@ Handler roles:
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from brandbot.core.config import parse_duration
-from brandbot.core.errors import PluginError
+from brandbot.core.errors import PluginError, RuleError
+from brandbot.core.matching import MatchSpec, compile_match
 from brandbot.core.events import Event, Kind
 
 
@@ -63,6 +64,7 @@ class HandlerSpec:
     admin_only: bool = False
     fallthrough: bool = False
     description: str = ""
+    match: MatchSpec | None = None  # the same match language as a YAML rule's ``match:``
 
     @property
     def source(self) -> str:
@@ -75,6 +77,8 @@ class HandlerSpec:
         if self.networks and event.network not in self.networks:
             return False
         if self.command is not None and event.command != self.command:
+            return False
+        if self.match is not None and not self.match.matches(event.text):
             return False
         return self.when is None or bool(self.when(event))
 
@@ -128,16 +132,22 @@ class Plugin:
         priority: int = 0,
         networks: Iterable[str] = (),
         when: EventFilter | None = None,
+        match: Mapping[str, Any] | None = None,
         fallthrough: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Register a responder for these event kinds (all kinds if none given)."""
-        return self._register(Role.RESPOND, kinds, priority, networks, when, fallthrough=fallthrough)
+        """Register a responder for these event kinds (all kinds if none given).
+
+        ``match`` takes what a YAML rule's ``match:`` takes (``any``, ``all``, ``phrase``,
+        ``regex``, ``not``, ``case_sensitive``), with the same meaning.
+        """
+        return self._register(Role.RESPOND, kinds, priority, networks, when, match=match, fallthrough=fallthrough)
 
     def watch(
-        self, *kinds: str | Kind, networks: Iterable[str] = (), when: EventFilter | None = None
+        self, *kinds: str | Kind, networks: Iterable[str] = (), when: EventFilter | None = None,
+        match: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register a watcher: runs for every matching event, may not reply."""
-        return self._register(Role.WATCH, kinds, 0, networks, when)
+        return self._register(Role.WATCH, kinds, 0, networks, when, match=match)
 
     def command(
         self,
@@ -206,10 +216,12 @@ class Plugin:
         admin: bool = False,
         fallthrough: bool = False,
         description: str = "",
+        match: Mapping[str, Any] | None = None,
     ) -> Callable[[Handler], Handler]:
         try:
             parsed = _kinds(kinds)
-        except ValueError as exc:
+            spec = compile_match(match) if match is not None else None
+        except (ValueError, RuleError) as exc:
             raise PluginError(f"{self.name}: {exc}") from None
 
         def deco(func: Handler) -> Handler:
@@ -217,7 +229,7 @@ class Plugin:
                 HandlerSpec(
                     plugin=self.name, name=func.__name__, func=func, role=role, kinds=parsed,
                     networks=frozenset(networks), priority=priority, when=when, command=command,
-                    admin_only=admin, fallthrough=fallthrough,
+                    admin_only=admin, fallthrough=fallthrough, match=spec,
                     description=description or (func.__doc__ or "").strip().split("\n")[0],
                 )
             )

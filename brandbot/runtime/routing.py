@@ -200,7 +200,7 @@ class _Watcher:
 
 
 def _watcher(spec: HandlerSpec, settings: Mapping[str, Any]) -> _Watcher:
-    only_kinds = not spec.networks and spec.command is None and spec.when is None
+    only_kinds = not spec.networks and spec.command is None and spec.when is None and spec.match is None
     config = settings.get(spec.plugin, _KEEP_CONFIG) if spec.plugin else _KEEP_CONFIG
     return _Watcher(spec.kinds, None if only_kinds else spec.accepts, spec.func, spec.plugin,
                     spec.source, config)
