@@ -32,7 +32,14 @@ from brandbot.runtime.intake import Handled, Intake
 from brandbot.runtime.metrics import Metrics
 from brandbot.runtime.outbox import Outbox
 from brandbot.runtime.people import People
-from brandbot.runtime.reload import Generation, build_generation, reconfigure, stamp, watch, watched_files
+from brandbot.runtime.reload import (
+    Generation,
+    build_generation,
+    reconfigure,
+    stamp,
+    watch,
+    watched_files,
+)
 from brandbot.runtime.scheduler import Scheduler
 from brandbot.runtime.sending import Sending
 from brandbot.runtime.transaction import Transactions
@@ -254,7 +261,7 @@ class Bot:
         await self.network_runner.stop_intake()
         try:
             await asyncio.wait_for(self.intake.lanes.join(), grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("stopping with events still being handled; they will be replayed or lost per network")
             await self.intake.lanes.cancel()
         await self.transactions.close()
@@ -272,6 +279,14 @@ class Bot:
         await self.store.close()
         log.info("brandbot stopped (%s)", self._stop_reason or "stop")
 
+    def _reload_soon(self) -> None:
+        """SIGHUP: reload in the background (a signal handler cannot await)."""
+
+        async def reload() -> None:
+            await self.reload()
+
+        self._background.append(asyncio.create_task(reload(), name="reload"))
+
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM or until a network asks to stop (console at end of input)."""
         loop = asyncio.get_running_loop()
@@ -281,8 +296,7 @@ class Bot:
             except (NotImplementedError, RuntimeError):
                 pass
         try:
-            loop.add_signal_handler(signal.SIGHUP, lambda: self._background.append(
-                asyncio.create_task(self.reload(), name="reload")))
+            loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         except (NotImplementedError, RuntimeError, AttributeError):
             pass
         await self.start()  # on failure it has stopped what it started, and raises

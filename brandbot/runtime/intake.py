@@ -244,4 +244,4 @@ class Intake:
                        log=log, effects=effects)
 
 
-__all__ = ["Handled", "Intake", "PERSONAL_KINDS", "lane_key"]
+__all__ = ["PERSONAL_KINDS", "Handled", "Intake", "lane_key"]

@@ -30,10 +30,10 @@ from typing import Any
 from brandbot.clocks import Clock
 from brandbot.core.errors import PermanentSendError, RateLimitedError, SendError
 from brandbot.core.events import Conversation, Outgoing, Person, Reply
+from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.networks.base import Network, Sent
 from brandbot.runtime.ratelimit import RateGate
 from brandbot.store.base import Store
-from brandbot.core.records import OutboxEntry, OutboxStatus
 
 log = logging.getLogger("brandbot.runtime.outbox")
 
@@ -179,7 +179,7 @@ class Outbox:
             return
         try:
             await asyncio.wait_for(self.drain(), grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("outbox: stopping with replies still due; they are kept and sent after restart")
         self._running = False
         for t in self._tasks:

@@ -28,19 +28,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from brandbot.core.events import Event
+from brandbot.core.plugin import HandlerSpec, Role
 from brandbot.core.rules import Rule, RuleBook, RuleState, conditions_hold, once_key
 from brandbot.runtime.context import Context
 from brandbot.store.base import Store
-from brandbot.core.events import Event
-from brandbot.core.plugin import HandlerSpec, Role
 
 log = logging.getLogger("brandbot.runtime.routing")
 
 
 class Responder(Protocol):
-    priority: int
-    source: str
-    passes_on: bool  # declared fall-through: routing goes on even after it replied
+    @property
+    def priority(self) -> int: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def passes_on(self) -> bool:
+        """Declared fall-through: routing goes on even after it replied."""
 
     async def respond(self, ctx: Context) -> None:
         """Handle the event: reply, or ``ctx.stop()``, or return to let the next one try."""
@@ -97,7 +103,7 @@ class RuleResponders:
         self._rng = rng or random.Random()
         self._responders = {r.name: RuleResponder(r, self) for r in book.rules}
 
-    def candidates(self, event: Event, now: datetime) -> list["RuleResponder"]:
+    def candidates(self, event: Event, now: datetime) -> list[RuleResponder]:
         return [self._responders[r.name] for r in self.book.candidates(event, now)]
 
     async def pick_variant(self, rule: Rule, follower_id: int) -> int:
@@ -223,7 +229,7 @@ class _Resumed:
             except GeneratorExit:
                 coro.close()
                 raise
-            except BaseException as exc:  # cancellation (timeout) goes into the handler
+            except BaseException as exc:  # noqa: BLE001 - cancellation (timeout) goes into the handler
                 try:
                     value = coro.throw(exc)
                 except StopIteration as done:
@@ -382,6 +388,6 @@ class Router:
             log.error("%s timed out after %.1fs on event %s:%s", source, self._timeout, ctx.event.network, ctx.event.id)
             ctx.note("error", f"{source} timed out")
         else:
-            log.exception("%s failed on event %s:%s: %s", source, ctx.event.network, ctx.event.id, exc)
+            log.error("%s failed on event %s:%s: %s", source, ctx.event.network, ctx.event.id, exc, exc_info=exc)
             ctx.note("error", f"{source} raised {type(exc).__name__}")
         return _FAILED

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from brandbot.clocks import Clock
 from brandbot.core.config import BotConfig
 from brandbot.core.effects import DataWrite, Effects
 from brandbot.core.errors import PermanentSendError, SendError
@@ -24,7 +25,6 @@ from brandbot.core.events import Conversation, Event, Reply
 from brandbot.core.lru import Lru
 from brandbot.core.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.core.records import Direction, FollowerRecord, Interaction, OutboxEntry, OutboxStatus
-from brandbot.clocks import Clock
 from brandbot.networks.base import Network
 from brandbot.runtime.metrics import Metrics
 from brandbot.runtime.transaction import Transactions

@@ -124,7 +124,7 @@ class Transactions:
                 self._replies[:0], self._waiters[:0] = replies, waiters  # kept for a later commit
                 self._units += units
                 raise
-            except Exception:  # noqa: BLE001 - the batch stays buffered; try again
+            except Exception:
                 log.exception("commit of %d events failed; retrying in %.0fs", units, RETRY_AFTER_FAILED_COMMIT)
                 await asyncio.sleep(RETRY_AFTER_FAILED_COMMIT)
         self.commits += 1
@@ -134,7 +134,7 @@ class Transactions:
         for entry in replies:
             try:
                 self._deliver(entry)
-            except Exception:  # noqa: BLE001 - a reply for a network that is gone stays pending
+            except Exception:
                 log.exception("outbox row %d could not be queued; it stays pending in the store", entry.id)
         for fut in waiters:
             if not fut.done():
