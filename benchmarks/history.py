@@ -240,7 +240,7 @@ def sizes(db: Path, interactions: int) -> dict[str, Any]:
     try:
         rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
         result["by_table_mb"] = {name: round(size / 2**20, 1) for name, size in rows if size > 2**20}
-        per = {name: size for name, size in rows}
+        per = dict(rows)
         history = per.get("interactions", 0) + per.get("interactions_by_follower", 0)
         result["interactions_table_and_index_bytes_per_row"] = round(history / max(1, interactions), 1)
     except sqlite3.Error:

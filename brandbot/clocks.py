@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from brandbot.core.clock import Clock
 
@@ -16,7 +16,7 @@ class SystemClock:
     """The real clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -33,7 +33,7 @@ class FakeClock:
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._start = start or datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+        self._start = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
         self._elapsed = 0.0
 
     def now(self) -> datetime:

@@ -27,15 +27,15 @@ from typing import Any
 import pytest
 import yaml
 
-from brandbot.runtime.bot import Bot, Handled
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
 from brandbot.core.events import Conversation, Event, Kind, Person, Reply
+from brandbot.core.plugin import LoadedPlugin, Plugin
+from brandbot.core.records import FollowerRecord
 from brandbot.networks.base import RateLimits
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.core.plugin import LoadedPlugin, Plugin
+from brandbot.runtime.bot import Bot, Handled
 from brandbot.runtime.loader import configure, load_plugins
-from brandbot.core.records import FollowerRecord
 from brandbot.store.base import Store
 from brandbot.store.sqlite import SqliteStore
 
@@ -124,7 +124,7 @@ class BotHarness:
     @property
     def sent(self) -> list[str]:
         """Texts of every message delivered so far, in order, across networks."""
-        order = sorted(((o.outbox_id, o.reply.text) for net in self.networks.values() for o in net.outgoing))
+        order = sorted((o.outbox_id, o.reply.text) for net in self.networks.values() for o in net.outgoing)
         return [text for _, text in order]
 
     def sent_to(self, network: str) -> list[str]:

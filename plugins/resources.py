@@ -103,7 +103,7 @@ class ResourcesSettings(BaseModel):
     usage: str = "Tell me what you're looking for, {{ name }}, e.g. /{{ event.command }} self-publishing"
     labels: Labels = Field(default_factory=Labels)
 
-    _cache: LibraryCache = PrivateAttr(default_factory=lambda: LibraryCache())
+    _cache: LibraryCache = PrivateAttr(default_factory=lambda: LibraryCache())  # noqa: PLW0108 - defined below
 
     def path(self, config_dir: Path) -> Path:
         """The resource file: relative names are read beside brandbot.yaml."""

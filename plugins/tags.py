@@ -177,7 +177,7 @@ async def _target(ctx: TagsContext, words: list[str]) -> tuple[str, str] | str:
     text = " ".join(words)
     if "://" in text or text.lower().startswith("www.") or len(words) == 1 and "." in text and "/" in text:
         problem = url_problem(text, settings.max_url_length)
-        return problem if problem else (text, "")
+        return problem or (text, "")
     path = resources_path(settings, ctx.files.config_dir)
     try:
         resources = load_resources(path, settings) if path is not None else {}

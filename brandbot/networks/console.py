@@ -29,7 +29,7 @@ from brandbot.clocks import Clock, SystemClock
 from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
 
-_LINE = re.compile(r"^@(?P<name>[\w.\-]+)(?:\s+#(?P<room>[\w.\-]+))?\s*:\s?(?P<text>.*)$", re.S)
+_LINE = re.compile(r"^@(?P<name>[\w.\-]+)(?:\s+#(?P<room>[\w.\-]+))?\s*:\s?(?P<text>.*)$", re.DOTALL)
 _ACTIONS = {"repost": Kind.REPOST, "quote": Kind.QUOTE, "reply": Kind.REPLY, "follow": Kind.FOLLOW,
             "join": Kind.JOIN, "react": Kind.REACTION}
 
@@ -126,7 +126,7 @@ class ConsoleNetwork(Network):
         self._task = asyncio.create_task(self._pump(lines), name="console")
         host.report_state(NetworkState.READY)
 
-    async def _pump(self, lines: "asyncio.Queue[str | None]") -> None:
+    async def _pump(self, lines: asyncio.Queue[str | None]) -> None:
         assert self._host is not None
         while True:
             line = await lines.get()

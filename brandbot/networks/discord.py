@@ -398,7 +398,7 @@ class DiscordNetwork(Network):
             self._report(NetworkState.FAILED, "privileged intents not enabled")
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the library gave up reconnecting; health must say so
+        except Exception as exc:  # noqa: BLE001 - the library gave up reconnecting; health must say so
             self._failure = exc
             self._report(NetworkState.FAILED, f"gateway stopped: {type(exc).__name__}: {exc}")
             _log.error("Discord gateway stopped: %s: %s", type(exc).__name__, exc)
@@ -526,7 +526,7 @@ class DiscordNetwork(Network):
                 await host.submit(event)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - one refused event must not stop the inbox (logged)
                 _log.exception("Discord: the core refused event %s", event.id)
             finally:
                 self._inbox.task_done()

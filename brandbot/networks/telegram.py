@@ -502,9 +502,12 @@ class UpdateAcknowledger:
 
     def already_stored(self, update_id: int) -> bool:
         """True for a redelivered update the last run handled but could not confirm."""
-        if self._skipping and self._saved is not None:
-            if self._saved - REDELIVERY_WINDOW <= update_id < self._saved:
-                return True
+        if (
+            self._skipping
+            and self._saved is not None
+            and self._saved - REDELIVERY_WINDOW <= update_id < self._saved
+        ):
+            return True
         self._skipping = False  # only the first updates after a start can be redeliveries
         return False
 
@@ -831,7 +834,7 @@ class TelegramNetwork(Network):
         """Run one closing step; a failure is logged so the remaining steps still run."""
         try:
             await step
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - logged, so the remaining closing steps still run
             self._log.warning("telegram: error while stopping: %s", self._redacted(str(exc)))
 
     # -- receiving
@@ -851,7 +854,7 @@ class TelegramNetwork(Network):
         try:
             event = self._translator.translate(update)
             blocked = self._translator.blocked_by(update)
-        except Exception:  # a malformed update must not stop the stream
+        except Exception:  # noqa: BLE001 - a malformed update must not stop the stream
             self._log.exception("telegram: could not translate update %s", update.update_id)
             event, blocked = None, None
         try:
@@ -859,7 +862,7 @@ class TelegramNetwork(Network):
                 await host.submit(event)
             if blocked is not None:
                 await self._mark_unreachable(blocked)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - logged and reported as DEGRADED
             # Not handed over: stop confirming so Telegram keeps it for the next start.
             if ack is not None:
                 ack.freeze()

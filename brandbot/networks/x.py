@@ -547,7 +547,7 @@ class XNetwork(Network):
                 await poll()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a poll loop must outlive any one bad response
+            except Exception as exc:  # noqa: BLE001 - a poll loop must outlive any one bad response
                 failures += 1
                 delay = poll_delay(exc, failures, interval, self._clock.now().timestamp())
                 self._log.warning(

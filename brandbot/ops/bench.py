@@ -52,16 +52,16 @@ from typing import Any, TextIO
 
 import yaml
 
-from brandbot.runtime.bot import Bot, Handled
 from brandbot.core.config import load_config
-from brandbot.runtime.context import Context
 from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
-from brandbot.networks.base import Sent
-from brandbot.networks.memory import MemoryNetwork
 from brandbot.core.plugin import LoadedPlugin, NoConfig, Plugin
 from brandbot.core.rules import RuleBook
 from brandbot.core.templates import TemplateEngine
 from brandbot.core.yamlfile import load_yaml
+from brandbot.networks.base import Sent
+from brandbot.networks.memory import MemoryNetwork
+from brandbot.runtime.bot import Bot, Handled
+from brandbot.runtime.context import Context
 
 NETWORK = "memory"
 COMMIT_DELAY = 0.05

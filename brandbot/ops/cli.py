@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,10 +79,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- check --------------------------------------------------------------------------------
 def check_config(config: Any) -> list[str]:
     """Everything ``brandbot check`` verifies beyond loading; returns a summary. Raises on errors."""
-    from brandbot.runtime.checks import load_rule_book, run_plugin_checks
-    from brandbot.networks.registry import build_network
-    from brandbot.runtime.loader import load_plugins
     from brandbot.core.templates import TemplateEngine
+    from brandbot.networks.registry import build_network
+    from brandbot.runtime.checks import load_rule_book, run_plugin_checks
+    from brandbot.runtime.loader import load_plugins
 
     plugins = load_plugins(config.plugins, config.plugin_dirs, config.doc)
     networks = {s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where)
@@ -152,7 +153,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def cmd_followers(args: argparse.Namespace) -> int:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from brandbot.core.records import FollowerQuery
 
@@ -160,7 +161,7 @@ def cmd_followers(args: argparse.Namespace) -> int:
 
     async def work(store: Any) -> int:
         if args.action == "list":
-            since = datetime.now(timezone.utc) - timedelta(days=args.seen_days) if args.seen_days else None
+            since = datetime.now(UTC) - timedelta(days=args.seen_days) if args.seen_days else None
             query = FollowerQuery(tier=args.tier, network=args.network,
                                   tag=args.tag.lstrip("#").lower() if args.tag else None, seen_since=since,
                                   order_by=args.sort, descending=not args.ascending, limit=args.limit)
@@ -176,7 +177,7 @@ def cmd_followers(args: argparse.Namespace) -> int:
             return 0
         follower = await _find(store, args.who)
         if args.action == "show":
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             idents = await store.identities(follower.id)
             print(f"{follower.name} (follower {follower.id})")
             print(f"  identities : {', '.join(f'{i.network}:{i.handle or i.user_id}' for i in idents)}")
@@ -208,7 +209,7 @@ def cmd_followers(args: argparse.Namespace) -> int:
             from brandbot.runtime.runlock import RunLock
 
             with RunLock(config.storage_path, "forget"):
-                ok = await store.forget_follower(follower.id, datetime.now(timezone.utc))
+                ok = await store.forget_follower(follower.id, datetime.now(UTC))
             print(f"forgot follower {follower.id}" if ok else f"no follower {follower.id}")
             return 0 if ok else 1
         if args.action == "tag":
@@ -263,7 +264,7 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from brandbot.ops.storeviews import StorePeople, StoreRecords
     from brandbot.runtime import reports
@@ -271,7 +272,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = _load(args)
 
     async def work(store: Any) -> int:
-        since = None if args.all else datetime.now(timezone.utc) - timedelta(days=args.days)
+        since = None if args.all else datetime.now(UTC) - timedelta(days=args.days)
         shares = StoreRecords(store, reports.AMPLIFY_NAMESPACE)
         if args.what == "advocates":
             rows = await reports.top_advocates(shares, StorePeople(store), since, args.network, args.limit)

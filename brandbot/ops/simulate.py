@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
-from brandbot.runtime.bot import Bot, Handled
 from brandbot.clocks import Clock, ManualClock
 from brandbot.core.config import BotConfig
 from brandbot.core.eventlines import parse_event
 from brandbot.networks.base import RateLimits
 from brandbot.networks.memory import MemoryConfig, MemoryNetwork
+from brandbot.runtime.bot import Bot, Handled
 from brandbot.store.sqlite import SqliteStore
 
 
@@ -99,7 +99,7 @@ async def simulate(config: BotConfig, lines: Iterable[str], out: IO[str], source
     events = [parse_event(line, i, source) for i, line in enumerate(lines, 1) if line.strip()]
     names = {e.network for e in events} | {s.name for s in config.networks} | {config.top.staff.network}
     networks = {name: SimulatedNetwork(name) for name in names}
-    start = min((e.time for e in events), default=datetime.now(timezone.utc))
+    start = min((e.time for e in events), default=datetime.now(UTC))
     clock = ManualClock(start)
     bot = Bot(config, store=SqliteStore(":memory:"), networks=networks, clock=clock, dry_run=True)
     await bot.open()

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from brandbot.core.errors import ConfigError
-from brandbot.networks.base import Network
 from brandbot.core.policy import check_rule_against_network
 from brandbot.core.rules import RuleBook
 from brandbot.core.templates import TemplateEngine, sample_context
+from brandbot.networks.base import Network
 
 
 def check_rules_against_networks(

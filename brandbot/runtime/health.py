@@ -9,9 +9,8 @@ load balancer can act on the status code alone.
 
 from __future__ import annotations
 
-import logging
-
 import ipaddress
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,9 +19,9 @@ from aiohttp import web
 
 from brandbot import __version__
 from brandbot.core.errors import ConfigError
+from brandbot.networks.base import NetworkState
 from brandbot.runtime.logs import Redactor
 from brandbot.runtime.metrics import UP_STATES
-from brandbot.networks.base import NetworkState
 
 if TYPE_CHECKING:
     from brandbot.runtime.bot import Bot

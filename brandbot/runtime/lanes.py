@@ -93,7 +93,7 @@ class Lanes(Generic[T]):
                 await self._handler(item)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - one event must not stop its lane
+            except Exception:  # one event must not stop its lane (logged with its traceback)
                 log.exception("unhandled error while handling an event in lane %r", key)
             lane.popleft()
             self._queued -= 1

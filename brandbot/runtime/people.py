@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable
 from brandbot.clocks import Clock
 from brandbot.core import loyalty
 from brandbot.core.config import BotConfig
-from brandbot.core.records import Direction, FollowerExport, FollowerQuery, FollowerRecord, Identity, Interaction
+from brandbot.core.records import (
+    Direction,
+    FollowerExport,
+    FollowerQuery,
+    FollowerRecord,
+    Identity,
+    Interaction,
+)
 from brandbot.runtime.unitofwork import Inflight
 from brandbot.store.base import Store, find_person
 

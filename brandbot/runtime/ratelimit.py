@@ -10,7 +10,7 @@ from brandbot.networks.base import RateLimits, Window
 class SlidingWindow:
     """At most ``count`` events in any ``seconds``-long interval."""
 
-    __slots__ = ("count", "seconds", "_times")
+    __slots__ = ("_times", "count", "seconds")
 
     def __init__(self, count: int, seconds: float) -> None:
         if count < 1 or seconds <= 0:

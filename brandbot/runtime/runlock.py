@@ -12,6 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from brandbot.core.errors import BrandbotError
 
@@ -26,7 +27,7 @@ class RunLock:
         self.purpose = purpose
         self._fd: int | None = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> Self:
         if self.path is None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ class NetworkSupervisor:
             self.running = False
             try:
                 await self.network.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:  # logged; the restart goes on
                 log.exception("network %s did not stop cleanly after a failure", self.network.name)
             if self._stopping:
                 return

@@ -13,6 +13,7 @@ from typing import Any
 from brandbot.core.effects import DataWrite
 from brandbot.core.records import FollowerRecord, Interaction
 
+
 @dataclass
 class _Entry:
     record: FollowerRecord
