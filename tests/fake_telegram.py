@@ -336,8 +336,8 @@ class FakeTelegram:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        assert site._server is not None and site._server.sockets  # noqa: SLF001
-        self.port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+        assert site._server is not None and site._server.sockets
+        self.port = site._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
@@ -414,9 +414,11 @@ class FakeTelegram:
         update.setdefault("update_id", self._next_update_id)
         self._next_update_id = max(self._next_update_id, update["update_id"]) + 1
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-        async with aiohttp.ClientSession() as session:
-            async with session.post(self.webhook["url"], json=update, headers=headers) as resp:
-                return resp.status
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.webhook["url"], json=update, headers=headers) as resp,
+        ):
+            return resp.status
 
     # -- the API
 

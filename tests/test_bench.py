@@ -19,6 +19,9 @@ from types import ModuleType
 
 import pytest
 
+from brandbot.core.events import Kind
+from brandbot.core.rules import RuleBook
+from brandbot.core.templates import TemplateEngine
 from brandbot.ops.bench import (
     BRAND,
     TARGETS,
@@ -31,9 +34,6 @@ from brandbot.ops.bench import (
     run_bench,
     write_rules,
 )
-from brandbot.core.events import Kind
-from brandbot.core.rules import RuleBook
-from brandbot.core.templates import TemplateEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from brandbot import Context, Plugin
-from brandbot.runtime.bot import Bot
 from brandbot.core.config import load_config
 from brandbot.core.errors import RateLimitedError, TransientSendError
-from brandbot.networks.console import ConsoleConfig, ConsoleNetwork
 from brandbot.core.records import OutboxStatus
+from brandbot.networks.console import ConsoleConfig, ConsoleNetwork
+from brandbot.runtime.bot import Bot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,7 +171,8 @@ def test_python_run_py_with_piped_input_greets_and_remembers(tmp_path: Path) -> 
     shutil.copytree(ROOT / "plugins", project / "plugins")
     shutil.copy(ROOT / "run.py", project / "run.py")
     env_run = lambda text: subprocess.run(  # noqa: E731
-        [sys.executable, "run.py"], input=text, capture_output=True, text=True, cwd=project, timeout=60
+        [sys.executable, "run.py"], input=text, capture_output=True, text=True, cwd=project, timeout=60,
+        check=False,
     )
     first = env_run("@ana: hi\n@ana: hi\n@ben: hi\n")
     assert first.returncode == 0, first.stderr

@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from brandbot.ops.cli import main
 from brandbot.core.draw import commitment, draw, make_export
+from brandbot.ops.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +40,9 @@ def test_followers_and_reports_on_a_real_database(tmp_path: Path, capsys) -> Non
     cfg = str(tmp_path / "config" / "brandbot.yaml")
     import asyncio
 
-    from brandbot.runtime.bot import Bot
     from brandbot.core.config import load_config
     from brandbot.networks.console import ConsoleConfig, ConsoleNetwork
+    from brandbot.runtime.bot import Bot
 
     (tmp_path / "data").mkdir()
     console = ConsoleNetwork(ConsoleConfig(), stdin=io.StringIO("@ana: hi\n@ana: !repost tour-post\n@ben: hello\n"),

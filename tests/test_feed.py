@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.runtime.bot import Bot
 from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError
 from brandbot.core.events import Conversation, Kind, Outgoing, Reply
 from brandbot.networks.feed import FeedConfig, FeedCursor, FeedNetwork, parse_line
 from brandbot.networks.registry import build_network
+from brandbot.runtime.bot import Bot
 from tests.support.host import RecordingHost
 
 

@@ -6,9 +6,9 @@ import aiohttp
 import pytest
 
 from brandbot.core.errors import ConfigError
+from brandbot.networks.base import NetworkState
 from brandbot.runtime.health import HealthServer, network_states, overall_status
 from brandbot.runtime.logs import Redactor
-from brandbot.networks.base import NetworkState
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 

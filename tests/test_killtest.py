@@ -17,14 +17,14 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
-from brandbot.runtime.context import Context
 from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
+from brandbot.core.plugin import LoadedPlugin, Plugin
 from brandbot.networks.base import Sent
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.core.plugin import LoadedPlugin, Plugin
+from brandbot.runtime.bot import Bot
+from brandbot.runtime.context import Context
 from brandbot.runtime.loader import validate_settings
 from brandbot.testing import write_config
 

@@ -1,6 +1,7 @@
 """Per-conversation order, concurrency across conversations, back-pressure."""
 
 import asyncio
+from datetime import UTC
 
 from brandbot.runtime.lanes import Lanes
 
@@ -63,15 +64,15 @@ async def test_submit_blocks_when_the_queue_is_full() -> None:
 
 
 def test_follows_and_reposts_queue_per_person_and_messages_per_conversation() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from brandbot.runtime.intake import lane_key
     from brandbot.core.events import Conversation, Event, Kind, Person
+    from brandbot.runtime.intake import lane_key
 
     def event(kind: Kind, who: str, conversation: str) -> Event:
         return Event(kind=kind, network="x", id=f"{kind}-{who}", author=Person("x", who),
                      conversation=Conversation("x", conversation), text="hi",
-                     time=datetime(2026, 3, 1, tzinfo=timezone.utc))
+                     time=datetime(2026, 3, 1, tzinfo=UTC))
 
     # Thousands of people following the brand profile must not wait in one lane ...
     assert lane_key(event(Kind.FOLLOW, "ana", "profile")) != lane_key(event(Kind.FOLLOW, "ben", "profile"))

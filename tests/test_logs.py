@@ -9,7 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from brandbot.runtime.logs import LIBRARY_LOGGERS, MASK, Redactor, build_handler, configure, text_for_log
+from brandbot.runtime.logs import (
+    LIBRARY_LOGGERS,
+    MASK,
+    Redactor,
+    build_handler,
+    configure,
+    text_for_log,
+)
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 X_SECRET = "xsecret-Zq9/+Kp=L\\w"  # characters that URL- and JSON-encoding change
@@ -94,7 +101,7 @@ def test_text_lines_end_with_the_extra_fields(text_log: Capture) -> None:
 @pytest.mark.parametrize("capture", ["json_log", "text_log"])
 def test_known_secrets_never_appear_in_message_args_extras_or_exceptions(capture: str, request) -> None:
     log: Capture = request.getfixturevalue(capture)
-    log.log.info(f"token in the message {TOKEN}")
+    log.log.info(f"token in the message {TOKEN}")  # noqa: G004 - a secret in the message itself
     log.log.info("token in an argument %s and %r", TOKEN, {"secret": X_SECRET})
     log.log.info("token in an extra field", extra={"url": f"https://api.example/{X_SECRET}"})
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -30,7 +30,7 @@ from brandbot.core.loyalty import (
 )
 from brandbot.core.records import FollowerRecord
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 _COUNTERS = {Kind.MENTION: "mentions", Kind.REPLY: "replies", Kind.REPOST: "reposts", Kind.QUOTE: "quotes"}
 
@@ -47,7 +47,7 @@ def _ordinal(n: int) -> str:
 def _utc_day(time: datetime) -> date:
     if time.tzinfo is None or time.utcoffset() is None:
         raise ValueError(f"loyalty needs timezone-aware times; got naive {time.isoformat()}")
-    return time.astimezone(timezone.utc).date()
+    return time.astimezone(UTC).date()
 
 
 def _parse_day(text: str) -> date | None:
@@ -120,7 +120,7 @@ def reference_apply(
 # --------------------------------------------------------------------------- strategies
 
 ZONES = st.sampled_from([
-    timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7)), timezone(timedelta(0)),
+    UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7)), timezone(timedelta(0)),
 ])
 #: Kind spellings as networks and configs give them, clean and not.
 KINDS = st.sampled_from([k.value for k in Kind] + [Kind.MENTION, Kind.REPOST, "Mention", " QUOTE ", "reply\n"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from brandbot.core.errors import PermanentSendError, RateLimitedError
-from brandbot.runtime.metrics import OTHER, Metrics
 from brandbot.networks.base import NetworkState
+from brandbot.runtime.metrics import OTHER, Metrics
 
 GREETING = [{"name": "hello", "kinds": ["direct"], "reply": "Hi {{ name }}!"}]
 

@@ -13,14 +13,19 @@ import pydantic
 import pytest
 import yaml
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import Clock, FakeClock
 from brandbot.core.config import load_config
-from brandbot.core.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
+from brandbot.core.errors import (
+    ConfigError,
+    PermanentSendError,
+    RateLimitedError,
+    TransientSendError,
+)
 from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person, Reply
 from brandbot.networks.base import CommandSpec, NetworkState
 from brandbot.networks.discord import DiscordConfig, DiscordNetwork
 from brandbot.networks.registry import build_network
+from brandbot.runtime.bot import Bot
 from brandbot.store.sqlite import SqliteStore
 from tests.fake_discord import (
     DIRECT_MESSAGE_REACTIONS,
@@ -152,7 +157,7 @@ async def test_privileged_intent_not_enabled_in_portal_is_a_config_error(
 ) -> None:
     fake.portal_intents = frozenset()
     host = RecordingHost()
-    with pytest.raises(ConfigError, match="Message Content Intent.*Developer Portal"):
+    with pytest.raises(ConfigError, match=r"Message Content Intent.*Developer Portal"):
         await connect(host, message_content=True)
     assert host.states[-1][0] is NetworkState.FAILED
 

@@ -12,9 +12,13 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from brandbot.runtime.bot import Bot
 from brandbot.core.config import load_config
-from brandbot.core.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
+from brandbot.core.errors import (
+    ConfigError,
+    PermanentSendError,
+    RateLimitedError,
+    TransientSendError,
+)
 from brandbot.core.events import Conversation, Kind, Outgoing, Reply
 from brandbot.networks.base import CommandSpec, NetworkState
 from brandbot.networks.telegram import (
@@ -23,6 +27,7 @@ from brandbot.networks.telegram import (
     TelegramNetwork,
     split_for_telegram,
 )
+from brandbot.runtime.bot import Bot
 from brandbot.store.sqlite import SqliteStore
 from tests.fake_telegram import BOT_ID, TOKEN, FakeTelegram, UpdateFactory, utf16_len
 from tests.support.host import RecordingHost

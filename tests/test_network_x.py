@@ -12,14 +12,19 @@ import pydantic
 import pytest
 import yaml
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import FakeClock, ManualClock
 from brandbot.core.config import load_config
-from brandbot.core.errors import ConfigError, PermanentSendError, RateLimitedError, TransientSendError
+from brandbot.core.errors import (
+    ConfigError,
+    PermanentSendError,
+    RateLimitedError,
+    TransientSendError,
+)
 from brandbot.core.events import Conversation, Kind, Outgoing, Reply
 from brandbot.networks.base import NetworkState
 from brandbot.networks.registry import build_network
 from brandbot.networks.x import MENTIONS_CURSOR, XConfig, XNetwork
+from brandbot.runtime.bot import Bot
 from brandbot.store.sqlite import SqliteStore
 from tests.fake_x import (
     CREATE_DM,

@@ -9,14 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
 from brandbot.core.events import Outgoing
 from brandbot.networks.base import Network, NetworkHost, NetworkState, Sent
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.store.sqlite import SqliteStore
+from brandbot.runtime.bot import Bot
 from brandbot.runtime.supervisor import restart_delay
+from brandbot.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from brandbot.clocks import SystemClock
 from brandbot.core.events import Outgoing
+from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.networks.base import Network, NetworkHost, Sent
 from brandbot.networks.memory import MemoryNetwork
 from brandbot.runtime.outbox import Outbox
-from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.store.sqlite import SqliteStore
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 class GatedNetwork(Network):

@@ -1,6 +1,7 @@
 """People across networks: linking, opt-out everywhere, handoff, admins, GDPR, milestones."""
 
 import sqlite3
+from datetime import UTC
 
 import pytest
 
@@ -214,12 +215,12 @@ async def test_once_per_post_refuses_the_second_reply_with_a_reason(make_bot) ->
 
 
 async def test_quiet_hours_defer_replies_until_morning(make_bot) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rules = [{"name": "echo", "kinds": ["direct"], "reply": "good morning"}]
     policy = {"quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "UTC", "mode": "defer"}}
     bot = await make_bot(rules=rules, config={"policy": policy},
-                         start=datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc))
+                         start=datetime(2026, 3, 1, 23, 0, tzinfo=UTC))
     await bot.receive("direct", "hello")
     assert bot.sent == []
     await bot.advance(7 * 3600)  # 06:00: still quiet

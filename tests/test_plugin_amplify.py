@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError
 from brandbot.networks.memory import MemoryNetwork
-from brandbot.runtime.loader import load_plugins
+from brandbot.ops.simulate import SimulatedNetwork
 from brandbot.ops.storeviews import StorePeople, StoreRecords
+from brandbot.runtime.bot import Bot
+from brandbot.runtime.loader import load_plugins
 from brandbot.runtime.reports import (
     AMPLIFY_NAMESPACE,
     AdvocateRow,
@@ -24,7 +25,6 @@ from brandbot.runtime.reports import (
     top_advocates,
 )
 from brandbot.store.sqlite import SqliteStore
-from brandbot.ops.simulate import SimulatedNetwork
 from brandbot.testing import BotHarness, write_config
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # the digest goes out at 17:00 UTC

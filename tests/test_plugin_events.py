@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from brandbot.runtime.context import JobContext
 from brandbot.core.errors import ConfigError, TemplateError
 from brandbot.networks.base import RateLimits
+from brandbot.runtime.context import JobContext
 from brandbot.testing import write_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError
 from brandbot.networks import xtext
-from brandbot.runtime.loader import load_plugins
 from brandbot.ops.simulate import SimulatedNetwork
+from brandbot.runtime.bot import Bot
+from brandbot.runtime.loader import load_plugins
 from brandbot.store.sqlite import SqliteStore
 from brandbot.testing import BotHarness, write_config
 

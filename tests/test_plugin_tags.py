@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from brandbot.runtime.bot import Bot
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError
-from brandbot.networks.memory import MemoryConfig, MemoryNetwork
-from brandbot.runtime.loader import load_plugins
-from brandbot.ops.storeviews import StoreRecords
-from brandbot.runtime.reports import TAGS_NAMESPACE, TagCount, format_tag_cloud, top_tags
 from brandbot.core.records import FollowerQuery
+from brandbot.networks.memory import MemoryConfig, MemoryNetwork
+from brandbot.ops.storeviews import StoreRecords
+from brandbot.runtime.bot import Bot
+from brandbot.runtime.loader import load_plugins
+from brandbot.runtime.reports import TAGS_NAMESPACE, TagCount, format_tag_cloud, top_tags
 from brandbot.store.sqlite import SqliteStore
 from brandbot.testing import BotHarness, write_config
 

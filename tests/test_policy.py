@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from brandbot.core.policy import (
     check_rule_against_network,
 )
 
-NOON = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+NOON = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -68,8 +68,10 @@ def test_plain_summoned_reply_is_allowed() -> None:
         (
             {"event_kind": "repost", "addressed": False},
             Reason.NOT_SUMMONED,
-            "x allows automated replies only to people who mentioned or quoted the account; "
-            "this was a repost",
+            (
+                "x allows automated replies only to people who mentioned or quoted the account; "
+                "this was a repost"
+            ),
         ),
         ({"event_kind": None, "addressed": False}, Reason.NOT_SUMMONED, "proactive"),
         ({"addressed": False}, Reason.NOT_SUMMONED, "this mention did not address the account"),
@@ -110,7 +112,7 @@ def test_quiet_hours_defer_until_they_end() -> None:
     quiet = {"start": "11:00", "end": "13:30", "timezone": "UTC"}
     decision = decide(request(), quiet_hours=quiet)
     assert (decision.verdict, decision.reason) == (Verdict.DEFER, Reason.QUIET_HOURS)
-    assert decision.until == datetime(2024, 5, 1, 13, 30, tzinfo=timezone.utc)
+    assert decision.until == datetime(2024, 5, 1, 13, 30, tzinfo=UTC)
     assert "quiet hours (11:00-13:30 UTC)" in decision.detail
 
 
@@ -129,7 +131,7 @@ def test_cost_budget_defers_until_next_utc_midnight() -> None:
     req = request(now=late, cost=0.01, cost_spent_today=0.995)
     decision = decide(req, daily_cost_budget=1.0)
     assert (decision.verdict, decision.reason) == (Verdict.DEFER, Reason.COST_BUDGET)
-    assert decision.until == datetime(2024, 5, 3, 0, 0, tzinfo=timezone.utc)
+    assert decision.until == datetime(2024, 5, 3, 0, 0, tzinfo=UTC)
     assert decide(dataclasses.replace(req, cost_spent_today=0.99), daily_cost_budget=1.0).allowed
 
 
@@ -142,10 +144,10 @@ def test_cost_budget_ignores_free_messages_and_refuses_impossible_ones() -> None
 
 
 def test_rate_budget_defers_until_the_next_hour() -> None:
-    req = request(now=datetime(2024, 5, 1, 12, 41, 7, tzinfo=timezone.utc), sent_last_hour=10)
+    req = request(now=datetime(2024, 5, 1, 12, 41, 7, tzinfo=UTC), sent_last_hour=10)
     decision = decide(req, rate_budget_per_hour=10)
     assert (decision.verdict, decision.reason) == (Verdict.DEFER, Reason.RATE_BUDGET)
-    assert decision.until == datetime(2024, 5, 1, 13, 0, tzinfo=timezone.utc)
+    assert decision.until == datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
     assert decide(dataclasses.replace(req, sent_last_hour=9), rate_budget_per_hour=10).allowed
 
 
@@ -218,12 +220,12 @@ def test_quiet_hours_wrap_midnight_in_a_local_zone() -> None:
     assert not quiet.contains(at(7)) and not quiet.contains(at(12))
     assert quiet.contains(at(6, 59))
     # 20:30 UTC is 22:30 in Paris: quiet until 07:00 Paris = 05:00 UTC next day.
-    now = datetime(2024, 7, 1, 20, 30, tzinfo=timezone.utc)
+    now = datetime(2024, 7, 1, 20, 30, tzinfo=UTC)
     assert quiet.contains(now)
-    assert quiet.ends_after(now) == datetime(2024, 7, 2, 5, 0, tzinfo=timezone.utc)
+    assert quiet.ends_after(now) == datetime(2024, 7, 2, 5, 0, tzinfo=UTC)
     # After midnight the end is the same morning.
-    after_midnight = datetime(2024, 7, 1, 23, 15, tzinfo=timezone.utc)  # 01:15 Paris, July 2
-    assert quiet.ends_after(after_midnight) == datetime(2024, 7, 2, 5, 0, tzinfo=timezone.utc)
+    after_midnight = datetime(2024, 7, 1, 23, 15, tzinfo=UTC)  # 01:15 Paris, July 2
+    assert quiet.ends_after(after_midnight) == datetime(2024, 7, 2, 5, 0, tzinfo=UTC)
 
 
 def test_quiet_hours_not_wrapping() -> None:
@@ -238,11 +240,11 @@ def test_quiet_hours_across_the_spring_forward_night() -> None:
     quiet = QuietHours(start="22:00", end="07:00", timezone="America/New_York")
     evening = datetime(2024, 3, 9, 23, 0, tzinfo=NEW_YORK)  # EST, UTC-5
     until = quiet.ends_after(evening)
-    assert until == datetime(2024, 3, 10, 11, 0, tzinfo=timezone.utc)  # 07:00 EDT
+    assert until == datetime(2024, 3, 10, 11, 0, tzinfo=UTC)  # 07:00 EDT
     assert until.astimezone(NEW_YORK).hour == 7
     assert until - evening == timedelta(hours=7)  # one hour of night went missing
-    assert quiet.contains(datetime(2024, 3, 10, 10, 59, tzinfo=timezone.utc))  # 06:59 EDT
-    assert not quiet.contains(datetime(2024, 3, 10, 11, 0, tzinfo=timezone.utc))
+    assert quiet.contains(datetime(2024, 3, 10, 10, 59, tzinfo=UTC))  # 06:59 EDT
+    assert not quiet.contains(datetime(2024, 3, 10, 11, 0, tzinfo=UTC))
 
 
 def test_quiet_hours_across_the_fall_back_night() -> None:
@@ -250,29 +252,29 @@ def test_quiet_hours_across_the_fall_back_night() -> None:
     quiet = QuietHours(start="22:00", end="07:00", timezone="America/New_York")
     evening = datetime(2024, 11, 2, 23, 0, tzinfo=NEW_YORK)  # EDT, UTC-4
     until = quiet.ends_after(evening)
-    assert until == datetime(2024, 11, 3, 12, 0, tzinfo=timezone.utc)  # 07:00 EST
+    assert until == datetime(2024, 11, 3, 12, 0, tzinfo=UTC)  # 07:00 EST
     assert until - evening == timedelta(hours=9)
 
 
 def test_quiet_hours_ending_inside_the_dst_gap_or_overlap() -> None:
     gap = QuietHours(start="22:00", end="02:30", timezone="America/New_York")
-    before_gap = datetime(2024, 3, 10, 6, 15, tzinfo=timezone.utc)  # 01:15 EST
+    before_gap = datetime(2024, 3, 10, 6, 15, tzinfo=UTC)  # 01:15 EST
     # 02:30 never shows that night; the quiet period ends when the clock reaches 03:30 EDT.
-    assert gap.ends_after(before_gap) == datetime(2024, 3, 10, 7, 30, tzinfo=timezone.utc)
+    assert gap.ends_after(before_gap) == datetime(2024, 3, 10, 7, 30, tzinfo=UTC)
 
     overlap = QuietHours(start="22:00", end="01:30", timezone="America/New_York")
-    first_pass = datetime(2024, 11, 3, 5, 10, tzinfo=timezone.utc)  # 01:10 EDT
-    second_pass = datetime(2024, 11, 3, 6, 10, tzinfo=timezone.utc)  # 01:10 EST
-    assert overlap.ends_after(first_pass) == datetime(2024, 11, 3, 5, 30, tzinfo=timezone.utc)
-    assert overlap.ends_after(second_pass) == datetime(2024, 11, 3, 6, 30, tzinfo=timezone.utc)
+    first_pass = datetime(2024, 11, 3, 5, 10, tzinfo=UTC)  # 01:10 EDT
+    second_pass = datetime(2024, 11, 3, 6, 10, tzinfo=UTC)  # 01:10 EST
+    assert overlap.ends_after(first_pass) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+    assert overlap.ends_after(second_pass) == datetime(2024, 11, 3, 6, 30, tzinfo=UTC)
 
 
 def test_deferral_in_quiet_hours_through_the_policy_uses_the_local_zone() -> None:
     config = {"quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"}}
-    winter_night = datetime(2024, 1, 15, 22, 30, tzinfo=timezone.utc)  # 23:30 Paris (UTC+1)
+    winter_night = datetime(2024, 1, 15, 22, 30, tzinfo=UTC)  # 23:30 Paris (UTC+1)
     decision = decide(request(now=winter_night), **config)
     assert decision.verdict is Verdict.DEFER
-    assert decision.until == datetime(2024, 1, 16, 6, 0, tzinfo=timezone.utc)
+    assert decision.until == datetime(2024, 1, 16, 6, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -341,7 +343,7 @@ KINDS = st.one_of(
     st.sampled_from(["mention", "direct", "reply", "quote", "repost", "follow", "message"]),
 )
 MOMENTS = st.datetimes(
-    min_value=datetime(2023, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(timezone.utc)
+    min_value=datetime(2023, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(UTC)
 )
 
 

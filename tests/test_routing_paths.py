@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,12 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from brandbot.runtime.context import Context
 from brandbot.core.events import Conversation, Event, Kind, Person
 from brandbot.core.plugin import NoConfig, Plugin
+from brandbot.runtime.context import Context
 from brandbot.runtime.routing import Router, RouteResult
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
 class Settings(BaseModel):

@@ -825,7 +825,8 @@ REGEXES = [
     "x(?:ab|abc)y?",
     r"(?:c\+\+|don't)",
 ]
-TEXT_PIECES = VOCAB + [
+TEXT_PIECES = [
+    *VOCAB,
     "HI",
     "Hello",
     "CAFÉ",
@@ -925,7 +926,8 @@ def test_index_equals_naive_matching(
         assert got == reference(specs, text, kind, network), text
 
 
-PREFILTER_PATTERNS = REGEXES + [
+PREFILTER_PATTERNS = [
+    *REGEXES,
     r"\w+",
     "ab|cd",
     "(?i)ID",

@@ -29,7 +29,7 @@ async def test_python_run_py_answers_on_telegram_through_a_bot_api_server(tmp_pa
     assert "api_url" in text
     config.write_text(text)
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "run.py"], cwd=project, env=env, stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "run.py"], cwd=project, env=env, stdin=subprocess.PIPE,  # noqa: ASYNC220 - started, not awaited
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         user = fake.updates.user(4242, "Ana", username="ana_reads")

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from brandbot.core.errors import StoreError
 from brandbot.core.events import Person
-from brandbot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, migrate
 from brandbot.core.records import (
     Direction,
     FollowerQuery,
@@ -30,9 +29,10 @@ from brandbot.core.records import (
     OutboxEntry,
     OutboxStatus,
 )
+from brandbot.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, migrate
 from brandbot.store.sqlite import SqliteStore
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TABLES = {
     "followers", "identities", "interactions", "processed", "outbox", "cursors",
     "once_keys", "plugin_data", "jobs", "merges", "audit", "schema_version",
@@ -115,7 +115,7 @@ async def test_open_creates_the_schema_and_records_its_version(
     store: SqliteStore, db_path: Path
 ) -> None:
     names = {r[0] for r in db_rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert TABLES <= names
+    assert names >= TABLES
     assert db_rows(db_path, "SELECT version FROM schema_version") == [(LATEST_VERSION,)]
     assert store.schema_version() == LATEST_VERSION
     assert db_rows(db_path, "PRAGMA journal_mode") == [("wal",)]
@@ -165,7 +165,7 @@ async def test_a_database_newer_than_the_code_is_refused(db_path: Path) -> None:
     conn.execute("INSERT INTO schema_version VALUES (999, 'from the future', '')")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="version 999.*newer brandbot"):
+    with pytest.raises(StoreError, match=r"version 999.*newer brandbot"):
         await SqliteStore(db_path).open()
 
 

@@ -150,7 +150,7 @@ def test_check_finds_unknown_variables_in_branches_not_taken(engine: TemplateEng
 
 def test_check_finds_unknown_follower_attribute(engine: TemplateEngine) -> None:
     t = engine.compile("{% if false %}{{ follower.pionts }}{% endif %}", "r.yaml:5")
-    with pytest.raises(TemplateError, match="did you mean 'follower.points'"):
+    with pytest.raises(TemplateError, match=r"did you mean 'follower\.points'"):
         engine.check(t)
 
 
@@ -158,7 +158,7 @@ def test_check_accepts_brand_keys_from_config_and_loop_variables(engine: Templat
     engine.check(
         engine.compile("{{ brand.url }} {% for t in follower.tags %}{{ t }}{% endfor %}", "r:1")
     )
-    with pytest.raises(TemplateError, match="brand.nmae"):
+    with pytest.raises(TemplateError, match=r"brand\.nmae"):
         engine.check(engine.compile("{{ brand.nmae }}", "r:1"))
 
 
