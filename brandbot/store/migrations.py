@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiosqlite
 
@@ -178,7 +178,7 @@ async def current_version(conn: aiosqlite.Connection) -> int:
     if not list(rows):
         return 0
     rows = await conn.execute_fetchall("SELECT MAX(version) FROM schema_version")
-    value = list(rows)[0][0]
+    value = next(iter(rows))[0]
     return int(value or 0)
 
 
@@ -208,7 +208,7 @@ async def migrate(conn: aiosqlite.Connection, migrations: Sequence[Migration] = 
 
 
 async def _apply(conn: aiosqlite.Connection, step: Migration) -> None:
-    applied_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    applied_at = datetime.now(UTC).isoformat(timespec="microseconds")
     script = (
         "BEGIN IMMEDIATE;\n"
         f"{step.sql.strip().rstrip(';')};\n"

@@ -36,7 +36,7 @@ class _Buffer(Generic[K, V]):
     forgets them after the commit, ``restore`` puts them back after a failure.
     """
 
-    __slots__ = ("pending", "inflight")
+    __slots__ = ("inflight", "pending")
 
     def __init__(self) -> None:
         self.pending: dict[K, tuple[V, tuple[Any, ...]]] = {}
@@ -86,7 +86,7 @@ class _InteractionBuffer:
     (rare) read so that appending stays cheap.
     """
 
-    __slots__ = ("rows", "by_follower", "inflight_rows", "inflight_by_follower")
+    __slots__ = ("by_follower", "inflight_by_follower", "inflight_rows", "rows")
 
     def __init__(self) -> None:
         self.rows: list[tuple[Any, ...]] = []

@@ -9,7 +9,7 @@ the database at open, so creating a follower never waits for the flusher.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -231,7 +231,7 @@ class FollowersMixin(SqliteBase):
                 (keep_id, merge_id),
             )
         await conn.execute("DELETE FROM followers WHERE id = ?", (merge_id,))
-        now = _ts(datetime.now(timezone.utc))
+        now = _ts(datetime.now(UTC))
         await conn.execute(
             "INSERT INTO merges (time, kept_id, merged_id) VALUES (?, ?, ?)",
             (now, keep_id, merge_id),

@@ -54,7 +54,7 @@ class KeyValueMixin(SqliteBase):
         hit = self._kv.get(k)
         if hit is not _MISSING:
             return None if hit is None else hit[0]
-        cached: str | None | _Missing = self._kv_cache.get(k, _MISSING)
+        cached: str | _Missing | None = self._kv_cache.get(k, _MISSING)
         if cached is not _MISSING:
             return cached
         rows = self._read_now("SELECT value FROM plugin_data WHERE namespace = ? AND key = ?", k)

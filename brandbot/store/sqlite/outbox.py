@@ -79,5 +79,5 @@ class OutboxMixin(SqliteBase):
         await self.flush()
         rows = await self._fetch("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         counts = {status.value: 0 for status in OutboxStatus}
-        counts.update({status: count for status, count in rows})
+        counts.update(dict(rows))
         return counts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from brandbot.core.records import (
@@ -36,13 +36,13 @@ def _ts(value: datetime) -> str:
             "(use datetime.now(timezone.utc) or the Clock)"
         )
     if offset:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.isoformat(timespec="microseconds")
 
 
 def _dt(text: str) -> datetime:
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _set_text(values: frozenset[str]) -> str:

@@ -244,10 +244,9 @@ class WriteBehind:
             self._commit_pending()
         except Exception:
             self._failing = True
-            logger.error(
+            logger.exception(
                 "store: committing buffered writes failed; keeping %d writes to retry",
                 self._count,
-                exc_info=True,
             )
             return False
         self._failing = False
