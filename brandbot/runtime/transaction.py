@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 
 from brandbot.core.effects import Effects
 from brandbot.core.records import OutboxEntry
@@ -23,18 +23,6 @@ from brandbot.store.base import Store
 log = logging.getLogger("brandbot.runtime.transaction")
 
 RETRY_AFTER_FAILED_COMMIT = 1.0  # seconds; the store keeps the batch and tries again
-
-
-class _Yield:
-    """``await _YIELD`` gives the loop one turn (a bare yield, cheaper than ``asyncio.sleep(0)``)."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[None, None, None]:
-        yield
-
-
-_YIELD = _Yield()
 
 
 def write_effects(store: Store, effects: Effects) -> None:
@@ -75,6 +63,7 @@ class Transactions:
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._busy = False  # a batch is being committed (its units no longer counted above)
         self.commits = 0
         self.units_committed = 0
 
@@ -90,8 +79,8 @@ class Transactions:
 
     async def committed(self) -> None:
         """Return once everything added so far is committed and its replies are queued."""
-        if not self._units and not self._replies:
-            return
+        if not self._units and not self._replies and not self._busy:
+            return  # nothing added, nothing being committed
         fut = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         self._ensure_running()
@@ -108,12 +97,18 @@ class Transactions:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await _YIELD  # the other events finishing in this turn join the batch
+            await self._wake.wait()  # resumes in the loop's next turn: the events that
+            self._wake.clear()       # finished in this one are all in the batch by then
             await self._commit_batch()
 
     async def _commit_batch(self) -> None:
+        self._busy = True
+        try:
+            await self._commit_taken()
+        finally:
+            self._busy = False
+
+    async def _commit_taken(self) -> None:
         units, replies, waiters = self._units, self._replies, self._waiters
         self._units, self._replies, self._waiters = 0, [], []
         while True:
