@@ -69,7 +69,7 @@ class _NetworkQueue:
         self.gate = RateGate(network.limits)
         self.by_conversation: OrderedDict[str, deque[OutboxEntry]] = OrderedDict()
         self.inflight: set[str] = set()
-        self.slots = asyncio.Semaphore(concurrency)
+        self.free_slots = concurrency  # sends that may start now (the network's concurrency)
         self.wake = asyncio.Event()
         self.size = 0
         # Past ``max_in_memory`` queued entries, new ones stay in the store only (they are
@@ -199,7 +199,8 @@ class Outbox:
         queue = self._queues.get(entry.network)
         if queue is None:
             raise SendError(f"no network {entry.network!r} is running to send outbox row {entry.id}")
-        queue.offer(entry)
+        if queue.offer(entry):
+            self._start_at_once(queue, entry)
 
     def depth(self) -> int:
         """Entries queued in memory or being sent (those waiting in the store not counted)."""
@@ -263,19 +264,39 @@ class Outbox:
             q.by_conversation.pop(c, None)
         return None, earliest
 
+    def _start(self, q: _NetworkQueue, entry: OutboxEntry, at: float) -> None:
+        """Begin delivering ``entry`` (a slot is free; it is its conversation's head)."""
+        q.free_slots -= 1
+        q.inflight.add(entry.conversation_id)
+        q.gate.record(entry.conversation_id, entry.conversation_private, at)
+        task = asyncio.create_task(self._deliver(q, entry))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    def _start_at_once(self, q: _NetworkQueue, entry: OutboxEntry) -> None:
+        """The common case of a quiet conversation: send without waking the sender task
+        (which would cost a few turns of the event loop before the send even begins)."""
+        conv = entry.conversation_id
+        entries = q.by_conversation.get(conv)
+        if (not self._running or q.free_slots <= 0 or conv in q.inflight or not entries
+                or entries[0] is not entry or entry.next_try > self._clock.now()):
+            return
+        now = self._clock.monotonic()
+        if q.gate.ready_at(conv, entry.conversation_private, now) > now:
+            return
+        entries.popleft()
+        q.size -= 1
+        if not entries:
+            del q.by_conversation[conv]
+        self._start(q, entry, now)
+
     async def _sender(self, q: _NetworkQueue) -> None:
         while self._running:
             if q.wants_refill():
                 await self._refill(q)
-            entry, at = self._pick(q)
+            entry, at = self._pick(q) if q.free_slots > 0 else (None, math.inf)
             if entry is not None:
-                # Counted in flight from here, so drain() sees it while it waits for a slot.
-                q.inflight.add(entry.conversation_id)
-                await q.slots.acquire()
-                q.gate.record(entry.conversation_id, entry.conversation_private, at)
-                task = asyncio.create_task(self._deliver(q, entry))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
+                self._start(q, entry, at)
                 continue
             q.wake.clear()
             waits: list[asyncio.Future[object]] = [asyncio.ensure_future(q.wake.wait())]
@@ -324,7 +345,7 @@ class Outbox:
                     await result
         finally:
             q.inflight.discard(entry.conversation_id)
-            q.slots.release()
+            q.free_slots += 1
             q.wake.set()
 
     def _retry(self, q: _NetworkQueue, entry: OutboxEntry, attempt: int, reason: str, delay: float) -> None:
