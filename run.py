@@ -1,6 +1,7 @@
 """python run.py: the bot on config/brandbot.yaml next to this file (same as `brandbot run`).
 
-Extra arguments are passed on, e.g. `python run.py --log-level DEBUG`.
+Extra arguments are passed on, e.g. `python run.py --log-level DEBUG`; `python run.py -c FILE`
+runs another configuration (`-c` after the subcommand wins over the default given here).
 """
 
 import sys

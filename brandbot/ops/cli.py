@@ -305,9 +305,24 @@ def cmd_giveaway(args: argparse.Namespace) -> int:
 
 
 # -- entry point --------------------------------------------------------------------------
+def _accept_config_after_subcommands(parser: argparse.ArgumentParser) -> None:
+    """``-c FILE`` after any subcommand too: ``brandbot check -c FILE`` = ``brandbot -c FILE check``.
+
+    Its default there is SUPPRESS: a subcommand sets ``config`` only when ``-c`` is given
+    after it (and then it wins); otherwise the value before the subcommand (or the default) stays.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                subparser.add_argument("-c", "--config", default=argparse.SUPPRESS,
+                                       help="brandbot.yaml to use (also accepted before the subcommand)")
+                _accept_config_after_subcommands(subparser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brandbot", description="A brand's conversational engagement bot.")
-    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=f"brandbot.yaml to use (default {DEFAULT_CONFIG})")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                        help=f"brandbot.yaml to use (default {DEFAULT_CONFIG}); also accepted after the subcommand")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the bot until Ctrl-C / SIGTERM (or end of console input)")
@@ -367,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = p.add_subparsers(dest="action", required=True)
     lsub.add_parser("recompute", help="recompute points and tiers from history after a config change")
     p.set_defaults(func=cmd_loyalty)
+    _accept_config_after_subcommands(parser)
     return parser
 
 
