@@ -20,15 +20,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from brandbot.core.config import parse_duration
 from brandbot.core.errors import PluginError, RuleError
-from brandbot.core.matching import MatchSpec, compile_match
 from brandbot.core.events import Event, Kind
-
+from brandbot.core.matching import MatchSpec, compile_match
 
 #: A handler takes the runtime's Context (``brandbot.Context``); typed loosely here so the
 #: core does not depend on the runtime that implements it.
@@ -104,8 +104,13 @@ def _kinds(kinds: Iterable[str | Kind]) -> frozenset[Kind]:
     return parsed or frozenset(Kind) - {Kind.MILESTONE}
 
 
+#: A plugin's settings model; ``Plugin("x", config=XSettings)`` is a ``Plugin[XSettings]``
+#: and its handlers take ``Context[XSettings]``, so ``ctx.config`` is typed.
+Settings = TypeVar("Settings", bound=BaseModel, default=BaseModel)
+
+
 @dataclass
-class Plugin:
+class Plugin(Generic[Settings]):
     """A named bundle of handlers, with an optional pydantic config model.
 
     ``config`` is validated from the plugin's section of brandbot.yaml at start-up;
@@ -113,7 +118,7 @@ class Plugin:
     """
 
     name: str
-    config: type[BaseModel] = NoConfig
+    config: type[Settings] = NoConfig  # type: ignore[assignment]  # the default model takes no settings
     description: str = ""
     handlers: list[HandlerSpec] = field(default_factory=list)
     periodic: list[PeriodicSpec] = field(default_factory=list)

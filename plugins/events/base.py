@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from brandbot import Context, Event, JobContext, Kind, Plugin
 
@@ -93,7 +94,7 @@ class Commands:
     runs the same function without looking into the framework's handler records.
     """
 
-    def __init__(self, owner: Plugin) -> None:
+    def __init__(self, owner: Plugin[Any]) -> None:
         self._plugin = owner
         self._by_name: dict[str, TypedCommand] = {}
 
