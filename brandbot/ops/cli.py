@@ -55,13 +55,28 @@ def tune_runtime() -> None:
 
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents as 0700 (owner only), whatever the umask.
+
+    ``mkdir -p`` would give the parents the umask's mode (often world-readable); folders
+    that already exist keep theirs.
+    """
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700, exist_ok=True)
+        new.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from brandbot.runtime.bot import Bot
 
     config = _load(args)
     redactor = _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format, config)
     if config.storage_path != ":memory:":
-        Path(config.storage_path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(Path(config.storage_path).parent)
 
     tune_runtime()
 

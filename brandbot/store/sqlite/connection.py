@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -30,6 +33,8 @@ from brandbot.store.sqlite.writer import _MIN_FILTER_CAPACITY, WriteBehind
 
 R = TypeVar("R")
 
+logger = logging.getLogger("brandbot.store.sqlite")
+
 
 _CONNECTION_PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -43,6 +48,29 @@ _CONNECTION_PRAGMAS = (
 )
 #: SQLite page cache of the event-loop connection, in KiB (the OS caches the rest).
 _PAGE_CACHE_KIB = 4096
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (0600, whatever the umask).
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions, so they
+    are private too. An existing file keeps its mode (the operator may have chosen it),
+    but one that other users can read is reported with the command that fixes it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                logger.warning(
+                    "database %s is readable by other users (mode %s); run: chmod 600 %s",
+                    path, oct(mode), path,
+                )
+        return
+    except OSError:
+        return  # not creatable here: SQLite's own error says why
+    os.close(fd)
 
 
 class SqliteBase(WriteBehind):
@@ -77,6 +105,7 @@ class SqliteBase(WriteBehind):
                 raise StoreError(
                     f"cannot open database {self._path}: folder {parent} does not exist"
                 )
+            _create_private(Path(self._path).expanduser())
         try:
             conn = await aiosqlite.connect(self._path, isolation_level=None)
         except sqlite3.Error as exc:
