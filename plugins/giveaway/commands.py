@@ -12,7 +12,7 @@ from brandbot import draw as seeded
 from brandbot import normalize
 
 from .draw import close_giveaway
-from .export import export_data, write_export
+from .export import export_data, shown_name, write_export
 from .opening import open_giveaway
 from .options import USAGE
 from .posting import admin_says, in_staff_room, stamp, when_text
@@ -166,5 +166,10 @@ async def export_command(ctx: Ctx, arg: str | None) -> None:
         f"{', '.join(giveaway.drawn) or 'none'}"
         + (f"; forfeited {', '.join(giveaway.forfeited)}" if giveaway.forfeited else "")
         + f". Self-check: {'ok' if check.ok else '; '.join(check.reasons)}."
-        + (f" File: {path} (check it with: brandbot giveaway verify {path})" if path else ""),
+        + (
+            f" File: {shown_name(ctx, path)} in the bot's state folder (check it there with: "
+            f"brandbot giveaway verify {shown_name(ctx, path)})"
+            if path
+            else ""
+        ),
     )

@@ -27,6 +27,17 @@ def export_path(ctx: JobCtx, giveaway_id: int) -> Path | None:
     return ctx.files.state_dir / folder / f"giveaway-{giveaway_id}.json"
 
 
+def shown_name(ctx: JobCtx, path: Path) -> str:
+    """The record's name for a message: its place in the state folder ("giveaways/giveaway-3.json").
+
+    Answers to ``/giveaway export`` may be public; the server's folders are nobody's business.
+    """
+    try:
+        return path.relative_to(ctx.files.state_dir).as_posix()
+    except ValueError:
+        return path.name
+
+
 async def export_data(ctx: JobCtx, giveaway: Giveaway) -> dict[str, Any]:
     return seeded.make_export(
         giveaway=giveaway.id,
