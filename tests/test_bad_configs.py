@@ -50,6 +50,7 @@ CASES = [
     Case("missing_rules_file", "brandbot.yaml", 7, "rules file 'campaigns.yaml' not found"),
     Case("network_setting_typo", "brandbot.yaml", 6, "did you mean 'default_author'"),
     Case("feed_missing_input", "brandbot.yaml", 5, "input file"),
+    Case("admin_handle", "brandbot.yaml", 7, "'@maya_staff' is not a telegram user id"),
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,10 +109,14 @@ class TopConfig(_Strict):
             raise ValueError("brand needs a 'name' (used in replies as {{ brand.name }})")
         return v
 
-    @field_validator("admins")
+    @field_validator("admins", mode="before")
     @classmethod
-    def _admin_ids_are_text(cls, v: dict[str, list[Any]]) -> dict[str, list[str]]:
-        return {net: [str(i) for i in ids] for net, ids in v.items()}
+    def _admin_ids_are_text(cls, v: Any) -> Any:
+        """Ids may be written as YAML numbers (``telegram: [123456789]``); they are compared as text."""
+        if not isinstance(v, dict):
+            return v
+        return {net: [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
+                if isinstance(ids, list) else ids for net, ids in v.items()}
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,13 @@ class BotConfig:
         return dict(self.top.brand)
 
     def is_admin(self, network: str, user_id: str, handle: str = "") -> bool:
-        ids = self.top.admins.get(network, [])
-        return user_id in ids or (bool(handle) and handle in ids)
+        """Whether the account is listed under ``admins:``, by its user id only.
+
+        ``handle`` is ignored (callers may still pass it): handles are chosen by people,
+        released and re-claimed, and on Discord and X may be all digits, so a handle
+        equal to an admin's id must not make anyone an admin.
+        """
+        return user_id in self.top.admins.get(network, ())
 
     def where(self, *loc: str | int) -> str:
         return self.doc.where(loc)
@@ -178,6 +187,54 @@ class BotConfig:
 
         walk(self.doc.data)
         return sorted(found)
+
+
+#: What a user id looks like on the networks where people choose their handles, and how
+#: to find one. ``admins:`` lists ids there; a handle is an error that says what to write.
+ADMIN_ID_FORMATS: Mapping[str, tuple[re.Pattern[str], str]] = {
+    "telegram": (
+        re.compile(r"-?[0-9]{1,16}"),
+        ("the numeric Telegram user id, e.g. \"123456789\": the person gets it by writing to @userinfobot, "
+         "or you find it in the bot's log line 'refused admin command ... from telegram:<id>' after "
+         "they sent the bot an admin command"),
+    ),
+    "discord": (
+        re.compile(r"[0-9]{17,20}"),
+        ("the Discord user id (17 to 20 digits), e.g. \"123456789012345678\": in Discord, turn on "
+         "Settings > Advanced > Developer Mode, then right-click the person > Copy User ID"),
+    ),
+    "x": (
+        re.compile(r"[0-9]{1,20}"),
+        ("the numeric user id of the X account, not its @handle, e.g. \"44196397\": the X API's "
+         "GET /2/users/by/username/<handle> returns it as 'id', or you find it in the bot's log line "
+         "'refused admin command ... from x:<id>' after the person sent the bot an admin command"),
+    ),
+}
+
+
+def check_admin_ids(top: TopConfig, enabled: Iterable[str], doc: YamlDoc) -> None:
+    """Admins are stable user ids: a handle under ``admins:`` is an error naming its line.
+
+    Checked for the enabled networks whose ids have a known form (the console and test
+    networks use names as ids); a leading '@' is a handle on every network.
+    """
+    enabled = set(enabled)
+    for network, ids in top.admins.items():
+        form = ADMIN_ID_FORMATS.get(network) if network in enabled else None
+        for i, value in enumerate(ids):
+            if form is not None and not form[0].fullmatch(value):
+                raise ConfigError(
+                    f"admins.{network}[{i}] {value!r} is not a {network} user id. Admins are matched by "
+                    f"their user id only, because handles can be changed, re-claimed by someone else, "
+                    f"or made to look like an id. Write {form[1]}",
+                    doc.where(("admins", network, i)),
+                )
+            if form is None and value.startswith("@"):
+                raise ConfigError(
+                    f"admins.{network}[{i}] {value!r} looks like a handle: admins are matched by user id; "
+                    f"on {network} write the id without '@' ({value[1:]!r} if that is the id)",
+                    doc.where(("admins", network, i)),
+                )
 
 
 def substitute_env(value: Any, env: Mapping[str, str], doc: YamlDoc, loc: tuple[str | int, ...]) -> Any:
@@ -256,6 +313,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> BotCo
     )
     if not networks:
         raise ConfigError("no network is enabled; enable at least one (console needs no token)", doc.where(("networks",)))
+    check_admin_ids(top, (n.name for n in networks), doc)
     plugins = tuple(
         PluginSection(
             name,
@@ -287,6 +345,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> BotCo
 
 
 __all__ = [
+    "ADMIN_ID_FORMATS",
     "BotConfig",
     "HandoffConfig",
     "HttpConfig",
@@ -297,6 +356,7 @@ __all__ = [
     "StaffConfig",
     "StorageConfig",
     "TopConfig",
+    "check_admin_ids",
     "load_config",
     "parse_duration",  # re-exported from brandbot.core.durations, where it now lives
     "substitute_env",

@@ -133,6 +133,8 @@ async def typed_command(ctx: EventsContext) -> None:
     assert typed is not None
     found, inv = typed
     if found.admin and not ctx.is_admin:
+        ctx.log.warning("refused admin command /%s from %s:%s (not an admin)",
+                        found.name, ctx.event.network, ctx.event.author.id)
         ctx.note("refuse", f"/{found.name} is for admins only")
         await ctx.reply("Sorry, /{{ command }} is only for the team.", variables={"command": found.name})
     else:

@@ -41,6 +41,9 @@ async def tour(ctx: EventsContext, inv: Invocation) -> None:
     sub = inv.args[0].lower() if inv.args else ""
     if sub in ("add", "remove"):
         if not ctx.is_admin:
+            ctx.log.warning("refused admin command /tour %s from %s:%s (not an admin)",
+                            sub, ctx.event.network, ctx.event.author.id)
+            ctx.note("refuse", f"/tour {sub} is for admins only")
             await ctx.reply("Sorry, /tour {{ sub }} is only for the team.", variables={"sub": sub})
             return
         await (add_stop(ctx, inv) if sub == "add" else remove_stop(ctx, inv))
