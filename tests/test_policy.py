@@ -63,6 +63,7 @@ def test_plain_summoned_reply_is_allowed() -> None:
     [
         ({"unreachable": True}, Reason.UNREACHABLE, "cannot be reached on x"),
         ({"text_problem": "over 280 characters"}, Reason.TOO_LONG, "over 280 characters"),
+        ({"text_empty": True}, Reason.EMPTY, "the reply is empty"),
         ({"opted_out": True}, Reason.OPTED_OUT, "opted out"),
         ({"handed_off": True}, Reason.HANDED_OFF, "taken over"),
         (
@@ -201,6 +202,7 @@ def test_essential_bypasses_opt_out_quiet_hours_and_budgets() -> None:
     [
         ({"unreachable": True}, Reason.UNREACHABLE),
         ({"text_problem": "over 4096 characters"}, Reason.TOO_LONG),
+        ({"text_empty": True}, Reason.EMPTY),
     ],
 )
 def test_essential_does_not_bypass_unreachable_or_too_long(

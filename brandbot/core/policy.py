@@ -9,7 +9,8 @@ testable in isolation and every refusal explainable in the history.
 Order of checks (the first that applies decides):
 
 1. the person is unreachable on this network (blocked us, left)  -> REFUSE UNREACHABLE
-2. the text can never be sent here (``Network.check_text``)       -> REFUSE TOO_LONG
+2. the text is empty (a template rendered to nothing)              -> REFUSE EMPTY
+   the text can never be sent here (``Network.check_text``)       -> REFUSE TOO_LONG
 3. the person opted out (unless ``essential``)                     -> REFUSE OPTED_OUT
 4. a human took over the conversation                              -> REFUSE HANDED_OFF
 5. the network requires summons and the person did not summon us  -> REFUSE NOT_SUMMONED
@@ -57,6 +58,7 @@ class Reason(enum.StrEnum):
     COST_BUDGET = "cost_budget"
     UNSOLICITED_DM = "unsolicited_dm"
     TOO_LONG = "too_long"
+    EMPTY = "empty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,7 @@ class SendRequest:
     cost_spent_today: float = 0.0
     sent_last_hour: int = 0
     text_problem: str | None = None
+    text_empty: bool = False
     essential: bool = False
 
     @property
@@ -281,6 +284,11 @@ class Policy:
             return _refuse(
                 Reason.UNREACHABLE,
                 f"the person cannot be reached on {req.network} (blocked the bot or left)",
+            )
+        if req.text_empty:
+            return _refuse(
+                Reason.EMPTY,
+                "the reply is empty (its template rendered to nothing); nothing was sent",
             )
         if req.text_problem:
             return _refuse(Reason.TOO_LONG, req.text_problem)

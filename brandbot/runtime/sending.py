@@ -193,6 +193,7 @@ class Sending:
             cost_spent_today=self.costs.today(now),
             sent_last_hour=len(self._recent_sends),
             text_problem=network.check_text(reply.text),
+            text_empty=not reply.text.strip(),
             essential=essential,
         )
 
