@@ -197,6 +197,22 @@ def test_essential_bypasses_opt_out_quiet_hours_and_budgets() -> None:
     assert decide(dataclasses.replace(req, essential=True), **config).allowed
 
 
+def test_an_essential_reply_is_not_held_back_by_a_handoff() -> None:
+    """"stop" and /forgetme are confirmed while the team has the conversation."""
+    handed = request(handed_off=True, opted_out=True)
+    assert decide(handed).reason is Reason.OPTED_OUT
+    assert decide(dataclasses.replace(handed, opted_out=False)).reason is Reason.HANDED_OFF
+    assert decide(dataclasses.replace(handed, essential=True)).allowed
+
+
+def test_an_essential_proactive_message_still_waits_for_the_end_of_a_handoff() -> None:
+    proactive = request(
+        handed_off=True, essential=True, event_kind=None, addressed=False,
+        requires_summons=False,
+    )
+    assert decide(proactive).reason is Reason.HANDED_OFF
+
+
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
@@ -387,7 +403,8 @@ def test_allow_implies_no_refusing_fact_holds(req: SendRequest) -> None:
     if decision.allowed:
         assert not req.unreachable and req.text_problem is None
         assert req.essential or not req.opted_out
-        assert not req.handed_off and not req.once_key_used
+        assert not req.once_key_used
+        assert not req.handed_off or (req.essential and req.event_kind is not None)
         assert not req.private or req.person_wrote_first
         if req.requires_summons:
             assert req.addressed if req.event_kind is not None else req.private

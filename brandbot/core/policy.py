@@ -12,7 +12,8 @@ Order of checks (the first that applies decides):
 2. the text is empty (a template rendered to nothing)              -> REFUSE EMPTY
    the text can never be sent here (``Network.check_text``)       -> REFUSE TOO_LONG
 3. the person opted out (unless ``essential``)                     -> REFUSE OPTED_OUT
-4. a human took over the conversation                              -> REFUSE HANDED_OFF
+4. a human took over the conversation (unless an ``essential``
+   reply to the person's own request: "stop", /forgetme)          -> REFUSE HANDED_OFF
 5. the network requires summons and the person did not summon us  -> REFUSE NOT_SUMMONED
 6. a private message the person never started                      -> REFUSE UNSOLICITED_DM
 7. the once-per-(rule, person, post) key is already used           -> REFUSE ALREADY_ANSWERED
@@ -221,8 +222,10 @@ class SendRequest:
     ``event_kind`` is None for scheduled/proactive messages with no triggering event.
     ``person_wrote_first`` matters for private messages: the person has written to us
     in that DM before. ``essential`` marks confirmations the person asked for ("You are
-    unsubscribed"): they bypass opted-out, quiet hours and budgets, but not
-    unreachable, too-long, hand-off, summons or once-only rules.
+    unsubscribed"): they bypass opted-out, quiet hours and budgets, and, when they answer
+    an event (the person's own request), a hand-off; never unreachable, empty, too-long,
+    summons or once-only rules. An essential *proactive* message (no event) still waits
+    for the end of a hand-off: the team is talking there.
     """
 
     network: str
@@ -294,7 +297,7 @@ class Policy:
             return _refuse(Reason.TOO_LONG, req.text_problem)
         if req.opted_out and not req.essential:
             return _refuse(Reason.OPTED_OUT, "the person opted out of automated messages")
-        if req.handed_off:
+        if req.handed_off and not (req.essential and req.event_kind is not None):
             return _refuse(
                 Reason.HANDED_OFF, "a person from the team has taken over this conversation"
             )
