@@ -1,7 +1,10 @@
-"""handoff: "human"/"agent" hands the conversation to the team; /release gives it back.
+"""handoff: "human"/"agent" hands the person to the team; /release gives them back.
 
-While a conversation is handed off, the policy refuses every automated reply there;
-it resumes after a staff member's ``/release`` or the configured timeout.
+In a private chat the whole chat is handed off; in a group only the person who asked
+(the bot keeps answering the others). While handed off, the policy refuses every
+automated reply to them there, except the confirmations they ask for ("stop",
+/forgetme); it resumes after a staff member's ``/release`` or the configured timeout.
+The staff are told once, however often the person asks again meanwhile.
 """
 
 from pydantic import BaseModel, ConfigDict
@@ -33,12 +36,14 @@ async def ask_for_human(ctx: Context[HandoffSettings]) -> None:
     ctx.stop()  # handed off even if the notice was refused: nobody else answers
 
 
-@plugin.command("release", description="Let the bot answer again in a conversation (network:conversation)", admin=True)
+@plugin.command("release", description="Let the bot answer again (network:conversation, or "
+                "network:conversation@follower for one person in a group)", admin=True)
 async def release(ctx: Context) -> None:
     target = ctx.event.args[0] if ctx.event.args else f"{ctx.event.network}:{ctx.event.conversation.id}"
     network, sep, conversation = target.partition(":")
     if not sep:
-        await ctx.reply("Usage: /release network:conversation (for example /release telegram:12345)")
+        await ctx.reply("Usage: /release network:conversation (for example /release telegram:12345), or "
+                        "network:conversation@follower for one person in a group (as /handoffs lists them)")
         return
     released = ctx.staff.release(network, conversation)
     await ctx.reply(
@@ -48,7 +53,7 @@ async def release(ctx: Context) -> None:
     )
 
 
-@plugin.command("handoffs", description="List conversations handed to people", admin=True)
+@plugin.command("handoffs", description="List conversations (and people in groups) handed to the team", admin=True)
 async def list_handoffs(ctx: Context) -> None:
     items = ctx.staff.handoffs()
     lines = "\n".join(f"{net}:{conv} until {until:%Y-%m-%d %H:%M} UTC" for (net, conv), until in items)

@@ -32,7 +32,8 @@ from brandbot.store.base import Store
 
 log = logging.getLogger("brandbot")
 
-HANDOFF_NAMESPACE = "core.handoff"
+HANDOFF_NAMESPACE = "core.handoff"  # network:conversation -> until (a whole conversation)
+PERSON_HANDOFF_NAMESPACE = "core.handoff.person"  # network:follower:conversation -> until (in a group)
 COST_NAMESPACE = "core.cost"
 DM_NAMESPACE = "core.dm"
 OPEN_DMS_REMEMBERED = 10_000  # private conversations known open without asking the store
@@ -51,12 +52,22 @@ class Note:
 
 
 class Handoffs:
-    """Conversations a human has taken over, with the time the bot may speak again."""
+    """Conversations a human has taken over, with the time the bot may speak again.
+
+    In a private chat the whole conversation is handed off. In a group (any conversation
+    that is not private) only the person who asked is: the bot stays quiet for them
+    there and keeps answering everyone else. Staff name a person's handoff
+    ``conversation@follower`` (``/release telegram:-100123@42``).
+    """
 
     def __init__(self) -> None:
-        self._until: dict[tuple[str, str], datetime] = {}
+        self._until: dict[tuple[str, str, int], datetime] = {}  # (network, conversation, follower or 0)
 
-    def active(self, key: tuple[str, str], now: datetime) -> bool:
+    def active(self, key: tuple[str, str], now: datetime, person: int = 0) -> bool:
+        """Whether the conversation, or ``person`` in it, is handed off at ``now``."""
+        return self._live((*key, 0), now) or (person != 0 and self._live((*key, person), now))
+
+    def _live(self, key: tuple[str, str, int], now: datetime) -> bool:
         until = self._until.get(key)
         if until is None:
             return False
@@ -65,14 +76,35 @@ class Handoffs:
             return False
         return True
 
-    def set(self, key: tuple[str, str], until: datetime) -> None:
-        self._until[key] = until
+    def set(self, key: tuple[str, str], until: datetime, person: int = 0) -> None:
+        self._until[(*key, person)] = until
 
-    def clear(self, key: tuple[str, str]) -> bool:
-        return self._until.pop(key, None) is not None
+    def clear(self, key: tuple[str, str], person: int | None = 0) -> list[int]:
+        """End the handoff of ``person`` (0: the conversation) or, with None, of the
+        conversation and everyone in it; returns the people (0: the conversation) released."""
+        found = [p for (net, conv, p) in self._until if (net, conv) == key and (person is None or p == person)]
+        for p in found:
+            del self._until[(*key, p)]
+        return found
+
+    def expired(self, now: datetime) -> list[tuple[str, str, int]]:
+        """Forget the handoffs that have ended; returns their keys (their stored rows go too)."""
+        gone = [key for key, until in self._until.items() if until <= now]
+        for key in gone:
+            del self._until[key]
+        return gone
 
     def items(self) -> list[tuple[tuple[str, str], datetime]]:
-        return sorted(self._until.items(), key=lambda kv: kv[1])
+        """((network, conversation or conversation@follower), until), soonest first."""
+        return sorted((((net, f"{conv}@{p}" if p else conv), until) for (net, conv, p), until in self._until.items()),
+                      key=lambda kv: kv[1])
+
+
+def _handoff_row(network: str, conversation: str, person: int) -> tuple[str, str]:
+    """Where a handoff is stored: (namespace, key)."""
+    if person:
+        return PERSON_HANDOFF_NAMESPACE, f"{network}:{person}:{conversation}"
+    return HANDOFF_NAMESPACE, f"{network}:{conversation}"
 
 
 class CostMeter:
@@ -121,6 +153,10 @@ class Sending:
         for key, until in await self._store.kv_items(HANDOFF_NAMESPACE):
             network, _, conv = key.partition(":")
             self.handoffs.set((network, conv), datetime.fromisoformat(until))
+        for key, until in await self._store.kv_items(PERSON_HANDOFF_NAMESPACE):
+            network, _, rest = key.partition(":")
+            person, _, conv = rest.partition(":")
+            self.handoffs.set((network, conv), datetime.fromisoformat(until), int(person))
         for day, amount in await self._store.kv_items(COST_NAMESPACE):
             self.costs.load(day, float(amount))
 
@@ -187,7 +223,8 @@ class Sending:
             opted_out=bool(follower and follower.opted_out),
             unreachable=bool(follower and reply.network in follower.unreachable),
             once_key_used=once_used,
-            handed_off=self.handoffs.active(reply.conversation.key, now),
+            handed_off=self.handoffs.active(reply.conversation.key, now,
+                                            0 if private or follower is None else follower.id),
             now=now,
             cost=network.cost_of(reply.text),
             cost_spent_today=self.costs.today(now),
@@ -255,21 +292,56 @@ class Sending:
     # -- handoffs ----------------------------------------------------------------------
     async def handoff(self, conversation: Conversation, reason: str, *, follower: FollowerRecord | None = None,
                       effects: Effects | None = None) -> None:
+        """Hand a private chat, or in a group the person who asked, to the staff.
+
+        The staff are told once: asking again while handed off only moves the time the
+        bot speaks again.
+        """
         now = self._clock.now()
         until = now + timedelta(seconds=self._config().top.handoff.timeout)
-        self.handoffs.set(conversation.key, until)
-        self._store.kv_set(HANDOFF_NAMESPACE, f"{conversation.network}:{conversation.id}", until.isoformat())
+        person = 0 if conversation.private or follower is None else follower.id
+        already = self.handoffs.active(conversation.key, now, person)
+        self._forget_expired(now, effects)
+        self.handoffs.set(conversation.key, until, person)
+        namespace, key = _handoff_row(conversation.network, conversation.id, person)
+        self._write(effects, namespace, key, until.isoformat(), follower.id if follower else 0)
+        if already:
+            log.info("handoff on %s asked again while handed off; the staff already know", conversation.network)
+            return
         who = f"{follower.name} (follower {follower.id})" if follower else "someone"
+        where = conversation.title or conversation.id
+        target = f"{conversation.network}:{conversation.id}" + (f"@{person}" if person else "")
+        scope = f"The bot stays quiet for them in {where}" if person else "The bot stays quiet there"
         await self.notify_staff(
-            f"Handoff: {who} on {conversation.network} in {conversation.title or conversation.id} needs a person "
-            f"({reason}). The bot stays quiet there until /release {conversation.network}:{conversation.id} "
-            f"or {until:%Y-%m-%d %H:%M} UTC.",
+            f"Handoff: {who} on {conversation.network} in {where} needs a person ({reason}). "
+            f"{scope} until /release {target} or {until:%Y-%m-%d %H:%M} UTC.",
             source="core:handoff", effects=effects,
         )
 
-    def release(self, network: str, conversation_id: str) -> bool:
-        self._store.kv_delete(HANDOFF_NAMESPACE, f"{network}:{conversation_id}")
-        return self.handoffs.clear((network, conversation_id))
+    def release(self, network: str, target: str) -> bool:
+        """End a handoff: ``conversation`` (and everyone handed off in it) or ``conversation@follower``."""
+        released = self.handoffs.clear((network, target), None)
+        conversation = target
+        if not released:
+            conversation, sep, who = target.rpartition("@")
+            if sep and who.isdigit():
+                released = self.handoffs.clear((network, conversation), int(who))
+        for person in released:
+            self._store.kv_delete(*_handoff_row(network, conversation, person))
+        return bool(released)
+
+    def _forget_expired(self, now: datetime, effects: Effects | None) -> None:
+        for network, conversation, person in self.handoffs.expired(now):
+            self._write(effects, *_handoff_row(network, conversation, person), None, 0)
+
+    def _write(self, effects: Effects | None, namespace: str, key: str, value: str | None, follower_id: int) -> None:
+        """A core datum, committed with the unit of work when there is one."""
+        if effects is not None:
+            effects.data.append(DataWrite(namespace, key, value, follower_id))
+        elif value is None:
+            self._store.kv_delete(namespace, key)
+        else:
+            self._store.kv_set(namespace, key, value, follower_id)
 
     # -- after a send ------------------------------------------------------------------
     def on_sent(self, entry: OutboxEntry) -> None:
@@ -296,4 +368,4 @@ class Sending:
         return None
 
 
-__all__ = ["COST_NAMESPACE", "DM_NAMESPACE", "HANDOFF_NAMESPACE", "CostMeter", "Handoffs", "Note", "Sending"]
+__all__ = ["COST_NAMESPACE", "DM_NAMESPACE", "HANDOFF_NAMESPACE", "PERSON_HANDOFF_NAMESPACE", "CostMeter", "Handoffs", "Note", "Sending"]
