@@ -126,12 +126,17 @@ class Scheduler:
     async def maintain(self) -> tuple[int, int]:
         """Forget what the retention settings say to forget: old message text, old event ids.
 
-        Returns (texts blanked, processed ids pruned). Counts and history rows stay.
+        Text retention covers every stored copy of a person's words: the history's and
+        the outbox's (replies quote people; a pending reply keeps its text until sent).
+        Returns (texts blanked, processed ids pruned). Counts, history and outbox rows stay.
         """
         storage = self._config().top.storage
         now = self._clock.now()
-        blanked = await self._store.prune_text(now - timedelta(days=storage.text_retention_days))
+        text_cutoff = now - timedelta(days=storage.text_retention_days)
+        in_history = await self._store.prune_text(text_cutoff)
+        in_outbox = await self._store.prune_outbox_text(text_cutoff)
         pruned = await self._store.prune_processed(now - timedelta(days=storage.processed_retention_days))
-        if blanked or pruned:
-            log.info("maintenance: blanked the text of %d old interactions, pruned %d old event ids", blanked, pruned)
-        return blanked, pruned
+        if in_history or in_outbox or pruned:
+            log.info("maintenance: blanked the text of %d old interactions and %d old replies, pruned %d old "
+                     "event ids", in_history, in_outbox, pruned)
+        return in_history + in_outbox, pruned

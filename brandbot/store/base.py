@@ -141,6 +141,10 @@ class OutboxRows(Protocol):
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per status, for health and metrics."""
 
+    async def prune_outbox_text(self, older_than: datetime) -> int:
+        """Blank the text of rows no longer pending (sent, failed, refused) created before
+        ``older_than``; returns rows changed. Text retention covers replies: they quote people."""
+
 
 class Cursors(Protocol):
     """Where each network's feed was read up to, so a restart resumes instead of replaying."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
+
+import aiosqlite
 
 from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.store.sqlite.connection import SqliteBase
-from brandbot.store.sqlite.rows import _OUTBOX_COLUMNS, _outbox_from, _outbox_row
+from brandbot.store.sqlite.rows import _OUTBOX_COLUMNS, _outbox_from, _outbox_row, _ts
 
 
 class OutboxMixin(SqliteBase):
@@ -81,3 +84,19 @@ class OutboxMixin(SqliteBase):
         counts = {status.value: 0 for status in OutboxStatus}
         counts.update(dict(rows))
         return counts
+
+    async def prune_outbox_text(self, older_than: datetime) -> int:
+        """Blank the text of sent, failed and refused rows created before ``older_than``
+        (replies quote people); pending rows keep theirs until they are sent. Returns
+        rows changed."""
+        cutoff = _ts(older_than)
+
+        async def work(conn: aiosqlite.Connection) -> int:
+            cursor = await conn.execute(
+                "UPDATE outbox SET text = '' WHERE created < ? AND status != ? AND text != ''",
+                (cutoff, OutboxStatus.PENDING.value),
+            )
+            return cursor.rowcount
+
+        async with self._lock:
+            return await self._transaction(work, erase=True)
