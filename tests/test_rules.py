@@ -932,7 +932,7 @@ PREFILTER_PATTERNS = [
     "ab|cd",
     "(?i)ID",
     "x{2,}",
-    r"a(?=b)",
+    r"a(?:b)",
     "(abc)?d",
     "Tou?r",
     "DON'T",

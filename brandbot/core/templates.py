@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -26,7 +28,8 @@ from typing import Any, Protocol
 import jinja2
 from jinja2 import StrictUndefined, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from brandbot.core.errors import TemplateError
 from brandbot.core.events import Conversation, Event, Kind, Person
@@ -39,6 +42,12 @@ MAX_REPEAT = 10_000
 COMPILE_CACHE_SIZE = 1024
 #: Largest exponent a template may use with '**'.
 MAX_EXPONENT = 100
+#: Loop iterations and calls (macros, methods, functions) one rendering may make: plenty
+#: for a reply, and a nested ``range(100000)`` loop or an endless recursion stops at once.
+MAX_STEPS = 10_000
+#: Longest text one rendering may produce, or build on the way ('~', '+', '%', format,
+#: center...): far above any network's message length, far below what hurts memory.
+MAX_OUTPUT = 100_000
 
 _WHERE_LINE = re.compile(r"^(.*):(\d+)$")
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined")
@@ -216,10 +225,155 @@ def plural(count: Any, singular: str, plural_form: str | None = None) -> str:
     return singular if count == 1 else (plural_form if plural_form is not None else singular + "s")
 
 
-class _BrandSandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus limits on '*' and '**' so a template cannot exhaust memory."""
+class TemplateLimitError(SecurityError):
+    """A rendering went past :data:`MAX_STEPS` or :data:`MAX_OUTPUT`."""
 
-    intercepted_binops = frozenset({"*", "**"})
+
+#: The steps left to the rendering in progress (set by ``_BoundedTemplate.render``).
+_steps_left: ContextVar[list[int] | None] = ContextVar("brandbot_template_steps", default=None)
+
+_TOO_MANY_STEPS = (
+    f"the template ran more than {MAX_STEPS} loop iterations and calls "
+    "(a loop or a recursion that is too long, or endless)"
+)
+#: Width and precision of a printf-style conversion ("%10s", "%.3f", "%*d").
+_PRINTF_SIZES = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+#: Methods of str whose integer argument is the length of the result.
+_STR_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
+def _step(count: int = 1) -> None:
+    box = _steps_left.get()
+    if box is not None:
+        box[0] -= count
+        if box[0] < 0:
+            raise TemplateLimitError(_TOO_MANY_STEPS)
+
+
+def _too_long(what: str) -> TemplateLimitError:
+    return TemplateLimitError(f"{what} is too long (limit {MAX_OUTPUT} characters)")
+
+
+def _sized(value: Any, what: str) -> Any:
+    """``value``, unless it is a text or sequence longer than :data:`MAX_OUTPUT`."""
+    if isinstance(value, str | list | tuple) and len(value) > MAX_OUTPUT:
+        raise _too_long(what)
+    return value
+
+
+def _check_width(value: Any, what: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_OUTPUT:
+        raise TemplateLimitError(f"{what} {value} is too large (limit {MAX_OUTPUT})")
+
+
+def _check_printf(template: Any, args: Any) -> None:
+    """Refuse a '%' format whose widths would build a huge text."""
+    if not isinstance(template, str):
+        return
+    for match in _PRINTF_SIZES.finditer(template):
+        for size in match.groups():
+            if size == "*":
+                items = args if isinstance(args, tuple) else (args,)
+                for item in items:
+                    _check_width(item, "a '%*' width")
+            elif size is not None:
+                _check_width(int(size), "the format width")
+
+
+def _check_format_spec(template: str) -> None:
+    """Refuse a ``str.format`` template whose widths would build a huge text."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return  # str.format reports it
+    for _text, _name, spec, _conversion in fields:
+        if not spec:
+            continue
+        if "{" in spec:
+            raise TemplateLimitError("a format width taken from an argument ('{:{}}') is not allowed")
+        for number in re.findall(r"\d+", spec):
+            _check_width(int(number), "the format width")
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A builtin filter that refuses the arguments that would build a huge result."""
+
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if name == "format":
+            _check_printf(value, kwargs or args)
+        elif name == "replace" and len(args) >= 2:
+            growth = str(value).count(str(args[0])) * len(str(args[1]))
+            _check_width(len(str(value)) + growth, "the replaced text's length")
+        else:  # center(width), indent(width), batch(size, fill), slice(count, fill)
+            for arg in (*args[:1], *kwargs.values()):
+                _check_width(arg, f"{name}'s size")
+        return _sized(func(value, *args, **kwargs), f"the {name} filter's result")
+
+    bounded.__name__ = getattr(func, "__name__", name)
+    return bounded
+
+
+def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    for value in (n, min, max):
+        _check_width(value * 10, "lipsum's size")
+    return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
+class _Bounds(NodeTransformer):
+    """Make each loop pay one step per item and check each '~' concatenation's length.
+
+    Loops iterate through ``environment.bounded_iter``; a recursive loop's body also calls
+    ``environment.loop_step`` (its ``loop(...)`` calls start new iterations); '~' results
+    pass ``environment.bounded_text``. All are calls, counted by ``_BrandSandbox.call``.
+    """
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _env_call("bounded_iter", [node.iter], node.lineno)
+        if node.recursive:
+            step = nodes.ExprStmt(_env_call("loop_step", [], node.lineno), lineno=node.lineno)
+            node.body = [step, *node.body]
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _env_call("bounded_text", [node], node.lineno)
+
+
+def _env_call(name: str, args: list[Any], lineno: int) -> nodes.Call:
+    return nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None, lineno=lineno)
+
+
+class _BoundedTemplate(jinja2.Template):
+    """A Jinja template whose each rendering gets :data:`MAX_STEPS` steps."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        token = _steps_left.set([MAX_STEPS])
+        try:
+            return super().render(*args, **kwargs)
+        finally:
+            _steps_left.reset(token)
+
+
+class _BrandSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox (lists and dicts read-only), with limits so that a template can
+    neither run for ever nor exhaust memory: '*' and '**' sizes, steps (loop iterations
+    and calls, :data:`MAX_STEPS`) and the length of every text built (:data:`MAX_OUTPUT`).
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    template_class = _BoundedTemplate
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(finalize=self._finalize_output, **options)
+        for name in ("center", "indent", "format", "replace", "batch", "slice"):
+            self.filters[name] = _bounded_filter(name, self.filters[name])
+        self.globals["lipsum"] = _bounded_lipsum
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        _Bounds().visit(tree)
+        return tree
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
@@ -233,7 +387,60 @@ class _BrandSandbox(SandboxedEnvironment):
                     raise SecurityError(
                         f"repeating a value {times} times is too large (limit {MAX_REPEAT} items)"
                     )
-        return super().call_binop(context, operator, left, right)
+        if operator == "%":
+            _check_printf(left, right)
+        return _sized(super().call_binop(context, operator, left, right), "the text built")
+
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        _step()
+        owner = getattr(obj, "__self__", None)
+        if isinstance(owner, str):
+            method = getattr(obj, "__name__", "")
+            if method in _STR_WIDTH_METHODS:
+                for arg in (*args, *kwargs.values()):
+                    _check_width(arg, f"{method}'s size")
+            elif method == "replace" and len(args) >= 2:
+                growth = owner.count(str(args[0])) * len(str(args[1]))
+                _check_width(len(owner) + growth, "the replaced text's length")
+        return _sized(super().call(context, obj, *args, **kwargs), "the text built")
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        _check_format_spec(value.__self__)
+        return formatter
+
+    def concat(self, chunks: Iterable[str]) -> str:
+        """Join a rendering's output, stopping as soon as it is too long."""
+        out: list[str] = []
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise _too_long("the rendered text")
+            out.append(chunk)
+        return "".join(out)
+
+    def bounded_iter(self, iterable: Any) -> Iterator[Any]:
+        """What a template loop iterates: one step per item."""
+        for item in iterable:
+            _step()
+            yield item
+
+    def loop_step(self) -> str:
+        """Called once per item of a recursive loop (the call is the step)."""
+        return ""
+
+    def bounded_text(self, text: Any) -> Any:
+        return _sized(text, "the text built")
+
+    @staticmethod
+    def _finalize_output(value: Any) -> Any:
+        """Each ``{{ ... }}`` output: a macro's or a filter's text too must stay bounded."""
+        if isinstance(value, str) and len(value) > MAX_OUTPUT:
+            raise _too_long("an output")
+        return value
 
 
 # -- templates -----------------------------------------------------------------------------
@@ -535,6 +742,12 @@ class TemplateEngine:
             return template.compiled.render(context)
         except jinja2.UndefinedError as exc:
             raise TemplateError(self._undefined_message(str(exc), context), where) from None
+        except TemplateLimitError as exc:
+            raise TemplateError(f"template stopped: {exc}", where) from None
+        except RecursionError:
+            raise TemplateError(
+                "template stopped: a macro or recursive loop calls itself too deeply", where
+            ) from None
         except SecurityError as exc:
             raise TemplateError(f"template tried something unsafe: {exc}", where) from None
         except jinja2.TemplateError as exc:

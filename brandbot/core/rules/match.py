@@ -6,9 +6,9 @@ tokens once so that every rule reads the same view.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from brandbot.core.rules.regex import RuleRegex
 from brandbot.core.textnorm import clean, normalize, strip_prefix, words
 
 
@@ -101,7 +101,7 @@ class MatchSpec:
     any: tuple[Term, ...] = ()
     all: tuple[Term, ...] = ()
     phrase: Term | None = None
-    regex: re.Pattern[str] | None = None
+    regex: RuleRegex | None = None  # RE2: linear in the text
     not_: tuple[Term, ...] = ()
     case_sensitive: bool = False
 

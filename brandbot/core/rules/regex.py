@@ -1,5 +1,11 @@
 """Rule regexes: compiled for the text form they search, and the literals they require.
 
+Rule regexes run on RE2 (``google-re2``), whose matching time grows linearly with the
+text: a pattern like ``(a+)+$`` cannot freeze the process on a crafted message, as it
+can with Python's backtracking ``re``. RE2 cannot run backreferences, lookahead and
+lookbehind, atomic groups, possessive quantifiers or conditional groups; such a pattern
+is refused when the rules are loaded, naming what it used (docs/rules.md lists them).
+
 A regex is searched in normalized text, so its non-ASCII characters are folded the same
 way. ``required_literals`` reads the parsed pattern to find text that every match must
 contain, which lets the index skip a regex whose literals are absent.
@@ -8,7 +14,10 @@ contain, which lets the index skip a regex whose literals are absent.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
+
+import re2
 
 from brandbot.core.textnorm import normalize
 
@@ -17,6 +26,9 @@ try:  # the regex parser is private; without it every regex is simply always tes
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - other Python versions
     _sre = _sre_parse = None
+
+#: Where the community manager reads which regex syntax rules support.
+_DOCS = 'see "Regular expressions" in docs/rules.md'
 
 
 def _fold_char(ch: str) -> str:
@@ -43,23 +55,122 @@ def _fold_pattern(pattern: str) -> str:
     return "".join(out)
 
 
-def compile_regex(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    """Compile a rule regex for the text form it searches; errors say what and where."""
+class RuleRegex:
+    """A compiled rule regex: RE2 does the matching, in time linear in the text.
+
+    ``pattern`` is the source that was compiled (folded unless case-sensitive) and
+    ``flags`` is ``re.IGNORECASE`` or 0, as for an ``re.Pattern``: the literal prefilter
+    reads them. ``search(text)`` returns a match object or None.
+    """
+
+    __slots__ = ("flags", "pattern", "search", "written")
+
+    def __init__(self, written: str, pattern: str, flags: int, compiled: Any) -> None:
+        self.written = written
+        self.pattern = pattern
+        self.flags = flags
+        self.search = compiled.search
+
+    def __repr__(self) -> str:
+        return f"RuleRegex({self.written!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, RuleRegex)
+            and (self.pattern, self.flags) == (other.pattern, other.flags)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self.flags))
+
+
+def compile_regex(pattern: str, case_sensitive: bool) -> RuleRegex:
+    """Compile a rule regex for the text form it searches; errors say what and where.
+
+    A pattern Python's ``re`` cannot read is reported with Python's message and the
+    position; one that only RE2 cannot run names the construct it used.
+    """
     source = pattern if case_sensitive else _fold_pattern(pattern)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print each refused pattern on stderr
+    options.case_sensitive = case_sensitive
+    try:
+        compiled = re2.compile(source, options)
+    except re2.error as exc:
+        raise ValueError(_refusal(pattern, source, case_sensitive, exc)) from None
+    return RuleRegex(pattern, source, 0 if case_sensitive else re.IGNORECASE, compiled)
+
+
+def _refusal(pattern: str, source: str, case_sensitive: bool, exc: re2.error) -> str:
+    """Why RE2 refused ``source``: Python's syntax error, else the unsupported construct."""
     flags = 0 if case_sensitive else re.IGNORECASE
     try:
-        return re.compile(source, flags)
-    except re.error as exc:
-        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = _sre_parse.parse(source, flags) if _sre_parse is not None else None
+            re.compile(source, flags)
+    except re.error as error:
+        where = f" at position {error.pos}" if error.pos is not None else ""
         pointer = (
-            f"\n    {pattern}\n    {' ' * exc.pos}^"
-            if exc.pos is not None and source == pattern
+            f"\n    {pattern}\n    {' ' * error.pos}^"
+            if error.pos is not None and source == pattern
             else ""
         )
-        raise ValueError(f"invalid regex {pattern!r}: {exc.msg}{where}{pointer}") from None
+        return f"invalid regex {pattern!r}: {error.msg}{where}{pointer}"
+    construct = _unsupported(list(parsed)) if parsed is not None else None
+    detail = exc.args[0] if exc.args else exc
+    reason = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+    construct = construct or _RE2_HINTS.get(reason.split(": ", 1)[-1])
+    if construct is None:
+        return f"regex {pattern!r} cannot run on RE2, the linear-time engine of rule regexes: {reason} ({_DOCS})"
+    return (
+        f"regex {pattern!r} uses {construct}, which rule regexes do not support "
+        f"(they run on RE2, a linear-time engine; {_DOCS})"
+    )
 
 
-def required_literal(regex: re.Pattern[str], folded: bool) -> str | None:
+#: RE2's complaint about a piece of Python syntax -> what to write instead.
+_RE2_HINTS = {
+    "\\Z": "\\Z (write \\z for the end of the text)",
+    "(?#": "a (?#...) comment",
+    "(?x": "the verbose flag (?x)",
+    "(?a": "the ASCII flag (?a) (RE2's \\w, \\d, \\s and \\b are ASCII already)",
+    "(?u": "the (?u) flag",
+    "(?L": "the (?L) flag",
+}
+
+
+def _unsupported(items: list[tuple[Any, Any]]) -> str | None:
+    """The first construct of a parsed pattern that RE2 cannot run, described; else None."""
+    for op, av in items:
+        if op is _sre.GROUPREF:
+            return "a backreference (\\1 or (?P=name))"
+        if op is _sre.GROUPREF_EXISTS:
+            return "a conditional group (?(1)...|...)"
+        if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            direction, sub = av
+            if direction < 0:
+                return "a lookbehind ((?<=...) or (?<!...))"
+            return "a lookahead ((?=...) or (?!...))"
+        if op is getattr(_sre, "ATOMIC_GROUP", None):
+            return "an atomic group (?>...)"
+        if op is getattr(_sre, "POSSESSIVE_REPEAT", None):
+            return "a possessive quantifier (*+, ++, ?+)"
+        nested: list[Any] = []
+        if op is _sre.SUBPATTERN:
+            nested = [av[3]]
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT):
+            nested = [av[2]]
+        elif op is _sre.BRANCH:
+            nested = list(av[1])
+        for sub in nested:
+            found = _unsupported(list(sub))
+            if found is not None:
+                return found
+    return None
+
+
+def required_literal(regex: RuleRegex, folded: bool) -> str | None:
     """The longest run of characters every match of ``regex`` must contain, if any.
 
     For folded (case-insensitive) patterns the literal is lower-cased ASCII only: the
@@ -73,7 +184,7 @@ def required_literal(regex: re.Pattern[str], folded: bool) -> str | None:
     return best or None
 
 
-def required_literals(regex: re.Pattern[str], folded: bool) -> tuple[str, ...] | None:
+def required_literals(regex: RuleRegex, folded: bool) -> tuple[str, ...] | None:
     """Literals of which every match of ``regex`` must contain at least one, if any.
 
     Like :func:`required_literal`, but an alternation counts too: every match of
@@ -93,13 +204,20 @@ def _selectivity(factor: tuple[str, ...]) -> tuple[int, int]:
     return min(len(literal) for literal in factor), -len(factor)
 
 
-def _required_factors(regex: re.Pattern[str], folded: bool) -> list[tuple[str, ...]] | None:
-    """Every set of alternatives that each match must contain one of (lower-cased if folded)."""
+def _required_factors(regex: RuleRegex, folded: bool) -> list[tuple[str, ...]] | None:
+    """Every set of alternatives that each match must contain one of (lower-cased if folded).
+
+    The pattern is read with Python's parser, so only when Python reads it the way RE2
+    does: a pattern Python refuses (RE2-only syntax like ``\\pL``) or warns about (``[[:``,
+    a POSIX class to RE2 and a nested set to Python) is simply always tested.
+    """
     if _sre_parse is None:
         return None
     try:
-        parsed = _sre_parse.parse(regex.pattern, regex.flags)
-    except re.error:  # pragma: no cover - the pattern compiled, so it parses
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            parsed = _sre_parse.parse(regex.pattern, regex.flags)
+    except (re.error, Warning):
         return None
     ignore_case = bool(parsed.state.flags & re.IGNORECASE)
     if ignore_case and not folded:
@@ -162,4 +280,4 @@ def _branch_factor(branches: list[Any], ascii_only: bool) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(union))
 
 
-__all__ = ["compile_regex", "required_literal", "required_literals"]
+__all__ = ["RuleRegex", "compile_regex", "required_literal", "required_literals"]
