@@ -189,3 +189,48 @@ def test_brandbot_check_stops_on_an_endless_loop_template(
     code = finishes_within(10, lambda: cli.main(["-c", str(tmp_path / "brandbot.yaml"), "check"]))
     err = capsys.readouterr().err
     assert code == 2 and "rules.yaml:4" in err and "loop" in err, err
+
+
+# -- empty and impossible conditions (item: regex "", any [], unknown tier) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("snippet", "line", "says"),
+    [
+        ("match: {regex: ''}", 3, "empty regex"),
+        ("match:\n    regex: ''", 4, "empty regex"),
+        ("match: {any: []}", 3, "any is empty"),
+        ("match: {all: []}", 3, "all is empty"),
+        ("match: {not: []}", 3, "not is empty"),
+    ],
+)
+def test_empty_match_conditions_are_refused(snippet: str, line: int, says: str) -> None:
+    with pytest.raises(RuleError) as info:
+        load(f"- name: a\n  reply: x\n  {snippet}\n")
+    assert info.value.where == f"rules.yaml:{line}", info.value
+    assert says in str(info.value)
+
+
+def test_an_unknown_tier_is_refused_listing_the_configured_tiers() -> None:
+    text = "- name: a\n  reply: x\n  when:\n    tier: [Gold, Platinum]\n"
+    with pytest.raises(RuleError) as info:
+        load(text, tiers=["Reader", "Regular", "Silver", "Gold"])
+    assert info.value.where == "rules.yaml:4"
+    assert "'Platinum'" in str(info.value)
+    assert "Reader, Regular, Silver, Gold" in str(info.value)
+    assert len(load(text.replace("Platinum", "silver"), tiers=["Silver", "Gold"])) == 1
+
+
+def test_brandbot_check_refuses_an_unknown_tier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "brandbot.yaml").write_text(
+        "brand: {name: Tier Brand}\nstorage: {path: ':memory:'}\n"
+        "networks:\n  console: {prompt: false}\nrules: [rules.yaml]\n"
+    )
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - name: vip\n    reply: hi\n    when: {tier: [Platinum]}\n"
+    )
+    code = cli.main(["-c", str(tmp_path / "brandbot.yaml"), "check"])
+    err = capsys.readouterr().err
+    assert code == 2 and "rules.yaml:4" in err and "Platinum" in err and "Gold" in err, err

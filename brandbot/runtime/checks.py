@@ -56,7 +56,8 @@ def load_rule_book(
     from brandbot.networks.registry import known_networks
 
     book = RuleBook.load(list(config.rule_files), engine, default_timezone=config.top.timezone,
-                         networks=known_networks(config))
+                         networks=known_networks(config),
+                         tiers=[tier.name for tier in config.top.loyalty.tiers])
     check_rules_against_networks(book, networks, engine, config.brand, measure=measure)
     return book
 

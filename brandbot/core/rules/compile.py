@@ -35,14 +35,19 @@ def compile_rules(
     *,
     default_timezone: str = "UTC",
     networks: Sequence[str] | None = None,
+    tiers: Sequence[str] | None = None,
 ) -> list[Rule]:
-    """The rules of ``docs``, in file order; rule names must be unique across them."""
+    """The rules of ``docs``, in file order; rule names must be unique across them.
+
+    ``networks`` and ``tiers`` (the configured names), when given, refuse a rule naming
+    a network or loyalty tier that does not exist.
+    """
     parse_timezone(default_timezone)
     compiled: list[Rule] = []
     first_seen: dict[str, str] = {}
     for doc in docs:
         for loc, item in _rule_items(doc):
-            rule = _compile_rule(doc, loc, item, engine, default_timezone, networks)
+            rule = _compile_rule(doc, loc, item, engine, default_timezone, networks, tiers)
             if rule.name in first_seen:
                 raise RuleError(
                     f"duplicate rule name {rule.name!r}: also defined at {first_seen[rule.name]}; "
@@ -90,6 +95,7 @@ def _compile_rule(
     engine: TemplateEngine,
     default_timezone: str,
     networks: Sequence[str] | None,
+    tiers: Sequence[str] | None = None,
 ) -> Rule:
     where = doc.where(loc)
     if not isinstance(item, dict):
@@ -116,6 +122,18 @@ def _compile_rule(
                 raise RuleError(
                     f"unknown network {name!r} in rule {model.name!r}{hint}",
                     doc.where((*loc, "networks", i)),
+                )
+
+    if tiers is not None:
+        known_tiers = {t.casefold() for t in tiers}
+        for i, tier in enumerate(model.when.tier):
+            if tier.casefold() not in known_tiers:
+                close = difflib.get_close_matches(tier, list(tiers), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise RuleError(
+                    f"unknown tier {tier!r} in rule {model.name!r}{hint} "
+                    f"(configured tiers: {', '.join(tiers) or 'none'})",
+                    doc.where((*loc, "when", "tier", i)),
                 )
 
     match = _compile_match(model.match) if model.match is not None else None

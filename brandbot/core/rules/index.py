@@ -214,17 +214,19 @@ class RuleBook:
         *,
         default_timezone: str = "UTC",
         networks: Sequence[str] | None = None,
+        tiers: Sequence[str] | None = None,
     ) -> RuleBook:
         """Load rule files in order. Raises RuleError/ConfigError with file:line on any problem.
 
-        ``networks`` (the configured network names), when given, is used to reject rules
-        that name a network that does not exist.
+        ``networks`` and ``tiers`` (the configured network and loyalty tier names), when
+        given, are used to reject rules that name a network or tier that does not exist.
         """
         return cls.from_docs(
             [load_yaml(Path(p)) for p in paths],
             engine,
             default_timezone=default_timezone,
             networks=networks,
+            tiers=tiers,
         )
 
     @classmethod
@@ -235,10 +237,11 @@ class RuleBook:
         *,
         default_timezone: str = "UTC",
         networks: Sequence[str] | None = None,
+        tiers: Sequence[str] | None = None,
     ) -> RuleBook:
         """Compile the rules of ``docs`` (see :func:`compile_rules`), highest priority first."""
         compiled = compile_rules(
-            docs, engine, default_timezone=default_timezone, networks=networks
+            docs, engine, default_timezone=default_timezone, networks=networks, tiers=tiers
         )
         order = sorted(range(len(compiled)), key=lambda i: (-compiled[i].priority, i))
         return cls([compiled[i] for i in order])

@@ -90,6 +90,8 @@ def compile_regex(pattern: str, case_sensitive: bool) -> RuleRegex:
     A pattern Python's ``re`` cannot read is reported with Python's message and the
     position; one that only RE2 cannot run names the construct it used.
     """
+    if not pattern:
+        raise ValueError("empty regex: it would match every message; remove regex: or write a pattern")
     source = pattern if case_sensitive else _fold_pattern(pattern)
     options = re2.Options()
     options.log_errors = False  # RE2 would print each refused pattern on stderr

@@ -134,9 +134,12 @@ class MatchModel(_Strict):
     @field_validator("any", "all", "not_")
     @classmethod
     def _nonempty_words(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        key = (info.field_name or "").rstrip("_")
+        if not value:  # given, but empty: a condition that can never (or always) hold
+            raise ValueError(f"{key} is empty; list at least one keyword, or remove {key}:")
         for word in value:
             if not normalize(word):
-                raise ValueError(f"empty keyword {word!r} in {(info.field_name or '').rstrip('_')}")
+                raise ValueError(f"empty keyword {word!r} in {key}")
         return value
 
     @field_validator("phrase")
