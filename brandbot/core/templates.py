@@ -10,7 +10,11 @@ people on the internet. Two rules keep that safe:
   caught by ``TemplateEngine.check`` when the rules are loaded (``brandbot check``)
   rather than when the first follower writes in.
 
-Autoescape is off: networks escape for their own markup when they send.
+Autoescape is off for the template's own text (the brand's markup is meant), but what
+people wrote (their name, handle, words, group titles) is escaped for the markup of the
+network the reply goes to, in :func:`build_context`: on Discord a display name like
+``[Free Nitro](https://evil.test)`` must not become a masked link posted by the brand.
+Telegram and X replies are sent as plain text, where nothing needs escaping.
 """
 
 from __future__ import annotations
@@ -101,6 +105,51 @@ EVENT_FIELDS = tuple(f.name for f in fields(EventView))
 DEFAULT_BRAND: Mapping[str, Any] = {"name": "Our Brand", "url": "https://example.com"}
 
 
+# -- people's text in the network's markup --------------------------------------------------
+
+#: A link as Discord's client finds one; kept whole (a backslash inside a URL breaks it).
+_DISCORD_URL = re.compile(r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]")
+#: Markdown anywhere in a line: emphasis, strike, code, spoilers, masked links' brackets.
+#: A single '_' inside a word ("eve_dc") cannot start or end emphasis and is left alone
+#: (Discord's word boundaries are ASCII, so only ASCII letters and digits count as inside).
+_DISCORD_INLINE = re.compile(r"[\\*~`|\[\]]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+#: Markdown at the start of a line (or of the value): headers, subtext, quotes, lists.
+_DISCORD_LINE_START = re.compile(r"^([ \t]*)([#>-])", re.MULTILINE)
+
+
+def _escape_discord(text: str) -> str:
+    """Discord markdown shown as typed: a backslash before each character that would format."""
+    if not text:
+        return text
+    out: list[str] = []
+    last = 0
+    for link in _DISCORD_URL.finditer(text):
+        out.append(_escape_discord_words(text[last:link.start()]))
+        out.append(link.group())
+        last = link.end()
+    out.append(_escape_discord_words(text[last:]))
+    return "".join(out)
+
+
+def _escape_discord_words(text: str) -> str:
+    text = _DISCORD_INLINE.sub(lambda m: "\\" + m.group(), text)
+    return _DISCORD_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
+
+
+#: Networks whose messages are parsed as markup, and how to show text there as typed.
+#: Telegram (no parse mode), X and the console send plain text.
+MARKUP_ESCAPES: Mapping[str, Callable[[str], str]] = {"discord": _escape_discord}
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def escape_markup(network: str, text: str) -> str:
+    """``text`` as it should be written in a message on ``network`` to show as typed."""
+    return MARKUP_ESCAPES.get(network, _as_is)(text)
+
+
 def build_context(
     *,
     event: Event,
@@ -113,17 +162,19 @@ def build_context(
     """The variables of a reply template for one event; ``extra`` adds plugin variables.
 
     The keys are exactly those of :func:`sample_context` (plus ``extra``), so a template
-    that passes ``check`` finds its variables at run time.
+    that passes ``check`` finds its variables at run time. What people wrote (names,
+    handle, text, arguments, the chat's title) is escaped for the event network's markup.
     """
     author = event.author
+    escape = MARKUP_ESCAPES.get(event.network, _as_is)
     context: dict[str, Any] = {
-        "name": author.display,
-        "handle": author.handle,
+        "name": escape(author.display),
+        "handle": escape(author.handle),
         "network": event.network,
         "brand": dict(brand),
         "follower": FollowerView(
             id=follower.id,
-            name=follower.name,
+            name=escape(follower.name),
             first_seen=follower.first_seen,
             last_seen=follower.last_seen,
             days_known=max(0, (now - follower.first_seen).days),
@@ -141,12 +192,12 @@ def build_context(
         ),
         "event": EventView(
             kind=str(event.kind),
-            text=event.text,
+            text=escape(event.text),
             network=event.network,
-            conversation=event.conversation.title or event.conversation.id,
+            conversation=escape(event.conversation.title) or event.conversation.id,
             private=event.conversation.private,
             command=event.command or "",
-            args=list(event.args),
+            args=[escape(a) for a in event.args],
             refers_to=event.refers_to or "",
         ),
         "now": now,
@@ -888,11 +939,13 @@ __all__ = [
     "DEFAULT_BRAND",
     "EVENT_FIELDS",
     "FOLLOWER_FIELDS",
+    "MARKUP_ESCAPES",
     "EventView",
     "FollowerView",
     "ReplyTemplate",
     "TemplateEngine",
     "build_context",
+    "escape_markup",
     "first_name",
     "ordinal",
     "plural",
