@@ -195,7 +195,7 @@ ADMIN_ID_FORMATS: Mapping[str, tuple[re.Pattern[str], str]] = {
     "telegram": (
         re.compile(r"-?[0-9]{1,16}"),
         ("the numeric Telegram user id, e.g. \"123456789\": the person gets it by writing to @userinfobot, "
-         "or you find it in the bot's log line 'refused admin command ... from telegram:<id>' after "
+         "or you find it in the bot's log line 'refused ... from telegram:<id>' after "
          "they sent the bot an admin command"),
     ),
     "discord": (
@@ -207,7 +207,7 @@ ADMIN_ID_FORMATS: Mapping[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"[0-9]{1,20}"),
         ("the numeric user id of the X account, not its @handle, e.g. \"44196397\": the X API's "
          "GET /2/users/by/username/<handle> returns it as 'id', or you find it in the bot's log line "
-         "'refused admin command ... from x:<id>' after the person sent the bot an admin command"),
+         "'refused ... from x:<id>' after the person sent the bot an admin command"),
     ),
 }
 
