@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +136,5 @@ class FollowerExport:
     interactions: tuple[Interaction, ...]
     outbox: tuple[OutboxEntry, ...]
     plugin_data: tuple[tuple[str, str, str], ...] = field(default=())  # (namespace, key, value)
+    #: The person's rows of every other table that holds people: (table, {column: value}).
+    other_rows: tuple[tuple[str, dict[str, Any]], ...] = field(default=())
