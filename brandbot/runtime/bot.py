@@ -195,7 +195,7 @@ class Bot:
         except (ConfigError, PluginError) as exc:
             log.error("reload failed; still running the previous rules and plugins: %s", exc)
             return False
-        if config.networks != current.config.networks or config.storage_path != current.config.storage_path:
+        if _restart_settings(config) != _restart_settings(current.config):
             log.warning("network or storage settings changed; they take effect after a restart")
         self.generation = new  # the switch: one assignment, no event sees half a reload
         if self._started:
@@ -305,6 +305,16 @@ class Bot:
         finally:
             await self.stop()
         return 0
+
+
+def _restart_settings(config: BotConfig) -> tuple[object, ...]:
+    """What a reload cannot change: each network's settings and the database path.
+
+    Only the values: a network section's ``where`` names the config file as it was given
+    (``config/brandbot.yaml:5`` after a relative ``-c``, absolute after a reload), which
+    is no change of settings.
+    """
+    return (tuple((n.name, dict(n.settings)) for n in config.networks), config.storage_path)
 
 
 __all__ = ["Bot", "Handled"]
