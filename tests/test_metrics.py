@@ -36,7 +36,7 @@ async def test_a_conversation_shows_up_as_events_decisions_sends_and_handler_tim
     assert value(m, "brandbot_events_total", network="memory", kind="follow") == 1
     assert value(m, "brandbot_replies_total", network="memory", action="send", reason="ok") == 2
     assert value(m, "brandbot_sends_total", network="memory", outcome="sent") == 2
-    assert value(m, "brandbot_handler_seconds_count", handler="event") == 3  # timed once per event
+    assert value(m, "brandbot_handler_seconds_count", handler="rule:hello") == 2  # one series per rule and handler
     assert value(m, "brandbot_outbox_depth") == 0
 
 

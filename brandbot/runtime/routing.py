@@ -292,14 +292,8 @@ class Router:
         return kind in self._kinds_wanted
 
     async def dispatch(self, ctx: Context, *, responders_allowed: bool = True) -> RouteResult:
-        started = time.perf_counter()
-        try:
-            return await self._dispatch(ctx, responders_allowed)
-        finally:
-            if self._on_latency is not None:  # once per event: cheap enough for any rate
-                self._on_latency("event", time.perf_counter() - started)
-
-    async def _dispatch(self, ctx: Context, responders_allowed: bool) -> RouteResult:
+        """Run the watchers, then the responders by priority; each handler and rule that
+        runs reports its own run time to ``on_latency`` (one series per handler name)."""
         event = ctx.event
         errors = await self._watch(ctx, event)
         if ctx.replied:
@@ -313,7 +307,10 @@ class Router:
             self._enter(ctx, plugin, source)
             replied_before = ctx.replied
             ctx.stopped = False
+            started = time.perf_counter()
             outcome = await self._run(source, ctx, responder.respond(ctx))
+            if self._on_latency is not None:
+                self._on_latency(source, time.perf_counter() - started)
             replied = ctx.replied and not replied_before
             if outcome is _FAILED:
                 errors += 1
@@ -332,6 +329,8 @@ class Router:
         """
         errors = 0
         kind = event.kind
+        on_latency = self._on_latency
+        clock = time.perf_counter
         for watcher in self._watchers:
             if kind not in watcher.kinds or (watcher.check is not None and not watcher.check(event)):
                 continue
@@ -339,17 +338,24 @@ class Router:
             ctx.plugin_name = watcher.plugin
             if watcher.config is not _KEEP_CONFIG:
                 ctx.config = watcher.config
+            started = clock()
             coro = watcher.func(ctx)
             try:
                 first = coro.send(None)
             except StopIteration:
+                if on_latency is not None:
+                    on_latency(source, clock() - started)
                 continue
             except Exception as exc:  # noqa: BLE001 - isolation is the point
                 self._failed(source, ctx, exc)
                 errors += 1
+                if on_latency is not None:
+                    on_latency(source, clock() - started)
                 continue
             if await self._finish(source, ctx, coro, first) is _FAILED:
                 errors += 1
+            if on_latency is not None:
+                on_latency(source, clock() - started)
         return errors
 
     def _enter(self, ctx: Context, plugin: str, source: str) -> None:
