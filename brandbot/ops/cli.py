@@ -123,7 +123,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- simulate -----------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from brandbot.ops.simulate import simulate
+    from brandbot.ops.simulate import read_events, simulate
 
     config = _load(args)
     _setup_logging("WARNING")
@@ -131,8 +131,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         lines = sys.stdin.read().splitlines()
         source = "stdin"
     else:
-        lines = Path(args.events).read_text(encoding="utf-8").splitlines()
-        source = args.events
+        lines, source = read_events(args.events)
     asyncio.run(simulate(config, lines, sys.stdout, source))
     return 0
 
