@@ -71,6 +71,35 @@ async def test_the_effects_of_one_turn_share_one_commit(tmp_path: Path) -> None:
         await transactions.close()
 
 
+async def test_closing_while_a_batch_waits_for_the_store_still_hands_over_its_replies(tmp_path: Path) -> None:
+    """The bot stops (end of console input, SIGTERM) while the committer's batch waits for
+    the store, e.g. behind the maintenance pass that runs at start. close() must commit
+    that batch and queue its replies: they used to be dropped until the next start."""
+    delivered: list[int] = []
+    async with SqliteStore(tmp_path / "t.db", commit_delay=3600) as store:
+        transactions = Transactions(store, lambda entry: delivered.append(entry.id))
+        await store._lock.acquire()  # a maintenance transaction holds the store
+        row = reply_row(store, 1)
+        transactions.add(Effects(outbox=[row], processed=Processed("memory", "e1", T0)))
+        await until(lambda: transactions._busy)  # the committer took the batch; it waits
+        closing = asyncio.create_task(transactions.close())
+        await until(lambda: transactions._task is None)  # close() stopped the committer
+        store._lock.release()  # the maintenance transaction ends
+        await asyncio.wait_for(closing, 30)
+    assert delivered == [row.id]
+    with sqlite3.connect(tmp_path / "t.db") as other:
+        assert other.execute("SELECT event_id FROM processed").fetchall() == [("e1",)]
+
+
+async def until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait for ``condition`` (a hang guard, not a timing assumption)."""
+    async def check() -> None:
+        while not condition():
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(check(), timeout)
+
+
 async def test_drain_waits_for_every_reply_even_when_each_commit_is_slow(tmp_path: Path) -> None:
     harness = await build_harness(tmp_path, rules=[{"name": "hi", "kinds": ["direct"], "reply": "Hi {{ name }}!"}],
                                   store=SlowStore(":memory:"))

@@ -111,17 +111,21 @@ class Transactions:
     async def _commit_taken(self) -> None:
         units, replies, waiters = self._units, self._replies, self._waiters
         self._units, self._replies, self._waiters = 0, [], []
-        while True:
-            try:
-                await self._store.flush()
-                break
-            except asyncio.CancelledError:
-                self._replies[:0], self._waiters[:0] = replies, waiters  # kept for a later commit
-                self._units += units
-                raise
-            except Exception:
-                log.exception("commit of %d events failed; retrying in %.0fs", units, RETRY_AFTER_FAILED_COMMIT)
-                await asyncio.sleep(RETRY_AFTER_FAILED_COMMIT)
+        try:
+            while True:
+                try:
+                    await self._store.flush()
+                    break
+                except Exception:
+                    log.exception("commit of %d events failed; retrying in %.0fs", units,
+                                  RETRY_AFTER_FAILED_COMMIT)
+                    await asyncio.sleep(RETRY_AFTER_FAILED_COMMIT)
+        except asyncio.CancelledError:
+            # Cancelled while waiting for the store (or between retries): the batch is put
+            # back in front of what came since, for the next commit (``close`` commits it).
+            self._replies[:0], self._waiters[:0] = replies, waiters
+            self._units += units
+            raise
         self.commits += 1
         self.units_committed += units
         if self._on_commit is not None:
@@ -136,10 +140,16 @@ class Transactions:
                 fut.set_result(None)
 
     async def close(self) -> None:
-        """Commit what is left and stop the committer."""
-        if self._units or self._replies or self._waiters:
-            await self._commit_batch()
+        """Stop the committer, then commit what is left.
+
+        In that order: the committer may be in the middle of a batch, waiting for the store
+        (a maintenance transaction holds it). Cancelled, it puts that batch back, and it is
+        committed here with the rest; checked first, the batch it had taken was counted
+        nowhere, and its replies were never handed to the outbox.
+        """
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._units or self._replies or self._waiters:
+            await self._commit_batch()
