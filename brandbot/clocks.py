@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from brandbot.core.clock import Clock
 
@@ -76,11 +78,22 @@ class ManualClock(FakeClock):
                 keep.append((deadline, seq, fut))
         self._sleepers = keep
 
-    async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        """Wait until time has moved ``seconds`` past the moment of this call.
+
+        The deadline is fixed here, not when the coroutine first runs: a sleep handed to
+        a task (the outbox's sender waits on ``ensure_future(clock.sleep(...))``) starts
+        a loop turn later, and an ``advance`` in between would otherwise be lost: the
+        deadline would be counted from after it, and the sleeper would wait for another
+        ``advance`` that a test waiting on the sleeper never makes.
+        """
+        return self._sleep_until(self._elapsed + seconds)
+
+    async def _sleep_until(self, deadline: float) -> None:
+        if deadline <= self._elapsed:
             await asyncio.sleep(0)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._seq += 1
-        self._sleepers.append((self._elapsed + seconds, self._seq, fut))
+        self._sleepers.append((deadline, self._seq, fut))
         await fut

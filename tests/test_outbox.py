@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from brandbot.clocks import SystemClock
+from brandbot.clocks import ManualClock, SystemClock
+from brandbot.core.errors import TransientSendError
 from brandbot.core.events import Outgoing
 from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.networks.base import Network, NetworkHost, Sent
@@ -153,3 +157,47 @@ async def test_after_a_restart_pending_rows_are_read_back_as_room_allows(tmp_pat
         finally:
             await outbox.stop()
         assert [m.outbox_id for m in network.outgoing] == list(range(1, 52))
+
+
+# --- waking the sender with a manual clock ----------------------------------------------------
+
+
+async def test_a_manual_clock_wakes_a_sleep_whose_task_has_not_started_yet() -> None:
+    clock = ManualClock(T0)
+    sleeper = asyncio.ensure_future(clock.sleep(10))  # a task: its first step is a turn away
+    clock.advance(10)  # a test's advance lands before that step
+    await asyncio.wait_for(sleeper, 30)  # woken, not waiting for another advance
+
+
+class AdvancedAsTheSenderFallsAsleep(ManualClock):
+    """A test's ``advance`` lands in the loop turn right after the outbox's sender decided
+    to sleep until a retry is due. On a loaded machine any turn can be that one: the
+    test's drain() polls on a timer and returns as soon as nothing is due."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(T0)
+        self.pending = seconds
+
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        coro = super().sleep(seconds)
+        if self.pending:
+            asyncio.get_running_loop().call_soon(self.advance, self.pending)
+            self.pending = 0
+        return coro
+
+
+async def test_a_retry_is_sent_when_time_passes_it_as_the_sender_falls_asleep(tmp_path: Path) -> None:
+    """The sender slept through such an advance until the next one, which a test waiting
+    in drain() never made: test_bot's retry tests hung now and then."""
+    clock = AdvancedAsTheSenderFallsAsleep(60)  # backoff for a first retry: 1 to 2 s
+    network = MemoryNetwork()
+    network.fail_next(TransientSendError("connection reset"))
+    async with SqliteStore(tmp_path / "o.db", commit_delay=3600) as store:
+        outbox = Outbox(store, {"memory": network}, clock, rng=random.Random(1))
+        await outbox.start()
+        try:
+            await committed(store, outbox, [entry(store, "c1", network="memory")])
+            await wait_for(lambda: outbox.stats["sent"] == 1, timeout=30)
+        finally:
+            await outbox.stop()
+    assert outbox.stats["retried"] == 1 and [r.text for r in network.sent] == ["thanks!"]
