@@ -416,3 +416,122 @@ def test_allow_implies_no_refusing_fact_holds(req: SendRequest) -> None:
         assert decision.until is not None and decision.until > req.now
     else:
         assert decision.until is None and decision.reason is not Reason.OK
+
+
+# --------------------------------------------------------------------------- per person
+
+PERSONAL = Policy(
+    PolicyConfig(
+        quiet_hours=QuietHours(start="23:00", end="06:00", timezone="Europe/Paris"),
+        daily_cost_budget=1.0,
+        per_person={"replies_per_hour": 10, "replies_per_day": 40, "cost_share": 0.2,
+                    "networks": {"telegram": {"replies_per_day": 15}}},
+        flood={"messages": 5, "seconds": "10s", "mute": "10m"},
+    )
+)
+PERSON_REASONS = {Reason.FLOOD, Reason.PERSON_BUDGET, Reason.PERSON_COST_BUDGET}
+
+
+def to_ana(**changes: object) -> SendRequest:
+    return request(to_person=True, **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "words"),
+    [
+        ({"flooding": True}, Reason.FLOOD, "more than 5 messages within 10 s"),
+        ({"person_replies_this_hour": 10}, Reason.PERSON_BUDGET, "10 replies on x this hour"),
+        ({"person_replies_today": 40}, Reason.PERSON_BUDGET, "40 replies on x today"),
+        ({"cost": 0.015, "person_cost_today": 0.19}, Reason.PERSON_COST_BUDGET, "share of the daily cost"),
+    ],
+)
+def test_each_per_person_refusal(changes: dict[str, object], reason: Reason, words: str) -> None:
+    decision = PERSONAL.decide(to_ana(**changes))
+    assert (decision.verdict, decision.reason, decision.until) == (Verdict.REFUSE, reason, None)
+    assert words in decision.detail
+    for exempt in ({"essential": True}, {"person_is_admin": True}, {"to_person": False}):
+        assert PERSONAL.decide(dataclasses.replace(to_ana(**changes), **exempt)).allowed
+
+
+def test_per_person_limits_are_on_by_default_and_can_be_turned_off() -> None:
+    default = PolicyConfig()
+    assert default.per_person is not None and default.flood is not None
+    assert default.per_person.budget("telegram") == (60, 300)
+    assert default.per_person.budget("X") == (20, 60)  # built in for X, which bills every post
+    assert decide(to_ana(person_replies_this_hour=20)).reason is Reason.PERSON_BUDGET
+    assert decide(to_ana(flooding=True)).reason is Reason.FLOOD
+    off = {"per_person": None, "flood": None}
+    assert decide(to_ana(person_replies_this_hour=10**6, flooding=True), **off).allowed
+
+
+def test_per_network_budgets_take_unset_keys_from_the_general_ones() -> None:
+    config = PolicyConfig(per_person={"replies_per_hour": 30, "networks": {
+        "Telegram": {"replies_per_day": 15}, "x": {"replies_per_hour": None}}})
+    assert config.per_person is not None
+    assert config.per_person.budget("telegram") == (30, 15)
+    assert config.per_person.budget("x") == (None, 60)  # hourly off, X's built-in daily kept
+    assert PolicyConfig(per_person={"replies_per_hour": 5}).per_person.budget("x") == (5, 60)  # type: ignore[union-attr]
+    assert config.per_person.budget("discord") == (30, 300)
+    with pytest.raises(ValidationError, match="cost_share"):
+        PolicyConfig(per_person={"cost_share": 1.5})
+    with pytest.raises(ValidationError, match="extra"):
+        PolicyConfig(per_person={"replies_per_minute": 3})
+    with pytest.raises(ValidationError, match="duration"):
+        PolicyConfig(flood={"mute": "soon"})
+
+
+def test_a_persons_first_paid_reply_of_the_day_is_never_refused_for_their_share() -> None:
+    link_post = to_ana(cost=0.20)  # more than the person's share (0.2 of 1.0 is 0.20; 0.25 of 0.5 is 0.125)
+    assert Policy(PolicyConfig(daily_cost_budget=0.5, per_person={"cost_share": 0.25})).decide(link_post).allowed
+    second = dataclasses.replace(link_post, person_cost_today=0.20)
+    refused = Policy(PolicyConfig(daily_cost_budget=0.5, per_person={"cost_share": 0.25})).decide(second)
+    assert refused.reason is Reason.PERSON_COST_BUDGET
+
+
+def test_per_person_limits_refuse_before_the_brand_wide_deferrals() -> None:
+    """A flood must not be deferred to the morning and then sent all at once."""
+    night = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)  # 01:30 in Paris: quiet hours
+    assert PERSONAL.decide(to_ana(now=night)).reason is Reason.QUIET_HOURS
+    assert PERSONAL.decide(to_ana(now=night, person_replies_today=40)).reason is Reason.PERSON_BUDGET
+    assert PERSONAL.decide(to_ana(flooding=True, person_replies_today=40)).reason is Reason.FLOOD
+    assert PERSONAL.decide(to_ana(opted_out=True, flooding=True)).reason is Reason.OPTED_OUT
+
+
+@st.composite
+def personal_requests(draw: st.DrawFn) -> SendRequest:
+    base = draw(requests())
+    return dataclasses.replace(
+        base,
+        to_person=draw(st.booleans()),
+        person_is_admin=draw(st.booleans()),
+        flooding=draw(st.booleans()),
+        person_replies_this_hour=draw(st.integers(0, 30)),
+        person_replies_today=draw(st.integers(0, 60)),
+        person_cost_today=draw(st.sampled_from([0.0, 0.015, 0.1, 0.19, 0.5])),
+        text_empty=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(req=personal_requests(), more=st.integers(0, 50), spent=st.sampled_from([0.0, 0.01, 1.0]))
+def test_per_person_limits_hold_and_only_grow_stricter(req: SendRequest, more: int, spent: float) -> None:
+    decision = PERSONAL.decide(req)
+    limited = req.to_person and not req.essential and not req.person_is_admin
+    if decision.reason in PERSON_REASONS:
+        assert limited and decision.verdict is Verdict.REFUSE
+    if decision.allowed:
+        assert not req.text_empty
+        if limited:
+            hour, day = (10, 15) if req.network == "telegram" else (10, 40)
+            assert not req.flooding
+            assert req.person_replies_this_hour < hour and req.person_replies_today < day
+            assert req.cost == 0 or req.person_cost_today == 0 or req.person_cost_today + req.cost <= 0.2
+    # More replies or money spent on the person never turns a refusal into an allow.
+    busier = dataclasses.replace(
+        req,
+        person_replies_this_hour=req.person_replies_this_hour + more,
+        person_replies_today=req.person_replies_today + more,
+        person_cost_today=req.person_cost_today + spent,
+    )
+    if not decision.allowed:
+        assert not PERSONAL.decide(busier).allowed

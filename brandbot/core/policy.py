@@ -17,14 +17,21 @@ Order of checks (the first that applies decides):
 5. the network requires summons and the person did not summon us  -> REFUSE NOT_SUMMONED
 6. a private message the person never started                      -> REFUSE UNSOLICITED_DM
 7. the once-per-(rule, person, post) key is already used           -> REFUSE ALREADY_ANSWERED
-8. quiet hours (unless ``essential``)        -> DEFER until they end, or REFUSE per mode
-9. daily cost budget (unless ``essential``)  -> DEFER until the next UTC midnight
-10. hourly rate budget (unless ``essential``) -> DEFER until the next UTC hour
-11. otherwise                                                      -> ALLOW
+8. the person is flooding (unless ``essential``)                   -> REFUSE FLOOD
+9. the person's replies this hour / today on this network reached
+   their budget (unless ``essential``)                            -> REFUSE PERSON_BUDGET
+10. the person's share of the daily cost budget is spent
+   (unless ``essential``)                                         -> REFUSE PERSON_COST_BUDGET
+11. quiet hours (unless ``essential``)       -> DEFER until they end, or REFUSE per mode
+12. daily cost budget (unless ``essential``) -> DEFER until the next UTC midnight
+13. hourly rate budget (unless ``essential``) -> DEFER until the next UTC hour
+14. otherwise                                                      -> ALLOW
 
 Hard facts (who may be contacted at all, and what the platform allows) come before
 soft limits (time of day, money, rate), so a refusal always names the most permanent
-reason: an opted-out person who is also handed off is refused as OPTED_OUT.
+reason: an opted-out person who is also handed off is refused as OPTED_OUT. The
+per-person limits refuse rather than defer (a flood of replies must not wait for the
+morning and leave all at once), so they come before the brand-wide deferrals.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from brandbot.core.durations import Duration
 from brandbot.core.events import SUMMONING_KINDS, Kind
 
 
@@ -60,6 +68,9 @@ class Reason(enum.StrEnum):
     UNSOLICITED_DM = "unsolicited_dm"
     TOO_LONG = "too_long"
     EMPTY = "empty"
+    FLOOD = "flood"
+    PERSON_BUDGET = "person_budget"
+    PERSON_COST_BUDGET = "person_cost_budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,14 +213,84 @@ def _instants(day: date, wall: time, zone: ZoneInfo) -> list[datetime]:
     return sorted(found) if found else [max(tried)]
 
 
+class NetworkBudget(BaseModel):
+    """One network's per-person reply budget; a key left out takes the general value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replies_per_hour: int | None = Field(default=None, ge=1)
+    replies_per_day: int | None = Field(default=None, ge=1)
+
+
+#: Built-in per-network budgets: they only tighten the general ones, and what
+#: ``per_person.networks`` says replaces them. X bills every post and frowns on accounts
+#: that answer one person again and again.
+NETWORK_BUDGETS: dict[str, NetworkBudget] = {
+    "x": NetworkBudget(replies_per_hour=20, replies_per_day=60),
+}
+
+
+class PerPerson(BaseModel):
+    """How much of the bot one person may have: replies per UTC hour and day (counted
+    per network) and a share of the daily cost budget. ``null`` turns a limit off.
+
+    The share never refuses a person's first paid reply of the day (a share smaller
+    than one post would otherwise silence everyone); the brand-wide budget still does.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    replies_per_hour: int | None = Field(default=60, ge=1)
+    replies_per_day: int | None = Field(default=300, ge=1)
+    networks: dict[str, NetworkBudget] = Field(default_factory=dict)
+    cost_share: float | None = Field(default=0.2, gt=0, le=1)  # of daily_cost_budget
+
+    @field_validator("networks")
+    @classmethod
+    def _lower_networks(cls, value: dict[str, NetworkBudget]) -> dict[str, NetworkBudget]:
+        return {name.strip().lower(): budget for name, budget in value.items()}
+
+    def budget(self, network: str) -> tuple[int | None, int | None]:
+        """(replies per hour, replies per day) for one person on ``network``.
+
+        A built-in network budget only tightens the general one; what ``networks:``
+        says for the network replaces both, key by key (``null``: no limit).
+        """
+        network = network.lower()
+        limits = {"replies_per_hour": self.replies_per_hour, "replies_per_day": self.replies_per_day}
+        built_in = NETWORK_BUDGETS.get(network)
+        if built_in is not None:
+            for key, value in limits.items():
+                cap = getattr(built_in, key)
+                limits[key] = cap if value is None else min(value, cap)
+        configured = self.networks.get(network)
+        if configured is not None:
+            limits.update({key: getattr(configured, key) for key in configured.model_fields_set})
+        return limits["replies_per_hour"], limits["replies_per_day"]
+
+
+class Flood(BaseModel):
+    """A person who sends more than ``messages`` within ``seconds`` is flooding: the bot
+    stops answering them for ``mute`` (longer while they go on) and tells the staff once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: int = Field(default=20, ge=2)
+    seconds: Duration = Field(default=60.0, gt=0)
+    mute: Duration = Field(default=1800.0, gt=0)
+
+
 class PolicyConfig(BaseModel):
-    """Brand-wide sending limits. Every limit is off unless configured."""
+    """Sending limits. The brand-wide ones are off unless configured; the per-person
+    ones (``per_person``, ``flood``) are on with the defaults above (``null``: off)."""
 
     model_config = ConfigDict(extra="forbid")
 
     quiet_hours: QuietHours | None = None
     daily_cost_budget: float | None = Field(default=None, ge=0)  # money per UTC day
     rate_budget_per_hour: int | None = Field(default=None, ge=1)  # automated replies/hour
+    per_person: PerPerson | None = Field(default_factory=PerPerson)
+    flood: Flood | None = Field(default_factory=Flood)
 
 
 # --------------------------------------------------------------------------- request
@@ -226,6 +307,12 @@ class SendRequest:
     an event (the person's own request), a hand-off; never unreachable, empty, too-long,
     summons or once-only rules. An essential *proactive* message (no event) still waits
     for the end of a hand-off: the team is talking there.
+
+    ``to_person``: the message is for one known person (a reply, a reminder), not for
+    everyone (a post, a staff notice); only then, and not for the brand's own admins
+    (``person_is_admin``), do the per-person limits apply. The
+    ``person_*`` facts and ``flooding`` are about that person, counted on this network
+    (replies this UTC hour and day) or across networks (money spent on them today).
     """
 
     network: str
@@ -245,6 +332,12 @@ class SendRequest:
     text_problem: str | None = None
     text_empty: bool = False
     essential: bool = False
+    to_person: bool = False
+    person_is_admin: bool = False
+    flooding: bool = False
+    person_replies_this_hour: int = 0
+    person_replies_today: int = 0
+    person_cost_today: float = 0.0
 
     @property
     def summoned(self) -> bool:
@@ -279,7 +372,7 @@ class Policy:
 
     def decide(self, req: SendRequest) -> Decision:
         _require_aware(req.now)
-        return self._who(req) or self._when(req) or ALLOWED
+        return self._who(req) or self._person(req) or self._when(req) or ALLOWED
 
     def _who(self, req: SendRequest) -> Decision | None:
         """The hard rules: may this person be sent this, at all?"""
@@ -319,6 +412,45 @@ class Policy:
             return _refuse(
                 Reason.ALREADY_ANSWERED, "this rule already answered this person on this post"
             )
+        return None
+
+    def _person(self, req: SendRequest) -> Decision | None:
+        """One person's share of the bot: flooding, replies per hour and day, money."""
+        if req.essential or not req.to_person or req.person_is_admin:
+            return None
+        flood = self.config.flood
+        if req.flooding and flood is not None:
+            return _refuse(
+                Reason.FLOOD,
+                f"the person sent more than {flood.messages} messages within {flood.seconds:g} s; "
+                f"the bot does not answer them for a while (policy.flood)",
+            )
+        limits = self.config.per_person
+        if limits is None:
+            return None
+        per_hour, per_day = limits.budget(req.network)
+        if per_hour is not None and req.person_replies_this_hour >= per_hour:
+            return _refuse(
+                Reason.PERSON_BUDGET,
+                f"the person already had {per_hour} replies on {req.network} this hour "
+                f"(policy.per_person.replies_per_hour)",
+            )
+        if per_day is not None and req.person_replies_today >= per_day:
+            return _refuse(
+                Reason.PERSON_BUDGET,
+                f"the person already had {per_day} replies on {req.network} today (UTC) "
+                f"(policy.per_person.replies_per_day)",
+            )
+        budget = self.config.daily_cost_budget
+        if budget is not None and limits.cost_share is not None and req.cost > 0:
+            share = budget * limits.cost_share
+            if req.person_cost_today > 0 and req.person_cost_today + req.cost > share:
+                return _refuse(
+                    Reason.PERSON_COST_BUDGET,
+                    f"the person's share of the daily cost budget is spent "
+                    f"({req.person_cost_today:.2f} of {share:.2f} spent on them today, this costs "
+                    f"{req.cost:.2f}; policy.per_person.cost_share)",
+                )
         return None
 
     def _when(self, req: SendRequest) -> Decision | None:

@@ -21,12 +21,13 @@ from brandbot.clocks import Clock
 from brandbot.core.config import BotConfig
 from brandbot.core.effects import DataWrite, Effects
 from brandbot.core.errors import PermanentSendError, SendError
-from brandbot.core.events import Conversation, Event, Reply
+from brandbot.core.events import Conversation, Event, Kind, Reply
 from brandbot.core.lru import Lru
 from brandbot.core.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.core.records import Direction, FollowerRecord, Interaction, OutboxEntry, OutboxStatus
 from brandbot.networks.base import Network
 from brandbot.runtime.metrics import Metrics
+from brandbot.runtime.perperson import FloodStart, PersonCosts, PersonMeter
 from brandbot.runtime.transaction import Transactions
 from brandbot.store.base import Store
 
@@ -35,6 +36,7 @@ log = logging.getLogger("brandbot")
 HANDOFF_NAMESPACE = "core.handoff"  # network:conversation -> until (a whole conversation)
 PERSON_HANDOFF_NAMESPACE = "core.handoff.person"  # network:follower:conversation -> until (in a group)
 COST_NAMESPACE = "core.cost"
+PERSON_COST_NAMESPACE = "core.cost.person"  # day:follower -> money spent on them that UTC day
 DM_NAMESPACE = "core.dm"
 OPEN_DMS_REMEMBERED = 10_000  # private conversations known open without asking the store
 
@@ -143,6 +145,8 @@ class Sending:
         self._policy = policy
         self.handoffs = Handoffs()
         self.costs = CostMeter()
+        self.people = PersonMeter()  # replies per person per hour/day, floods (policy.per_person, policy.flood)
+        self.person_costs = PersonCosts()
         self.stats: dict[str, int] = {"replies": 0, "refused": 0, "deferred": 0}
         self.trace: list[Note] | None = None  # set to a list to see proactive sends (simulate)
         self._recent_sends: deque[datetime] = deque()  # only kept when an hourly budget is set
@@ -159,6 +163,10 @@ class Sending:
             self.handoffs.set((network, conv), datetime.fromisoformat(until), int(person))
         for day, amount in await self._store.kv_items(COST_NAMESPACE):
             self.costs.load(day, float(amount))
+        now = self._clock.now()
+        for key, amount in await self._store.kv_items(PERSON_COST_NAMESPACE):
+            if not self.person_costs.load(key, float(amount), now):
+                self._store.kv_delete(PERSON_COST_NAMESPACE, key)  # an earlier day's
 
     # -- the gate ----------------------------------------------------------------------
     async def outbound(self, reply: Reply, *, event: Event | None, follower: FollowerRecord | None,
@@ -174,9 +182,15 @@ class Sending:
         if network is None:
             decision = Decision(Verdict.REFUSE, Reason.UNREACHABLE, f"network {reply.network!r} is not running", None)
         else:
+            admin = event is not None and self._config().is_admin(event.network, event.author.id)
+            flood = None if admin else self._count_message(reply, event, follower, now)
+            if flood is not None and follower is not None:
+                await self._tell_flood(reply.network, follower, flood, effects)
             request = await self._facts(reply, network, event, follower, effects, essential, once_key,
-                                        person_wrote_first, now)
+                                        person_wrote_first, admin, now)
             decision = self._policy().decide(request)
+            if decision.verdict is not Verdict.REFUSE and follower is not None:
+                self._count_reply(reply.network, follower.id, request, now)
         entry = self._entry(reply, follower, decision, now)
         self._note(reply, decision, notes)
         unit = effects if effects is not None else Effects()
@@ -203,7 +217,7 @@ class Sending:
 
     async def _facts(self, reply: Reply, network: Network, event: Event | None, follower: FollowerRecord | None,
                      effects: Effects | None, essential: bool, once_key: str | None, person_wrote_first: bool,
-                     now: datetime) -> SendRequest:
+                     admin: bool, now: datetime) -> SendRequest:
         """Everything the pure policy needs to know about this send."""
         private = reply.conversation.private
         wrote_first = event is not None and event.conversation.key == reply.conversation.key
@@ -213,6 +227,8 @@ class Sending:
         once_used = bool(once_key) and (
             (effects is not None and effects.once_key_pending(once_key or ""))
             or await self._store.once_used(once_key or ""))
+        person = (reply.network, follower.id if follower is not None else 0)
+        this_hour, today = self.people.replies(person, now) if follower is not None else (0, 0)
         return SendRequest(
             network=reply.network,
             requires_summons=network.requires_summons,
@@ -232,6 +248,48 @@ class Sending:
             text_problem=network.check_text(reply.text),
             text_empty=not reply.text.strip(),
             essential=essential,
+            to_person=follower is not None,
+            person_is_admin=admin,
+            flooding=follower is not None and self.people.flooding(person, now),
+            person_replies_this_hour=this_hour,
+            person_replies_today=today,
+            person_cost_today=self.person_costs.today(follower.id, now) if follower is not None else 0.0,
+        )
+
+    # -- per-person counts -------------------------------------------------------------
+    def _count_message(self, reply: Reply, event: Event | None, follower: FollowerRecord | None,
+                       now: datetime) -> FloodStart | None:
+        """Count the person's message this reply answers (once per event), for flood detection."""
+        if event is None or follower is None or event.kind is Kind.MILESTONE:
+            return None
+        flood = self._config().top.policy.flood
+        return self.people.count_message((reply.network, follower.id), f"{event.network}:{event.id}", now, flood)
+
+    def _count_reply(self, network: str, follower_id: int, request: SendRequest, now: datetime) -> None:
+        """A reply to the person was accepted (sent or deferred): count it and its cost.
+
+        Essential replies are not counted against the person's reply budget (they never
+        wait for it either); their cost is counted: it is money spent on the person.
+        """
+        if not request.essential and not request.person_is_admin:
+            self.people.count_reply((network, follower_id), now)
+        if request.cost > 0:
+            stale, key, total = self.person_costs.add(follower_id, now, request.cost)
+            for old in stale:
+                self._store.kv_delete(PERSON_COST_NAMESPACE, old)
+            self._store.kv_set(PERSON_COST_NAMESPACE, key, f"{total:.4f}", follower_id)
+
+    async def _tell_flood(self, network: str, follower: FollowerRecord, flood: FloodStart,
+                          effects: Effects | None) -> None:
+        """Tell the staff, once per flood, that the bot stopped answering someone."""
+        limits = self._config().top.policy.flood
+        rate = f"more than {limits.messages} messages within {limits.seconds:g} s" if limits else "too many messages"
+        log.warning("flood: follower %s on %s; not answered until %s", follower.id, network, flood.until.isoformat())
+        await self.notify_staff(
+            f"Flood: {follower.name} (follower {follower.id}) on {network} sent {rate}. The bot does not answer "
+            f"them until {flood.until:%Y-%m-%d %H:%M} UTC (longer if they go on); confirmations they ask for "
+            f"(stop, /forgetme) still go out.",
+            source="core:flood", effects=effects,
         )
 
     def _entry(self, reply: Reply, follower: FollowerRecord | None, decision: Decision, now: datetime) -> OutboxEntry:
@@ -368,4 +426,5 @@ class Sending:
         return None
 
 
-__all__ = ["COST_NAMESPACE", "DM_NAMESPACE", "HANDOFF_NAMESPACE", "PERSON_HANDOFF_NAMESPACE", "CostMeter", "Handoffs", "Note", "Sending"]
+__all__ = ["COST_NAMESPACE", "DM_NAMESPACE", "HANDOFF_NAMESPACE", "PERSON_COST_NAMESPACE", "PERSON_HANDOFF_NAMESPACE",
+           "CostMeter", "Handoffs", "Note", "Sending"]
