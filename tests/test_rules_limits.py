@@ -43,6 +43,16 @@ def mention(text: str) -> Event:
     )
 
 
+def write_config(folder: Path, rules: str) -> Path:
+    """A console-only brandbot.yaml with ``rules`` as its rules.yaml; returns its path."""
+    (folder / "brandbot.yaml").write_text(
+        "brand: {name: Limits Brand}\nstorage: {path: ':memory:'}\n"
+        "networks:\n  console: {prompt: false}\nrules: [rules.yaml]\n"
+    )
+    (folder / "rules.yaml").write_text(rules)
+    return folder / "brandbot.yaml"
+
+
 def finishes_within(seconds: float, work: Callable[[], Any]) -> Any:
     """Run ``work`` in a thread; fail (instead of hanging the suite) if it takes too long."""
     outcome: dict[str, Any] = {}
@@ -179,14 +189,10 @@ def test_ordinary_loops_still_render() -> None:
 def test_brandbot_check_stops_on_an_endless_loop_template(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "brandbot.yaml").write_text(
-        "brand: {name: Loop Brand}\nstorage: {path: ':memory:'}\n"
-        "networks:\n  console: {prompt: false}\nrules: [rules.yaml]\n"
+    config = write_config(
+        tmp_path, f"rules:\n  - name: loop\n    match: {{any: [hi]}}\n    reply: \"{NESTED_LOOP}\"\n"
     )
-    (tmp_path / "rules.yaml").write_text(
-        f"rules:\n  - name: loop\n    match: {{any: [hi]}}\n    reply: \"{NESTED_LOOP}\"\n"
-    )
-    code = finishes_within(10, lambda: cli.main(["-c", str(tmp_path / "brandbot.yaml"), "check"]))
+    code = finishes_within(10, lambda: cli.main(["-c", str(config), "check"]))
     err = capsys.readouterr().err
     assert code == 2 and "rules.yaml:4" in err and "loop" in err, err
 
@@ -224,13 +230,7 @@ def test_an_unknown_tier_is_refused_listing_the_configured_tiers() -> None:
 def test_brandbot_check_refuses_an_unknown_tier(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "brandbot.yaml").write_text(
-        "brand: {name: Tier Brand}\nstorage: {path: ':memory:'}\n"
-        "networks:\n  console: {prompt: false}\nrules: [rules.yaml]\n"
-    )
-    (tmp_path / "rules.yaml").write_text(
-        "rules:\n  - name: vip\n    reply: hi\n    when: {tier: [Platinum]}\n"
-    )
-    code = cli.main(["-c", str(tmp_path / "brandbot.yaml"), "check"])
+    config = write_config(tmp_path, "rules:\n  - name: vip\n    reply: hi\n    when: {tier: [Platinum]}\n")
+    code = cli.main(["-c", str(config), "check"])
     err = capsys.readouterr().err
     assert code == 2 and "rules.yaml:4" in err and "Platinum" in err and "Gold" in err, err
