@@ -224,7 +224,7 @@ async def simulate(config: BotConfig, lines: Iterable[str], out: IO[str], source
     networks = {name: SimulatedNetwork(name, clock=clock) for name in names}
     bot = Bot(config, store=SqliteStore(":memory:"), networks=networks, clock=clock, dry_run=True)
     outbox = _SimulatedOutbox(bot, config, clock)
-    bot.transactions._deliver = outbox.deliver  # dry run: replies stop here instead of the outbox
+    bot.transactions.deliver = outbox.deliver  # dry run: replies stop here instead of the outbox
     await bot.open()
     bot.sending.trace = []
     try:

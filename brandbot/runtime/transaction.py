@@ -56,7 +56,7 @@ class Transactions:
     def __init__(self, store: Store, deliver: Callable[[OutboxEntry], None], *,
                  on_commit: Callable[[int, int], None] | None = None) -> None:
         self._store = store
-        self._deliver = deliver
+        self.deliver = deliver  # where committed replies go: the outbox (simulate sets its own)
         self._on_commit = on_commit  # (units in the batch, replies in it), for metrics
         self._units = 0
         self._replies: list[OutboxEntry] = []
@@ -132,7 +132,7 @@ class Transactions:
             self._on_commit(units, len(replies))
         for entry in replies:
             try:
-                self._deliver(entry)
+                self.deliver(entry)
             except Exception:
                 log.exception("outbox row %d could not be queued; it stays pending in the store", entry.id)
         for fut in waiters:
