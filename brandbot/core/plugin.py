@@ -6,9 +6,9 @@ building that object, so loading a plugin twice (hot reload) is harmless.
 
 Handler roles:
 
-- ``@plugin.on(...)`` / ``@plugin.command(...)``: *responders*. In priority order, the
-  first responder whose filters match an event runs and the routing stops there, unless
-  it calls ``ctx.fall_through()`` (or was declared ``fallthrough=True``).
+- ``@plugin.on(...)`` / ``@plugin.command(...)``: *responders*. In priority order, each
+  responder whose filters match runs until one *handles* the event: it replied or called
+  ``ctx.stop()``. One that just returns lets the next one try.
 - ``@plugin.watch(...)``: *watchers*. Every matching watcher runs; they never reply
   (scoring, tagging, analytics).
 - ``@plugin.every("1h")``: periodic work; ``@plugin.job("name")``: persisted one-off
