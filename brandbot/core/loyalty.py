@@ -579,6 +579,9 @@ def recompute(
 
 #: The history kind of a manual point adjustment (``/points add``, rule actions).
 POINTS_KIND = "points"
+#: The ``source`` of a history row for a repeated share of the same post: kept as
+#: history, never counted or scored (the first share of a post was).
+REPEAT_SHARE = "repeat-share"
 
 
 def rescore(base: FollowerRecord, rows: Iterable[Interaction], config: LoyaltyConfig) -> FollowerRecord:
@@ -589,7 +592,8 @@ def rescore(base: FollowerRecord, rows: Iterable[Interaction], config: LoyaltyCo
     opt-out, unreachable networks) is kept from ``base``.
     """
     rows = list(rows)
-    history = [(r.kind, r.network, r.time) for r in rows if r.direction == Direction.IN and r.kind != POINTS_KIND]
+    history = [(r.kind, r.network, r.time) for r in rows
+               if r.direction == Direction.IN and r.kind != POINTS_KIND and r.source != REPEAT_SHARE]
     bonus = sum(r.points for r in rows if r.kind == POINTS_KIND)
     fresh = recompute(base, history, config)
     if bonus:

@@ -60,6 +60,18 @@ def lane_key(event: Event) -> tuple[str, ...]:
     return event.conversation.key
 
 
+def share_key(event: Event, follower_id: int) -> str | None:
+    """The once-key of one person's share of one post (None: the event is not a share).
+
+    Loyalty counts and scores a share only the first time: a second repost of the same
+    post (undo and redo, or a forward again) is history, not a new share.
+    """
+    if event.kind not in (Kind.REPOST, Kind.QUOTE) or not event.refers_to:
+        return None
+    network, post = (part.replace("%", "%25").replace(":", "%3A") for part in (event.network, event.refers_to))
+    return f"loyalty:share:{network}:{post}:f{follower_id}:"
+
+
 @dataclass(frozen=True, slots=True)
 class Handled:
     """What happened to one event: for simulate, tests and logs."""
@@ -164,7 +176,14 @@ class Intake:
         effects = Effects(processed=Processed(event.network, event.id, now))
         config = self._config().top
         try:
-            scored = loyalty.apply(follower, event.kind.value, event.network, now, config.loyalty)
+            share = share_key(event, fid)
+            repeat = share is not None and (effects.once_key_pending(share) or await self._store.once_used(share))
+            if repeat:  # one share of one post is counted (and thanked) once
+                scored = loyalty.Scored(follower, 0, ())
+            else:
+                scored = loyalty.apply(follower, event.kind.value, event.network, now, config.loyalty)
+                if share is not None:
+                    effects.once_keys.append((share, now))
             follower = scored.follower
             self._inflight.update(follower)
             keep_text = config.storage.text_retention_days > 0
@@ -172,6 +191,7 @@ class Intake:
                 follower_id=fid, time=now, direction=Direction.IN, kind=event.kind.value,
                 network=event.network, conversation_id=event.conversation.id, event_id=event.id,
                 text=event.text if keep_text else "", points=scored.awarded,
+                source=loyalty.REPEAT_SHARE if repeat else "",
             ))
             is_admin = self._config().is_admin(event.network, event.author.id, event.author.handle)
             notes: list[Note] = []
@@ -244,4 +264,4 @@ class Intake:
                        log=log, effects=effects)
 
 
-__all__ = ["PERSONAL_KINDS", "Handled", "Intake", "lane_key"]
+__all__ = ["PERSONAL_KINDS", "Handled", "Intake", "lane_key", "share_key"]
