@@ -17,7 +17,7 @@ from brandbot import Context, Kind, Plugin
 class LoyaltySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thank_milestones: bool = True
-    interactions: str = "Thank you for your {{ event.text }}, {{ name }}! {{ follower.points }} points so far."
+    interactions: str = "Thank you for your {{ event.text }}, {{ name }}! {{ follower.points }} {{ plural(follower.points, 'point') }} so far."
     reposts: str = "Your {{ event.text }} of our news, {{ name }}: thank you for spreading the word!"
     streak: str = "{{ event.text | capitalize }}, {{ name }}! Thanks for sticking with us."
     tier: str = "Congratulations {{ name }}, you are now a {{ follower.tier }} reader of {{ brand.name }}!"
@@ -34,8 +34,10 @@ async def points(ctx: Context[LoyaltySettings]) -> None:
         return
     upcoming = ctx.people.next_tier(ctx.follower.points)
     more = f" {upcoming[1]} more to reach {upcoming[0]}." if upcoming else " That's the top tier!"
+    # no name first: "You, you have..." when the person is called "you" (the console's default)
     await ctx.reply(
-        "{{ name }}, you have {{ follower.points }} points ({{ follower.tier }}), a {{ follower.streak }}-day streak.{{ more }}",
+        "You have {{ follower.points }} {{ plural(follower.points, 'point') }} ({{ follower.tier }}), "
+        "a {{ follower.streak }}-day streak.{{ more }}",
         variables={"more": more},
     )
 

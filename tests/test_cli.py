@@ -64,7 +64,7 @@ def test_followers_and_reports_on_a_real_database(tmp_path: Path, capsys) -> Non
     assert main(["-c", cfg, "followers", "show", "console:ana"]) == 1
     assert "no follower" in capsys.readouterr().err
     assert main(["-c", cfg, "loyalty", "recompute"]) == 0
-    assert "recomputed loyalty for 1 followers" in capsys.readouterr().out
+    assert "recomputed loyalty for 1 follower;" in capsys.readouterr().out
 
 
 def test_offline_edits_are_refused_while_the_bot_runs(tmp_path: Path, capsys) -> None:

@@ -292,7 +292,7 @@ async def test_admins_add_points_and_others_are_refused(make_bot, bundled) -> No
     ana = await bot.follower("ana", "telegram")
     assert ana.points >= 25
     await bot.receive("command", "/points", author="ana", network="telegram")
-    assert f"you have {ana.points} points" in bot.take_sent()[-1]
+    assert f"You have {ana.points} points" in bot.take_sent()[-1]
 
 
 async def test_retention_blanks_old_text_but_keeps_counts(make_bot) -> None:

@@ -669,12 +669,12 @@ async def test_export_command_reports_the_self_check(make_bot, bundled) -> None:
         "command", "/giveaway export", author="boss", network="telegram", conversation="staff-room"
     )
     said = bot.take_sent()[0]
-    assert "1 entries" in said and "Self-check: ok." in said and "brandbot giveaway verify" in said
+    assert "1 entry," in said and "Self-check: ok." in said and "brandbot giveaway verify" in said
     await bot.receive(
         "command", "/giveaway list", author="boss", network="telegram", conversation="staff-room"
     )
     assert (
-        "#1 Signed copy: closed 2026-01-01 12:00 UTC, 1 entries, 0 claimed, 1 waiting, 0 redrawn"
+        "#1 Signed copy: closed 2026-01-01 12:00 UTC, 1 entry, 0 claimed, 1 waiting, 0 redrawn"
         in bot.take_sent()[0]
     )
 

@@ -233,7 +233,10 @@ def cmd_followers(args: argparse.Namespace) -> int:
 
             tags = set(follower.tags)
             for t in args.tags:
-                (tags.discard(t[1:].lower()) if t.startswith("-") else tags.add(t.lstrip("+").lower()))
+                name = t.lstrip("+-").lstrip("#").strip().lower()  # "#press" is the tag "press"
+                if not name:
+                    raise BrandbotError(f"empty tag {t!r}: give a name, e.g. press, +press or -press")
+                (tags.discard(name) if t.startswith("-") else tags.add(name))
             with RunLock(config.storage_path, "tag change"):
                 store.put_follower(dataclasses.replace(follower, tags=frozenset(tags)))
                 await store.flush()
@@ -260,6 +263,7 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
     async def recompute(store: Any) -> int:
         changed = 0
         offset = 0
+        total = await store.count_followers() if hasattr(store, "count_followers") else None
         while True:
             batch = await store.list_followers(FollowerQuery(order_by="name", descending=False, limit=500, offset=offset))
             if not batch:
@@ -270,8 +274,12 @@ def cmd_loyalty(args: argparse.Namespace) -> int:
                     changed += 1
                     store.put_follower(fresh)
             offset += len(batch)
+            print(f"\rloyalty recompute: {offset}{f'/{total}' if total else ''} followers, {changed} changed",
+                  end="", file=sys.stderr, flush=True)
+        if offset:
+            print(file=sys.stderr)
         await store.flush()
-        print(f"recomputed loyalty for {offset} followers; {changed} changed")
+        print(f"recomputed loyalty for {offset} {'follower' if offset == 1 else 'followers'}; {changed} changed")
         return 0
 
     return asyncio.run(_with_store(config, work))
@@ -369,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
             pa.add_argument("-o", "--output")
     pt = fsub.add_parser("tag")
     pt.add_argument("who")
-    pt.add_argument("tags", nargs="+", help="tags to add; prefix with - to remove")
+    pt.add_argument("tags", nargs="+", help="tags to add (press, +press or #press); prefix with - to remove (-old)")
     p.set_defaults(func=cmd_followers)
 
     p = sub.add_parser("report", help="word-of-mouth reports: advocates, shares")
@@ -400,9 +408,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tag_removals(argv: Sequence[str]) -> list[str]:
+    """``followers tag WHO -old``: ``-old`` is a tag to remove, not an option.
+
+    argparse would need ``followers tag WHO -- -old``; the tags are moved after a ``--``
+    here (``-c FILE`` and ``-h`` among them stay options).
+    """
+    argv = list(argv)
+    for i in range(len(argv) - 1):
+        if argv[i] == "followers" and argv[i + 1] == "tag":
+            head, rest = argv[: i + 2], argv[i + 2:]
+            if "--" in rest:
+                return argv
+            options: list[str] = []
+            words: list[str] = []
+            items = iter(rest)
+            for word in items:
+                if word in ("-c", "--config"):
+                    options += [word, next(items, "")]
+                elif word.startswith("--config=") or word in ("-h", "--help"):
+                    options.append(word)
+                else:
+                    words.append(word)
+            return [*head, *options, "--", *words] if any(w.startswith("-") for w in words) else argv
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_tag_removals(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

@@ -219,13 +219,13 @@ class Intake:
         """Milestones never override the event's own handling.
 
         Watchers always see them. A milestone may answer (the thanks) only when the event
-        itself was not handled, or only by a fallback, and never to an opted-out person;
+        itself was not handled, or only by a fallback, and never to an opted-out person or an admin;
         the fallback's answer, not yet committed, is then withdrawn for the thanks.
         """
         router = self._router()
         fallback_only = result.handled_by is None or (result.priority is not None
                                                         and result.priority < FALLBACK_PRIORITY)
-        may_answer = fallback_only and not follower.opted_out
+        may_answer = fallback_only and not follower.opted_out and not is_admin  # the team is not thanked
         answered = False
         for i, milestone in enumerate(milestones):
             derived = dataclasses.replace(

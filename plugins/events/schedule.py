@@ -35,11 +35,22 @@ def check_events(settings: EventsSettings, bot_config: Any) -> None:
     """Templates render, the tour file is valid (file:line); stops on disabled networks are warnings."""
     check_templates(settings, TemplateEngine(bot_config.brand), lambda name: bot_config.where("plugins", "events", name))
     if settings.tour_file:
+        # A stop on a network that is configured but switched off (the example's telegram,
+        # discord and x) is deliberate: one line says so. A network not configured at all
+        # is likely a typo: a warning per stop, with its file:line.
+        enabled = {n.name for n in bot_config.networks}
+        switched_off = set(getattr(getattr(bot_config, "top", None), "networks", None) or ()) - enabled
         tour = load_tour(bot_config.path.parent / settings.tour_file, default_duration=settings.default_duration,
-                         networks={n.name for n in bot_config.networks},
+                         networks=enabled | switched_off,
                          expected_by=bot_config.where("plugins", "events", "tour_file"))
         for warning in tour.warnings:
             log.warning("%s", warning)
+        waiting = sorted({stop.network for stop in tour.stops if stop.network in switched_off})
+        if waiting:
+            count = sum(1 for stop in tour.stops if stop.network in switched_off)
+            log.info("events: %d tour %s on %s, not enabled: nothing is posted there until %s enabled",
+                     count, "stop is" if count == 1 else "stops are", ", ".join(waiting),
+                     "it is" if len(waiting) == 1 else "they are")
 
 
 def schedule_stop(ctx: EventsJob, settings: EventsSettings, stop: Stop) -> None:

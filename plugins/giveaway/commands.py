@@ -92,11 +92,11 @@ async def list_command(ctx: Ctx) -> None:
         if g.status == "open":
             count = len({e.follower_id for e in await state.entries(g.id)})
             lines.append(
-                f"#{g.id} {g.prize}: open, {count} entries, closes {when_text(g.closes)}. {g.how()}"
+                f"#{g.id} {g.prize}: open, {_entries(count)}, closes {when_text(g.closes)}. {g.how()}"
             )
         else:
             lines.append(
-                f"#{g.id} {g.prize}: closed {stamp(g.closed_at)}, {g.entries} entries, "
+                f"#{g.id} {g.prize}: closed {stamp(g.closed_at)}, {_entries(g.entries)}, "
                 f"{len(g.claimed)} claimed, {len(g.pending)} waiting, {len(g.forfeited)} redrawn"
             )
     await admin_says(ctx, "\n".join(lines))
@@ -161,7 +161,7 @@ async def export_command(ctx: Ctx, arg: str | None) -> None:
     check = seeded.verify_export(data)
     await admin_says(
         ctx,
-        f"Giveaway #{giveaway.id} ({giveaway.prize}): {data['entries_count']} entries, fingerprint "
+        f"Giveaway #{giveaway.id} ({giveaway.prize}): {_entries(data['entries_count'])}, fingerprint "
         f"{data['entries_sha256']}; seed {giveaway.seed}; commitment {giveaway.commitment}; draw order "
         f"{', '.join(giveaway.drawn) or 'none'}"
         + (f"; forfeited {', '.join(giveaway.forfeited)}" if giveaway.forfeited else "")
@@ -173,3 +173,8 @@ async def export_command(ctx: Ctx, arg: str | None) -> None:
             else ""
         ),
     )
+
+
+def _entries(count: int) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count} {'entry' if count == 1 else 'entries'}"

@@ -104,7 +104,7 @@ async def announce_results(ctx: JobCtx, giveaway: Giveaway) -> str:
         else ""
     )
     summary = (
-        f"Giveaway #{giveaway.id} ({giveaway.prize}) closed: {len(entries)} eligible entries"
+        f"Giveaway #{giveaway.id} ({giveaway.prize}) closed: {len(entries)} eligible {'entry' if len(entries) == 1 else 'entries'}"
         f"{left_out}. Winners: {listed}. Seed {giveaway.seed}."
         + (f" Entry list: {path}." if path else "")
     )
