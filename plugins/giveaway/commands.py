@@ -12,7 +12,7 @@ from brandbot import draw as seeded
 from brandbot import normalize
 
 from .draw import close_giveaway
-from .export import export_data, shown_name, write_export
+from .export import export_data, shown_name, try_write_export
 from .opening import open_giveaway
 from .options import USAGE
 from .posting import admin_says, in_staff_room, stamp, when_text
@@ -156,7 +156,7 @@ async def export_command(ctx: Ctx, arg: str | None) -> None:
             f"(the seed must stay secret until then). Commitment: {giveaway.commitment}",
         )
         return
-    path = await write_export(ctx, giveaway)
+    path, export_failed = await try_write_export(ctx, giveaway)
     data = await export_data(ctx, giveaway)
     check = seeded.verify_export(data)
     await admin_says(
@@ -171,7 +171,8 @@ async def export_command(ctx: Ctx, arg: str | None) -> None:
             f"brandbot giveaway verify {shown_name(ctx, path)})"
             if path
             else ""
-        ),
+        )
+        + (f"\n{export_failed}" if export_failed else ""),
     )
 
 

@@ -14,7 +14,7 @@ from brandbot import Conversation
 from brandbot import draw as seeded
 
 from .eligibility import Candidate, eligible_entries
-from .export import write_export
+from .export import try_write_export
 from .posting import names, post, refused, render_announcement, tell_staff
 from .records import Giveaway
 from .settings import JobCtx
@@ -72,7 +72,7 @@ async def announce_results(ctx: JobCtx, giveaway: Giveaway) -> str:
     settings = ctx.config
     entries = await State.of(ctx).draw_list(giveaway.id)
     winners = await winners_now(ctx, giveaway)
-    path = await write_export(ctx, giveaway)
+    path, export_failed = await try_write_export(ctx, giveaway)
     variables = {
         "id": giveaway.id,
         "prize": giveaway.prize,
@@ -108,6 +108,8 @@ async def announce_results(ctx: JobCtx, giveaway: Giveaway) -> str:
         f"{left_out}. Winners: {listed}. Seed {giveaway.seed}."
         + (f" Entry list: {path}." if path else "")
     )
+    if export_failed:
+        summary = f"{export_failed}\n{summary}"
     problem = refused(decision)
     if problem:
         summary += (

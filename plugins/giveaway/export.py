@@ -54,9 +54,19 @@ async def export_data(ctx: JobCtx, giveaway: Giveaway) -> dict[str, Any]:
 
 async def write_export(ctx: JobCtx, giveaway: Giveaway) -> Path | None:
     """Write the record (whole or not at all); its path, or None if none was written."""
+    path, _ = await try_write_export(ctx, giveaway)
+    return path
+
+
+async def try_write_export(ctx: JobCtx, giveaway: Giveaway) -> tuple[Path | None, str]:
+    """Write the record; (its path or None, and what went wrong and how to fix it, or "").
+
+    A failure is logged with the full path; the problem text names the file only by its
+    place in the state folder (it may be shown in a public answer).
+    """
     path = export_path(ctx, giveaway.id)
     if path is None:
-        return None
+        return None, ""
     data = await export_data(ctx, giveaway)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,5 +75,16 @@ async def write_export(ctx: JobCtx, giveaway: Giveaway) -> Path | None:
         partial.replace(path)
     except OSError as exc:
         ctx.log.error("giveaway #%d: could not write %s: %s", giveaway.id, path, exc)
-        return None
-    return path
+        return None, export_problem(ctx, giveaway.id, path, exc)
+    return path, ""
+
+
+def export_problem(ctx: JobCtx, giveaway_id: int, path: Path, exc: OSError) -> str:
+    """What the staff and the admin are told when the record could not be written."""
+    reason = exc.strerror or type(exc).__name__
+    return (
+        f"EXPORT FAILED: the entry list {shown_name(ctx, path)} could not be written in the bot's state "
+        f"folder ({reason}), so nobody can check this draw with brandbot giveaway verify yet. "
+        f"Make the state folder (next to the database) writable by the bot, then run "
+        f"/giveaway export {giveaway_id} to write it again; the draw itself is saved."
+    )
