@@ -378,12 +378,12 @@ def check(folder: Path, events: list[dict[str, Any]], should_answer: set[str],
         bonus: Counter[int] = Counter()
         from brandbot.store.sqlite import _dt
 
-        for fid, kind, network, when, points in conn.execute(
-                "SELECT follower_id, kind, network, time, points FROM interactions "
+        for fid, kind, network, when, points, source in conn.execute(
+                "SELECT follower_id, kind, network, time, points, source FROM interactions "
                 "WHERE direction = 'in' ORDER BY id"):
             if kind == "points":
                 bonus[fid] += points
-            else:
+            elif source != loyalty.REPEAT_SHARE:  # a repeated share of a post: history, never counted
                 history[fid].append((kind, network, _dt(when)))
 
     # (1) every event processed, exactly one IN interaction each
