@@ -24,7 +24,7 @@ import math
 import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from brandbot.clocks import Clock
@@ -92,6 +92,15 @@ class _NetworkQueue:
 
     def wants_refill(self) -> bool:
         return self.spilled_after is not None and self.size <= self.max_in_memory // 2
+
+    def pop_head(self, conversation: str) -> OutboxEntry:
+        """Take the oldest entry of a conversation (forgetting the conversation once empty)."""
+        entries = self.by_conversation[conversation]
+        head = entries.popleft()
+        self.size -= 1
+        if not entries:
+            del self.by_conversation[conversation]
+        return head
 
     def push(self, entry: OutboxEntry, front: bool = False) -> None:
         q = self.by_conversation.get(entry.conversation_id)
@@ -243,26 +252,24 @@ class Outbox:
                 continue
             if conv in q.inflight:
                 continue
-            head = entries[0]
-            wait = (head.next_try - now_wall).total_seconds()
-            if wait > 0:
-                earliest = min(earliest, now + wait)
-                continue
-            ready = q.gate.ready_at(conv, head.conversation_private, now)
+            ready = self._ready_at(q, entries[0], now_wall, now)
             if ready > now:
                 earliest = min(earliest, ready)
                 continue
-            entries.popleft()
-            q.size -= 1
-            if not entries:
-                empty.append(conv)
             for c in empty:
-                if not q.by_conversation.get(c):
-                    q.by_conversation.pop(c, None)
-            return head, now
+                q.by_conversation.pop(c, None)
+            return q.pop_head(conv), now
         for c in empty:
             q.by_conversation.pop(c, None)
         return None, earliest
+
+    @staticmethod
+    def _ready_at(q: _NetworkQueue, head: OutboxEntry, now_wall: datetime, now: float) -> float:
+        """When (monotonic) a conversation's head may go: its retry time, then the rate gate."""
+        wait = (head.next_try - now_wall).total_seconds()
+        if wait > 0:
+            return now + wait
+        return q.gate.ready_at(head.conversation_id, head.conversation_private, now)
 
     def _start(self, q: _NetworkQueue, entry: OutboxEntry, at: float) -> None:
         """Begin delivering ``entry`` (a slot is free; it is its conversation's head)."""
@@ -278,17 +285,12 @@ class Outbox:
         (which would cost a few turns of the event loop before the send even begins)."""
         conv = entry.conversation_id
         entries = q.by_conversation.get(conv)
-        if (not self._running or q.free_slots <= 0 or conv in q.inflight or not entries
-                or entries[0] is not entry or entry.next_try > self._clock.now()):
+        if not self._running or q.free_slots <= 0 or conv in q.inflight or not entries or entries[0] is not entry:
             return
         now = self._clock.monotonic()
-        if q.gate.ready_at(conv, entry.conversation_private, now) > now:
+        if self._ready_at(q, entry, self._clock.now(), now) > now:
             return
-        entries.popleft()
-        q.size -= 1
-        if not entries:
-            del q.by_conversation[conv]
-        self._start(q, entry, now)
+        self._start(q, q.pop_head(conv), now)
 
     async def _sender(self, q: _NetworkQueue) -> None:
         while self._running:
