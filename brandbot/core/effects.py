@@ -61,9 +61,5 @@ class Effects:
         """Whether this unit already used ``key`` (read-your-writes for once-keys)."""
         return any(k == key for k, _ in self.once_keys)
 
-    def is_empty(self) -> bool:
-        return not (self.follower or self.interactions or self.outbox or self.once_keys or self.data
-                    or self.jobs or self.processed)
-
 
 __all__ = ["DataWrite", "Effects", "Processed"]

@@ -53,11 +53,9 @@ def write_effects(store: Store, effects: Effects) -> None:
 class Transactions:
     """Group commit of effects, with the replies handed over only after their commit."""
 
-    def __init__(self, store: Store, deliver: Callable[[OutboxEntry], None], *,
-                 on_commit: Callable[[int, int], None] | None = None) -> None:
+    def __init__(self, store: Store, deliver: Callable[[OutboxEntry], None]) -> None:
         self._store = store
         self.deliver = deliver  # where committed replies go: the outbox (simulate sets its own)
-        self._on_commit = on_commit  # (units in the batch, replies in it), for metrics
         self._units = 0
         self._replies: list[OutboxEntry] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -86,10 +84,6 @@ class Transactions:
         self._ensure_running()
         self._wake.set()
         await fut
-
-    def pending(self) -> int:
-        """Replies waiting for their commit (the outbox does not have them yet)."""
-        return len(self._replies)
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
@@ -128,8 +122,6 @@ class Transactions:
             raise
         self.commits += 1
         self.units_committed += units
-        if self._on_commit is not None:
-            self._on_commit(units, len(replies))
         for entry in replies:
             try:
                 self.deliver(entry)
