@@ -25,6 +25,8 @@ class Kind(enum.StrEnum):
     JOIN = "join"  # someone joined a group/server the bot is in
     REACTION = "reaction"  # a reaction (emoji, like) on a brand or bot post
     COMMAND = "command"  # "/name args" addressed to the bot
+    REVIEW = "review"  # a blog or review-site entry about the brand that reads as a review
+    POST = "post"  # a blog entry that mentions the brand, book or author (not a review)
     MILESTONE = "milestone"  # emitted by brandbot itself (loyalty), never by a network
 
     @classmethod
