@@ -141,6 +141,9 @@ class Outgoing:
     outbox_id: int
     reply: Reply
     attempt: int = 1
+    #: When the outbox row was written (to the microsecond, as stored): with ``outbox_id``
+    #: it names the row across databases, for keys a network keeps longer than one store.
+    created: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:

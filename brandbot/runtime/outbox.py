@@ -313,7 +313,7 @@ class Outbox:
     async def _deliver(self, q: _NetworkQueue, entry: OutboxEntry) -> None:
         attempt = entry.attempts + 1
         try:
-            sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt))
+            sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt, entry.created))
         except RateLimitedError as exc:
             self.stats["rate_limited"] += 1
             if self._metrics is not None:
