@@ -1,4 +1,4 @@
-"""The store keeps memory flat: Bloom filters, bounded caches read through, prompt commits."""
+"""The store keeps memory flat: key filters, bounded caches read through, prompt commits."""
 
 from __future__ import annotations
 
@@ -15,42 +15,74 @@ from brandbot.core.events import Person
 from brandbot.core.lru import MISSING, Lru
 from brandbot.networks.base import RateLimits
 from brandbot.runtime.ratelimit import RateGate
-from brandbot.store.bloom import BloomFilter
+from brandbot.store.bloom import KeyFilter
 from brandbot.store.sqlite import SqliteStore, connection, writer
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-# --- the Bloom filter -------------------------------------------------------------------------
+# --- the key filters ---------------------------------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    added=st.sets(st.tuples(st.sampled_from(["x", "telegram"]), st.text(max_size=12)), max_size=300),
-    capacity=st.integers(1, 500),
+    before=st.sets(st.tuples(st.sampled_from(["x", "telegram"]), st.text(max_size=12)), max_size=100),
+    stored=st.sets(st.tuples(st.sampled_from(["x", "telegram"]), st.text(max_size=12)), max_size=200),
+    during=st.sets(st.tuples(st.sampled_from(["x", "telegram"]), st.text(max_size=12)), max_size=100),
+    after=st.sets(st.tuples(st.sampled_from(["x", "telegram"]), st.text(max_size=12)), max_size=100),
 )
-def test_a_bloom_filter_never_forgets_a_key(added: set[tuple[str, str]], capacity: int) -> None:
-    bloom = BloomFilter(capacity)
-    for key in added:
-        bloom.add(key)
-    assert all(key in bloom for key in added)
-    assert bloom.count == len(added) and bloom.full == (len(added) > capacity)
+def test_a_key_filter_never_forgets_a_key_whenever_it_was_added(before: set[tuple[str, str]],
+                                                                 stored: set[tuple[str, str]],
+                                                                 during: set[tuple[str, str]],
+                                                                 after: set[tuple[str, str]]) -> None:
+    keys = KeyFilter()
+    for key in before:  # added before the fill started
+        keys.add(key)
+    assert not keys.ready and all(("x", f"anything-{i}") in keys for i in range(5))  # "maybe": read
+    keys.start_fill(1000)
+    keys.fill(list(stored)[: len(stored) // 2])
+    for key in during:  # added while the database's keys stream in
+        keys.add(key)
+    keys.fill(list(stored)[len(stored) // 2:])
+    keys.finish_fill(len(stored))
+    for key in after:
+        keys.add(key)
+    assert keys.ready
+    assert all(key in keys for key in before | stored | during | after)
+    assert keys.count == len(before) + len(stored) + len(during) + len(after)
 
 
-def test_a_bloom_filter_stays_near_its_error_rate_and_small() -> None:
-    bloom = BloomFilter(20_000, error_rate=0.01)
-    for i in range(20_000):
-        bloom.add(f"seen-{i}")
-    false_positives = sum(f"new-{i}" in bloom for i in range(20_000))
+def test_a_key_filter_answers_from_the_old_filter_while_refilling_and_then_is_not_full() -> None:
+    keys = KeyFilter()
+    keys.start_fill(10)
+    keys.finish_fill(0)
+    for i in range(20):
+        keys.add(f"old-{i}")
+    assert keys.full
+    keys.start_fill(1000)
+    assert "old-3" in keys and not keys.full  # still answering, no refill of a refill
+    keys.add("new")
+    keys.fill(["kept"])
+    keys.finish_fill(1)
+    assert "new" in keys and "kept" in keys and not keys.full and keys.capacity == 1000
+
+
+def test_a_key_filter_stays_near_its_error_rate_and_small() -> None:
+    keys = KeyFilter()
+    keys.start_fill(20_000)
+    keys.fill(f"seen-{i}" for i in range(20_000))
+    keys.finish_fill(20_000)
+    false_positives = sum(f"new-{i}" in keys for i in range(20_000))
     assert false_positives < 20_000 * 0.02
-    assert bloom.nbytes < 20_000 * 1.4  # about 1.3 bytes a key at 1%
+    assert keys.nbytes < 20_000 * 1.4  # about 1.2 bytes a key at 1%
 
 
-def test_a_bloom_filter_refuses_nonsense_sizes() -> None:
+def test_a_key_filter_refuses_nonsense() -> None:
+    keys = KeyFilter()
     with pytest.raises(ValueError, match="capacity"):
-        BloomFilter(0)
-    with pytest.raises(ValueError, match="error_rate"):
-        BloomFilter(10, error_rate=1.5)
+        keys.start_fill(0)
+    with pytest.raises(RuntimeError, match="start_fill"):
+        keys.fill(["a"])
 
 
 def test_the_lru_drops_the_least_recently_used() -> None:
@@ -111,9 +143,30 @@ async def test_a_false_positive_of_the_filter_is_settled_by_the_database(tmp_pat
         assert created
 
 
+async def test_a_populated_database_opens_before_its_filters_are_filled_and_answers_right(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path) as store:
+        for i in range(300):
+            store.mark_processed("x", f"e{i}", T0)
+            await store.resolve(Person("x", f"u{i}"), T0)
+        store.mark_once("once:a", T0)
+    async with SqliteStore(path) as store:
+        assert not store._processed_seen.ready  # open did not scan the tables
+        assert await store.is_processed("x", "e7") and not await store.is_processed("x", "e900")
+        assert await store.once_used("once:a") and not await store.once_used("once:b")
+        assert not (await store.resolve(Person("x", "u5"), T0))[1]
+        await store.filters_filled()
+        assert store._processed_seen.ready and store._identity_seen.ready and store._once_seen.ready
+        assert await store.is_processed("x", "e7") and not await store.is_processed("x", "e900")
+        assert await store.once_used("once:a") and not await store.once_used("once:b")
+        assert not (await store.resolve(Person("x", "u5"), T0))[1]
+        assert (await store.resolve(Person("x", "u900"), T0))[1]
+
+
 async def test_prune_rebuilds_a_full_processed_filter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "_MIN_FILTER_CAPACITY", 10)  # the filters built at open
     async with SqliteStore(tmp_path / "b.db") as store:
+        await store.filters_filled()
         for i in range(40):
             store.mark_processed("x", f"old{i}", T0 - timedelta(days=30))
         store.mark_processed("x", "new", T0)

@@ -27,7 +27,7 @@ import aiosqlite
 
 from brandbot.core.errors import StoreError
 from brandbot.store import migrations
-from brandbot.store.bloom import BloomFilter
+from brandbot.store.bloom import KeyFilter
 from brandbot.store.sqlite.rows import _job_from
 from brandbot.store.sqlite.writer import _MIN_FILTER_CAPACITY, WriteBehind
 
@@ -157,28 +157,48 @@ class SqliteBase(WriteBehind):
                 _job_from, await self._fetch("SELECT name, due, owner, payload FROM jobs")
             )
         }
-        self._identity_seen = await self._build_filter("SELECT network, user_id FROM identities")
-        self._processed_seen = await self._build_filter("SELECT network, event_id FROM processed")
-        self._once_seen = await self._build_filter("SELECT key FROM once_keys", single=True)
+        # The key filters fill in the background: lookups read until they are ready.
+        self._filler = asyncio.get_running_loop().create_task(
+            self._fill_filters(), name=f"brandbot-store-filters:{self._path}"
+        )
 
-    async def _build_filter(self, sql: str, *, single: bool = False) -> BloomFilter:
-        """A filter of every key the query returns, with room to double."""
-        count_sql = f"SELECT COUNT(*) FROM ({sql})"
-        total = int((await self._fetch(count_sql))[0][0])
-        built = BloomFilter(max(_MIN_FILTER_CAPACITY, 2 * total))
-        add = built.add
+    #: The query whose keys fill each filter (attribute name -> SQL; one-column keys are bare).
+    _FILTER_SOURCES = (
+        ("_identity_seen", "SELECT network, user_id FROM identities", False),
+        ("_processed_seen", "SELECT network, event_id FROM processed", False),
+        ("_once_seen", "SELECT key FROM once_keys", True),
+    )
+
+    async def _fill_filters(self) -> None:
+        """Fill the key filters from the database, off the start-up path.
+
+        Until a filter is ready it answers "maybe" and the store reads instead, so a
+        failure here (logged) costs reads, never a wrong answer.
+        """
+        try:
+            for attr, sql, single in self._FILTER_SOURCES:
+                await self._fill_filter(getattr(self, attr), sql, single=single)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("store: the key filters could not be filled; lookups keep reading")
+
+    async def filters_filled(self) -> None:
+        """Wait until the key filters are filled (start-up does not: see ``_fill_filters``)."""
+        if self._filler is not None:
+            await asyncio.shield(self._filler)
+
+    async def _fill_filter(self, target: KeyFilter, sql: str, *, single: bool = False) -> None:
+        """Fill ``target`` with every key the query returns, sized to double."""
+        total = int((await self._fetch(f"SELECT COUNT(*) FROM ({sql})"))[0][0])
+        target.start_fill(max(_MIN_FILTER_CAPACITY, 2 * total))
         cursor = await self._connection().execute(sql)
         try:
             while rows := await cursor.fetchmany(50_000):
-                if single:
-                    for (key,) in rows:
-                        add(key)
-                else:
-                    for row in rows:
-                        add(tuple(row))
+                target.fill([row[0] for row in rows] if single else map(tuple, rows))
         finally:
             await cursor.close()
-        return built
+        target.finish_fill(total)
 
     async def backup(self, target: str | Path) -> None:
         """Write a consistent copy of the database to ``target`` while running (VACUUM INTO)."""
@@ -196,6 +216,11 @@ class SqliteBase(WriteBehind):
         if self._closed:
             return
         self._closed = True
+        filler, self._filler = self._filler, None
+        if filler is not None:
+            filler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await filler
         flusher, self._flusher = self._flusher, None
         if flusher is not None:
             flusher.cancel()

@@ -40,10 +40,6 @@ class DedupeMixin(SqliteBase):
 
         async with self._lock:
             deleted = await self._transaction(work)
-            if self._processed_seen.full:  # pruned keys linger in the filter: start afresh
-                self._processed_seen = await self._build_filter(
-                    "SELECT network, event_id FROM processed"
-                )
-                for key in self._processed.snapshot():
-                    self._processed_seen.add(key)
+            if self._processed_seen.full:  # pruned keys linger in the filter: refill it
+                await self._fill_filter(self._processed_seen, "SELECT network, event_id FROM processed")
         return deleted

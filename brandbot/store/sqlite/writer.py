@@ -25,7 +25,7 @@ import aiosqlite
 from brandbot.core.errors import StoreError
 from brandbot.core.lru import Lru
 from brandbot.core.records import FollowerRecord, Identity, Job, OutboxEntry
-from brandbot.store.bloom import BloomFilter
+from brandbot.store.bloom import KeyFilter
 from brandbot.store.sqlite.batch import (
     _DATA_ERRORS,
     _SQL_DELETE_JOB,
@@ -141,10 +141,12 @@ class WriteBehind:
         self._job_buf: _Buffer[str, Job | None] = _Buffer()
         self._jobs: dict[str, Job] = {}
         # Keys that may exist (identities, processed ids, once-keys): a miss means "new"
-        # without a read; a hit is settled by one indexed read. Built at open.
-        self._identity_seen = BloomFilter(_MIN_FILTER_CAPACITY)
-        self._processed_seen = BloomFilter(_MIN_FILTER_CAPACITY)
-        self._once_seen = BloomFilter(_MIN_FILTER_CAPACITY)
+        # without a read; a hit is settled by one indexed read. Filled in the background
+        # after open (until then every lookup reads).
+        self._identity_seen = KeyFilter()
+        self._processed_seen = KeyFilter()
+        self._once_seen = KeyFilter()
+        self._filler: asyncio.Task[None] | None = None
 
     # --- durability ----------------------------------------------------------------------
 
