@@ -4,8 +4,8 @@ Each :class:`Metrics` owns a private ``CollectorRegistry``: no process-wide stat
 test (or a process) can hold several bots without their numbers mixing.
 
 The bot calls these methods on its hot path (tens of thousands of events a second), so
-each call is a dict lookup and an ``inc``/``observe`` on a cached labelled child; the
-``.labels()`` call (which validates and builds the child) runs once per label set.
+the per-event counters are plain numbers in dicts, turned into Prometheus families only
+when ``/metrics`` is scraped.
 
 Label values are bounded by configuration: networks are the enabled ones, kinds and
 reasons are enums, handler names are the loaded plugins' handlers and the rules. A
@@ -18,10 +18,14 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
@@ -41,26 +45,37 @@ FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 
 NetworkStates = Mapping[str, tuple[NetworkState, str]]
 
-class _Children:
-    """Labelled children of one metric, cached by label values, with a series cap."""
+class _Counts(Collector):
+    """A labelled counter kept as plain numbers in a dict and built at scrape time.
 
-    __slots__ = ("_cache", "_limit", "_metric")
+    Events, decisions and sends are counted on the hot path; a prometheus_client
+    ``inc`` on a cached child (a lock and a value object) cost several times a dict add.
+    """
 
-    def __init__(self, metric: Any, limit: int = MAX_SERIES) -> None:
-        self._metric = metric
-        self._cache: dict[tuple[str, ...], Any] = {}
+    __slots__ = ("_help", "_labels", "_limit", "_name", "values")
+
+    def __init__(self, name: str, help_text: str, labels: list[str], limit: int) -> None:
+        self._name = name
+        self._help = help_text
+        self._labels = labels
         self._limit = limit
+        self.values: dict[tuple[str, ...], float] = {}
 
-    def get(self, key: tuple[str, ...]) -> Any:
-        child = self._cache.get(key)
-        if child is None:
-            if len(self._cache) >= self._limit:
-                key = (OTHER,) * len(key)
-                child = self._cache.get(key)
-                if child is not None:
-                    return child
-            child = self._cache[key] = self._metric.labels(*key)
-        return child
+    def inc(self, key: tuple[str, ...], amount: float = 1) -> None:
+        values = self.values
+        if key in values:
+            values[key] += amount
+        elif len(values) < self._limit:
+            values[key] = amount
+        else:
+            other = (OTHER,) * len(key)
+            values[other] = values.get(other, 0) + amount
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._help, labels=self._labels)
+        for key, value in sorted(self.values.items()):
+            family.add_metric(list(key), value)
+        yield family
 
 
 class _NetworkUp(Collector):
@@ -142,23 +157,21 @@ class Metrics:
     def __init__(self, *, process: bool = True, max_series: int = MAX_SERIES) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self._events = _Children(Counter(
-            "brandbot_events", "Events received, by network and kind", ["network", "kind"], registry=r), max_series)
-        self._replies = _Children(Counter(
+        self._events = _Counts("brandbot_events", "Events received, by network and kind",
+                               ["network", "kind"], max_series)
+        self._replies = _Counts(
             "brandbot_replies",
             "Reply decisions by the policy: action is send, defer or refuse; reason says why",
-            ["network", "action", "reason"], registry=r), max_series)
-        self._sends = _Children(Counter(
-            "brandbot_sends", "Delivery attempts that ended, by outcome (sent or failed)",
-            ["network", "outcome"], registry=r), max_series)
+            ["network", "action", "reason"], max_series)
+        self._sends = _Counts("brandbot_sends", "Delivery attempts that ended, by outcome (sent or failed)",
+                              ["network", "outcome"], max_series)
         self._handler = _HandlerTimes(HANDLER_BUCKETS, max_series)
-        r.register(self._handler)
-        self._waits = _Children(Counter(
-            "brandbot_rate_limit_waits", "Times a network told us to wait (HTTP 429 and the like)",
-            ["network"], registry=r), max_series)
-        self._wait_seconds = _Children(Counter(
-            "brandbot_rate_limit_wait_seconds", "Seconds networks told us to wait, summed",
-            ["network"], registry=r), max_series)
+        self._waits = _Counts("brandbot_rate_limit_waits",
+                              "Times a network told us to wait (HTTP 429 and the like)", ["network"], max_series)
+        self._wait_seconds = _Counts("brandbot_rate_limit_wait_seconds", "Seconds networks told us to wait, summed",
+                                     ["network"], max_series)
+        for counted in (self._events, self._replies, self._sends, self._handler, self._waits, self._wait_seconds):
+            r.register(counted)
         self._flush = Histogram(
             "brandbot_store_flush_seconds", "Time to commit one batch of buffered store writes",
             buckets=FLUSH_BUCKETS, registry=r)
@@ -176,23 +189,23 @@ class Metrics:
 
     # -- the calls the bot, router and outbox make ------------------------------------
     def event_in(self, network: str, kind: str) -> None:
-        self._events.get((network, kind)).inc()
+        self._events.inc((network, kind))
 
     def decision(self, network: str, action: str, reason: str) -> None:
         """One policy decision: action is send, defer or refuse; reason a policy Reason value."""
-        self._replies.get((network, action, reason)).inc()
+        self._replies.inc((network, action, reason))
 
     def send_result(self, network: str, outcome: str) -> None:
         """A delivery that ended: outcome is sent or failed (retries are not counted)."""
-        self._sends.get((network, outcome)).inc()
+        self._sends.inc((network, outcome))
 
     def handler_latency(self, source: str, seconds: float) -> None:
         self._handler.observe(source, seconds)
 
     def rate_limit_wait(self, network: str, seconds: float | None) -> None:
-        self._waits.get((network,)).inc()
+        self._waits.inc((network,))
         if seconds is not None and seconds > 0:
-            self._wait_seconds.get((network,)).inc(seconds)
+            self._wait_seconds.inc((network,), seconds)
 
     def store_flush(self, seconds: float, rows: int) -> None:
         self._flush.observe(seconds)
