@@ -21,6 +21,7 @@ from brandbot.core.durations import Duration, parse_duration
 from brandbot.core.errors import ConfigError
 from brandbot.core.loyalty import LoyaltyConfig
 from brandbot.core.policy import PolicyConfig
+from brandbot.core.reviews import mention_terms
 from brandbot.core.yamlfile import YamlDoc, load_yaml, validation_error
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -101,6 +102,8 @@ class TopConfig(_Strict):
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
     timezone: str = "UTC"
+    feeds: dict[str, Any] | None = Field(None, description="RSS/Atom feeds of blogs and review sites, read as the "
+                                         "'blogs' network (docs/networks/blogs.md)")
 
     @field_validator("brand")
     @classmethod
@@ -274,6 +277,19 @@ def _section_enabled(settings: Mapping[str, Any] | None, doc: YamlDoc, loc: tupl
     return enabled
 
 
+def _feeds_network(top: TopConfig, doc: YamlDoc) -> tuple[NetworkSection, ...]:
+    """``feeds:`` is the ``blogs`` network's section; by default it watches for the brand's
+    name, book and author. Its settings are validated by the network (errors name the line)."""
+    if top.feeds is None or not _section_enabled(top.feeds, doc, ("feeds",)):
+        return ()
+    if "blogs" in top.networks:
+        raise ConfigError("the feeds are configured twice: keep 'feeds:' and remove 'networks.blogs'",
+                          doc.where(("networks", "blogs")))
+    settings = {k: v for k, v in top.feeds.items() if k != "enabled"}
+    settings.setdefault("watch", list(mention_terms(top.brand)))
+    return (NetworkSection("blogs", settings, doc.where(("feeds",)), ("feeds",)),)
+
+
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> BotConfig:
     """Read and validate brandbot.yaml. Raises ConfigError with file:line on any problem."""
     path = Path(path)
@@ -311,6 +327,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> BotCo
         for name, s in top.networks.items()
         if _section_enabled(s, doc, ("networks", name))
     )
+    networks += _feeds_network(top, doc)
     if not networks:
         raise ConfigError("no network is enabled; enable at least one (console needs no token)", doc.where(("networks",)))
     check_admin_ids(top, (n.name for n in networks), doc)

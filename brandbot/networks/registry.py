@@ -22,6 +22,7 @@ BUILTIN: dict[str, str] = {
     "discord": "brandbot.networks.discord:DiscordNetwork",
     "x": "brandbot.networks.x:XNetwork",
     "feed": "brandbot.networks.feed:FeedNetwork",
+    "blogs": "brandbot.networks.blogs:BlogsNetwork",  # RSS/Atom feeds; configured under feeds:
 }
 
 
