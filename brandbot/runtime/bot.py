@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from brandbot.core.plugin import LoadedPlugin
 from brandbot.core.records import OutboxEntry
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network
+from brandbot.runtime.calendar import Calendar
 from brandbot.runtime.capabilities import Files, Networks, Staff
 from brandbot.runtime.context import JobContext, Services
 from brandbot.runtime.host import NetworkRunner
@@ -44,8 +45,8 @@ from brandbot.runtime.scheduler import Scheduler
 from brandbot.runtime.sending import Sending
 from brandbot.runtime.transaction import Transactions
 from brandbot.runtime.unitofwork import Inflight, SharedData
+from brandbot.store import store_for
 from brandbot.store.base import Store
-from brandbot.store.sqlite import SqliteStore
 
 log = logging.getLogger("brandbot")
 
@@ -58,12 +59,14 @@ class Bot:
                  rng: random.Random | None = None, metrics: Metrics | None = None) -> None:
         self.metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
-        self.store: Store = store or SqliteStore(config.storage_path, commit_delay=config.top.storage.commit_delay)
+        self.store: Store = store or store_for(config.storage_path, config.top.storage)
         if getattr(self.store, "on_flush", "missing") is None:
             self.store.on_flush = self.metrics.store_flush  # type: ignore[attr-defined]
         self.dry_run = dry_run
         self.redactor: Any = None
         self.health_server: Any = None
+        # Apps served beside /healthz and /metrics (the staff web UI: brandbot.web.install).
+        self.http_mounts: list[Callable[[Any], None]] = []
         self._rng = rng or random.Random()
         self.networks: dict[str, Network] = dict(networks) if networks is not None else {
             s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where,
@@ -82,17 +85,22 @@ class Bot:
                                transactions=self.transactions, config=lambda: self.config,
                                policy=lambda: self.generation.policy)
         self.scheduler = Scheduler(self.store, self.clock, lambda: self.config, lambda: self.generation.plugins)
+        self.calendar = Calendar(store=self.store, clock=self.clock, sending=self.sending, scheduler=self.scheduler,
+                                 transactions=self.transactions, config=lambda: self.config,
+                                 templates=lambda: self.generation.templates)
         self.services = Services(
             bot=self, store=self.store, clock=self.clock, people=self.people, sending=self.sending,
             scheduler=self.scheduler, shared_data=SharedData(), networks=Networks(self.networks),
             files=Files(lambda: self.config, writable=not dry_run),
             staff=Staff(lambda: self.config, lambda text, source: self.sending.notify_staff(text, source=source),
                         self.sending.handoffs.items, self.sending.release),
-            config=lambda: self.config, templates=lambda: self.generation.templates, commands=self.commands)
+            config=lambda: self.config, templates=lambda: self.generation.templates, commands=self.commands,
+            calendar=self.calendar)
         self.scheduler.context_for = self._job_context
         self.intake = Intake(store=self.store, clock=self.clock, metrics=self.metrics, services=self.services,
                              inflight=self.inflight, transactions=self.transactions, config=lambda: self.config,
                              router=lambda: self.generation.router)
+        self.transactions.busy = lambda: self.intake.lanes.queued > 0  # more events to join a commit
         self.health: dict[str, tuple[NetworkState, str]] = {}
         self.network_runner = NetworkRunner(self, self.networks, self.clock, self._rng)
         self._stop_requested = asyncio.Event()
@@ -151,8 +159,10 @@ class Bot:
     # -- after a send ----------------------------------------------------------------------
     def _on_sent(self, entry: OutboxEntry) -> None:
         self.sending.on_sent(entry)
+        self.calendar.on_sent(entry)
 
     async def _on_failed(self, entry: OutboxEntry, exc: SendError | Exception) -> None:
+        self.calendar.on_failed(entry, exc)
         user = self.sending.unreachable_recipient(entry, exc)
         if user is not None:
             await self.people.mark_unreachable(entry.network, user)
@@ -180,6 +190,7 @@ class Bot:
         for lp in self.generation.plugins:
             for func in lp.plugin.startup:
                 await self.scheduler.run(func, lp, {}, f"start-up hook of plugin {lp.plugin.name}")
+        await self.calendar.sync()  # after the hooks: the tour's stops are known by then
         await self.intake.settled()
 
     # -- reload ----------------------------------------------------------------------------
@@ -198,6 +209,7 @@ class Bot:
         if _restart_settings(config) != _restart_settings(current.config):
             log.warning("network or storage settings changed; they take effect after a restart")
         self.generation = new  # the switch: one assignment, no event sees half a reload
+        await self.calendar.sync()
         if self._started:
             self.scheduler.start_periodic()
         log.info("reloaded: %d rules, %d plugins", len(new.rules.book), len(new.plugins))
@@ -248,7 +260,7 @@ class Bot:
             from brandbot.runtime.health import HealthServer
 
             self.health_server = HealthServer(self, http.host, http.port, allow_remote=http.allow_remote,
-                                              redact=self.redactor)
+                                              redact=self.redactor, mounts=self.http_mounts)
             await self.health_server.start()
 
     async def stop(self) -> None:
