@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from brandbot.core.durations import Duration, parse_duration
 from brandbot.core.errors import ConfigError
@@ -75,19 +75,6 @@ class HandoffConfig(_Strict):
     timeout: Duration = Field(7200.0, description="Seconds (or 2h) after which the bot speaks again without /release")
 
 
-class UnderstandingConfig(_Strict):
-    """How messages are read: word forms, language, sentiment, intents (docs/rules.md)."""
-
-    languages: list[str] = Field(default_factory=lambda: ["en"], description="Languages people write in "
-                                 "(ISO codes); keywords match their word forms in each. [] = word forms off")
-    intents: str | None = Field(None, description="YAML file of intents with example phrases, relative to this file")
-    negative_below: float = Field(-0.3, ge=-1, le=0, description="Sentiment at or below this is negative")
-    positive_above: float = Field(0.3, ge=0, le=1, description="Sentiment at or above this is positive")
-    promotions: list[str] = Field(default_factory=lambda: ["plugin:loyalty", "plugin:giveaway"],
-                                  description="Responders (plugin:NAME, rule:NAME) that never answer a person "
-                                  "whose last message was negative")
-
-
 class LoggingConfig(_Strict):
     level: str = "INFO"
     json_format: bool = Field(False, alias="json")
@@ -102,71 +89,11 @@ class LoggingConfig(_Strict):
         return v
 
 
-WEB_ROLES = ("staff", "viewer")  # staff act on people and the inbox; viewers only read
-
-
-class WebAccount(_Strict):
-    """One staff login of the web UI: an argon2 hash (``brandbot hash-password``), never the password."""
-
-    password: str = Field(description="argon2 hash from `brandbot hash-password`")
-    role: str = Field("staff", description="staff (may act) or viewer (read-only)")
-
-    @field_validator("password")
-    @classmethod
-    def _hashed(cls, v: str) -> str:
-        if not v.startswith("$argon2"):
-            raise ValueError("must be an argon2 hash, never the password itself: run `brandbot hash-password` "
-                             "and paste what it prints (it starts with $argon2id$)")
-        return v
-
-    @field_validator("role")
-    @classmethod
-    def _role(cls, v: str) -> str:
-        if v not in WEB_ROLES:
-            raise ValueError(f"role must be one of {', '.join(WEB_ROLES)}")
-        return v
-
-
 class HttpConfig(_Strict):
-    enabled: bool = Field(False, description="Serve /healthz and /metrics (and the staff web UI when accounts are set)")
+    enabled: bool = Field(False, description="Serve /healthz and /metrics")
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless allow_remote")
     port: int = Field(8787, ge=0, le=65535)
     allow_remote: bool = Field(False, description="Allow binding a non-loopback address (put a proxy in front)")
-    accounts: dict[str, WebAccount] = Field(default_factory=dict, description="Staff logins of the web UI; none: no UI")
-    secret: str = Field("", description="Signs session cookies (from ${VAR}); at least 32 characters when accounts are set")
-    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Hours a login lasts")
-    secure_cookies: bool = Field(False, description="Send cookies over HTTPS only (true behind a TLS proxy)")
-
-    @model_validator(mode="after")
-    def _secret_with_accounts(self) -> HttpConfig:
-        if self.accounts and len(self.secret) < 32:
-            raise ValueError("http.secret must be at least 32 characters when http.accounts are set: write "
-                             "secret: ${BRANDBOT_WEB_SECRET} and export a random value (python -c "
-                             "'import secrets; print(secrets.token_urlsafe(32))')")
-        return self
-
-
-class RedisConfig(_Strict):
-    """Scale-out (``brandbot gateway`` and ``brandbot worker``): the Redis that carries events.
-
-    Its keys carry ``storage.brand_id``, as the database rows do.
-    """
-
-    url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the event streams, e.g. ${REDIS_URL}")
-    partitions: int = Field(16, ge=1, le=1024, description="Event streams; one person's events always use the "
-                            "same one. More than the most workers you will run; changing it reorders in-flight events")
-    lease: float = Field(5.0, ge=1.0, le=60.0, description="Seconds before a silent worker's partitions are "
-                         "taken over (its heartbeat and leases expire)")
-    batch: int = Field(100, ge=1, le=10_000, description="Entries a worker reads per partition per batch")
-    rate_margin: float = Field(0.1, ge=0.0, le=2.0, description="Seconds added to every platform rate window "
-                               "(sends are measured where they arrive)")
-
-    @field_validator("url")
-    @classmethod
-    def _redis_url(cls, v: str) -> str:
-        if not v.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
-        return v
 
 
 def _console_only() -> dict[str, dict[str, Any] | None]:
@@ -188,15 +115,12 @@ class TopConfig(_Strict):
     loyalty: LoyaltyConfig = LoyaltyConfig()
     policy: PolicyConfig = PolicyConfig()
     handoff: HandoffConfig = HandoffConfig()
-    understanding: UnderstandingConfig = UnderstandingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
-    redis: RedisConfig = RedisConfig()  # read only by `brandbot gateway` and `brandbot worker`
     timezone: str = "UTC"
     feeds: dict[str, Any] | None = Field(None, description="RSS/Atom feeds of blogs and review sites, read as the "
                                          "'blogs' network (docs/networks/blogs.md)")
-    posts: str | None = Field(None, description="YAML file of the brand's scheduled posts (the calendar), relative to this file")
 
     @field_validator("brand")
     @classmethod
@@ -263,11 +187,6 @@ class BotConfig:
 
     def where(self, *loc: str | int) -> str:
         return self.doc.where(loc)
-
-    @property
-    def posts_path(self) -> Path | None:
-        """The calendar's posts file (``posts:``), resolved against the config's folder."""
-        return self.path.parent / self.top.posts if self.top.posts else None
 
     def secrets(self) -> list[str]:
         """Every value that came from a ${VAR} reference or is a secret field: never to be logged."""
@@ -468,13 +387,9 @@ __all__ = [
     "NetworkSection",
     "PluginSection",
     "RuntimeConfig",
-    "RedisConfig",
     "StaffConfig",
     "StorageConfig",
     "TopConfig",
-    "UnderstandingConfig",
-    "WEB_ROLES",
-    "WebAccount",
     "check_admin_ids",
     "load_config",
     "parse_duration",  # re-exported from brandbot.core.durations, where it now lives
