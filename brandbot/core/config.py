@@ -96,6 +96,29 @@ class HttpConfig(_Strict):
     allow_remote: bool = Field(False, description="Allow binding a non-loopback address (put a proxy in front)")
 
 
+class RedisConfig(_Strict):
+    """Scale-out (``brandbot gateway`` and ``brandbot worker``): the Redis that carries events.
+
+    Its keys carry ``storage.brand_id``, as the database rows do.
+    """
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the event streams, e.g. ${REDIS_URL}")
+    partitions: int = Field(16, ge=1, le=1024, description="Event streams; one person's events always use the "
+                            "same one. More than the most workers you will run; changing it reorders in-flight events")
+    lease: float = Field(5.0, ge=1.0, le=60.0, description="Seconds before a silent worker's partitions are "
+                         "taken over (its heartbeat and leases expire)")
+    batch: int = Field(100, ge=1, le=10_000, description="Entries a worker reads per partition per batch")
+    rate_margin: float = Field(0.1, ge=0.0, le=2.0, description="Seconds added to every platform rate window "
+                               "(sends are measured where they arrive)")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
+        return v
+
+
 def _console_only() -> dict[str, dict[str, Any] | None]:
     """The networks when none are configured: the console, which needs no token."""
     return {"console": {}}
@@ -118,6 +141,7 @@ class TopConfig(_Strict):
     runtime: RuntimeConfig = RuntimeConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
+    redis: RedisConfig = RedisConfig()  # read only by `brandbot gateway` and `brandbot worker`
     timezone: str = "UTC"
     feeds: dict[str, Any] | None = Field(None, description="RSS/Atom feeds of blogs and review sites, read as the "
                                          "'blogs' network (docs/networks/blogs.md)")
@@ -387,6 +411,7 @@ __all__ = [
     "NetworkSection",
     "PluginSection",
     "RuntimeConfig",
+    "RedisConfig",
     "StaffConfig",
     "StorageConfig",
     "TopConfig",

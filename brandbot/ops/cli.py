@@ -91,6 +91,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         return asyncio.run(main())
 
 
+def cmd_role(args: argparse.Namespace) -> int:
+    """``brandbot gateway`` / ``brandbot worker``: one role of a scaled-out deployment (docs/scaling.md)."""
+    from brandbot.scale.roles import build_role
+
+    config = _load(args)
+    redactor = _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format, config)
+    tune_runtime()
+
+    async def main() -> int:
+        bot = build_role(args.command, config)
+        bot.redactor = redactor
+        return await bot.run()
+
+    return asyncio.run(main())
+
+
 # -- check --------------------------------------------------------------------------------
 def check_config(config: Any) -> list[str]:
     """Everything ``brandbot check`` verifies beyond loading; returns a summary. Raises on errors."""
@@ -350,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the bot until Ctrl-C / SIGTERM (or end of console input)")
     p.add_argument("--log-level", default=None)
     p.set_defaults(func=cmd_run)
+
+    for role, text in (("gateway", "scale-out: hold the network connections, stream events to Redis, send replies"),
+                       ("worker", "scale-out: handle streamed events and commit them to PostgreSQL (run N of them)")):
+        p = sub.add_parser(role, help=text)
+        p.add_argument("--log-level", default=None)
+        p.set_defaults(func=cmd_role)
 
     p = sub.add_parser("check", help="validate config, rules, templates and plugins")
     p.set_defaults(func=cmd_check)
