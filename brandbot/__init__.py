@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from brandbot.core.yamlfile import load_yaml as load_yaml
     from brandbot.core.yamlfile import validation_error as validation_error
     from brandbot.runtime import reports as reports
+    from brandbot.runtime import reviewcopies as reviewcopies
     from brandbot.runtime.bot import Bot as Bot
     from brandbot.runtime.capabilities import Files as Files
     from brandbot.runtime.capabilities import NetworkInfo as NetworkInfo
@@ -117,6 +118,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "draw": ("brandbot.core.draw", None),  # verifiable seeded draws (giveaways)
     "ranking": ("brandbot.core.ranking", None),  # small full-text ranking (resource links)
     "reports": ("brandbot.runtime.reports", None),  # records and reports of amplify and tags (shares, saved links)
+    "reviewcopies": ("brandbot.runtime.reviewcopies", None),  # review copies and reviews found on blogs
     # running a bot
     "Bot": ("brandbot.runtime.bot", "Bot"),
     "Clock": ("brandbot.clocks", "Clock"),
@@ -190,6 +192,7 @@ __all__ = [
     "parse_duration",
     "ranking",
     "reports",
+    "reviewcopies",
     "sample_context",
     "validation_error",
     "words",

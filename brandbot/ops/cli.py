@@ -311,6 +311,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     async def work(store: Any) -> int:
         since = None if args.all else datetime.now(UTC) - timedelta(days=args.days)
+        if args.what == "reviews":
+            from brandbot.runtime import reviewcopies
+
+            records = StoreRecords(store, reviewcopies.NAMESPACE)
+            print(reviewcopies.format_review_report(await reviewcopies.review_report(records)))
+            return 0
         shares = StoreRecords(store, reports.AMPLIFY_NAMESPACE)
         if args.what == "advocates":
             rows = await reports.top_advocates(shares, StorePeople(store), since, args.network, args.limit)
@@ -403,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_followers)
 
     p = sub.add_parser("report", help="word-of-mouth reports: advocates, shares")
-    p.add_argument("what", choices=["advocates", "shares"])
+    p.add_argument("what", choices=["advocates", "shares", "reviews"])
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--all", action="store_true", help="all time instead of --days")
     p.add_argument("--network")
