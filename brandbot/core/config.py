@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brandbot.core.durations import Duration, parse_duration
 from brandbot.core.errors import ConfigError
@@ -89,11 +89,38 @@ class LoggingConfig(_Strict):
         return v
 
 
+class WebAccount(_Strict):
+    """One staff login of the web UI: an argon2 hash (``brandbot hash-password``), never the password."""
+
+    password: str = Field(description="argon2 hash from `brandbot hash-password`")
+    role: Literal["staff", "viewer"] = Field("staff", description="staff act on people and the inbox; viewers only read")
+
+    @field_validator("password")
+    @classmethod
+    def _hashed(cls, v: str) -> str:
+        if not v.startswith("$argon2"):
+            raise ValueError("must be an argon2 hash, never the password itself: run `brandbot hash-password` "
+                             "and paste what it prints (it starts with $argon2id$)")
+        return v
+
+
 class HttpConfig(_Strict):
-    enabled: bool = Field(False, description="Serve /healthz and /metrics")
+    enabled: bool = Field(False, description="Serve /healthz and /metrics (and the staff web UI when accounts are set)")
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless allow_remote")
     port: int = Field(8787, ge=0, le=65535)
     allow_remote: bool = Field(False, description="Allow binding a non-loopback address (put a proxy in front)")
+    accounts: dict[str, WebAccount] = Field(default_factory=dict, description="Staff logins of the web UI; none: no UI")
+    secret: str = Field("", description="Signs session cookies (from ${VAR}); at least 32 characters when accounts are set")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Hours a login lasts")
+    secure_cookies: bool = Field(False, description="Send cookies over HTTPS only (true behind a TLS proxy)")
+
+    @model_validator(mode="after")
+    def _secret_with_accounts(self) -> HttpConfig:
+        if self.accounts and len(self.secret) < 32:
+            raise ValueError("http.secret must be at least 32 characters when http.accounts are set: write "
+                             "secret: ${BRANDBOT_WEB_SECRET} and export a random value (python -c "
+                             "'import secrets; print(secrets.token_urlsafe(32))')")
+        return self
 
 
 class RedisConfig(_Strict):
@@ -415,6 +442,7 @@ __all__ = [
     "StaffConfig",
     "StorageConfig",
     "TopConfig",
+    "WebAccount",
     "check_admin_ids",
     "load_config",
     "parse_duration",  # re-exported from brandbot.core.durations, where it now lives

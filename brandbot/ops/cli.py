@@ -83,6 +83,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def main() -> int:
         bot = Bot(config)
         bot.redactor = redactor
+        if config.top.http.enabled and config.top.http.accounts:
+            from brandbot.web import install
+
+            install(bot)  # the staff web UI beside /healthz and /metrics (docs/web.md)
         return await bot.run()
 
     from brandbot.runtime.runlock import RunLock
@@ -308,6 +312,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from brandbot.runtime import reports
 
     config = _load(args)
+    if args.html:
+        return _html_report(config, args)
+    if args.what is None:
+        raise BrandbotError("say which report: brandbot report advocates, brandbot report shares, "
+                            "or brandbot report --html FILE")
 
     async def work(store: Any) -> int:
         since = None if args.all else datetime.now(UTC) - timedelta(days=args.days)
@@ -328,6 +337,51 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(_with_store(config, work))
+
+
+def _html_report(config: Any, args: argparse.Namespace) -> int:
+    """The staff UI's Overview and Advocates pages as one static HTML file."""
+    from datetime import datetime, timedelta
+
+    from brandbot.ops.storeviews import StorePeople
+    from brandbot.web.numbers import RangeError, day_range
+    from brandbot.web.report import html_report, write_report
+
+    if config.storage_path == ":memory:":
+        raise BrandbotError("storage.path is ':memory:': there is no database to report on")
+    now = datetime.now(UTC)
+    first = args.since or (now.date() - timedelta(days=max(1, args.days) - 1)).isoformat()
+    try:
+        days = day_range(now.date(), first, args.until)
+    except RangeError as exc:
+        raise BrandbotError(f"report --html: {exc}") from None
+
+    async def work(store: Any) -> str:
+        return await html_report(config, StorePeople(store), days, now)
+
+    html = asyncio.run(_with_store(config, work))
+    write_report(Path(args.html), html)
+    print(f"wrote the overview and advocates for {days.first} to {days.last} to {args.html}")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Print the argon2 hash of a password for ``http.accounts`` (typed twice, or one line on stdin)."""
+    import getpass
+
+    from brandbot.web.accounts import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password for the staff web UI: ")
+        if getpass.getpass("again: ") != password:
+            raise BrandbotError("the two passwords differ; nothing was printed")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        print(hash_password(password))
+    except ValueError as exc:
+        raise BrandbotError(str(exc)) from None
+    return 0
 
 
 def cmd_giveaway(args: argparse.Namespace) -> int:
@@ -408,13 +462,19 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("tags", nargs="+", help="tags to add (press, +press or #press); prefix with - to remove (-old)")
     p.set_defaults(func=cmd_followers)
 
-    p = sub.add_parser("report", help="word-of-mouth reports: advocates, shares")
-    p.add_argument("what", choices=["advocates", "shares", "reviews"])
+    p = sub.add_parser("report", help="word-of-mouth reports: advocates, shares; --html FILE for the staff pages")
+    p.add_argument("what", nargs="?", choices=["advocates", "shares", "reviews"])
+    p.add_argument("--html", metavar="FILE", help="write the Overview and Advocates pages as one static HTML file")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="with --html: first day (default: --days back)")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="with --html: last day (default: today)")
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--all", action="store_true", help="all time instead of --days")
     p.add_argument("--network")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("hash-password", help="print the argon2 hash of a staff web UI password (http.accounts)")
+    p.set_defaults(func=cmd_hash_password)
 
     p = sub.add_parser("giveaway", help="giveaway tools")
     gsub = p.add_subparsers(dest="action", required=True)

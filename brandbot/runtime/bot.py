@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,8 @@ class Bot:
         self.dry_run = dry_run
         self.redactor: Any = None
         self.health_server: Any = None
+        # Apps served beside /healthz and /metrics (the staff web UI: brandbot.web.install).
+        self.http_mounts: list[Callable[[Any], None]] = []
         self._rng = rng or random.Random()
         self.networks: dict[str, Network] = dict(networks) if networks is not None else {
             s.name: build_network(s.name, dict(s.settings), doc=config.doc, loc=s.loc, where=s.where,
@@ -248,7 +250,7 @@ class Bot:
             from brandbot.runtime.health import HealthServer
 
             self.health_server = HealthServer(self, http.host, http.port, allow_remote=http.allow_remote,
-                                              redact=self.redactor)
+                                              redact=self.redactor, mounts=self.http_mounts)
             await self.health_server.start()
 
     async def stop(self) -> None:

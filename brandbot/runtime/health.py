@@ -73,6 +73,7 @@ class HealthServer:
         *,
         allow_remote: bool = False,
         redact: Callable[[str], str] | None = None,
+        mounts: Iterable[Callable[[web.Application], None]] = (),
     ) -> None:
         if not is_loopback(host) and not allow_remote:
             raise ConfigError(
@@ -89,6 +90,8 @@ class HealthServer:
         self._redact = redact or Redactor()
         self._runner: web.AppRunner | None = None
         self._started = 0.0
+        # What else this server serves (the staff web UI), added by a layer above runtime.
+        self._mounts = tuple(mounts)
 
     @property
     def port(self) -> int:
@@ -108,6 +111,8 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for mount in self._mounts:
+            mount(app)
         # No access log: a scrape every few seconds would drown the useful lines.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
