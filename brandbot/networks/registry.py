@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "discord": "brandbot.networks.discord:DiscordNetwork",
     "x": "brandbot.networks.x:XNetwork",
     "feed": "brandbot.networks.feed:FeedNetwork",
+    "mastodon": "brandbot.networks.mastodon:MastodonNetwork",
+    "bluesky": "brandbot.networks.bluesky:BlueskyNetwork",
     "blogs": "brandbot.networks.blogs:BlogsNetwork",  # RSS/Atom feeds; configured under feeds:
 }
 
