@@ -124,3 +124,53 @@ def harness_event(harness, n: int):  # type: ignore[no-untyped-def]
                  author=Person("memory", f"u{n}", handle=f"u{n}", name=f"U{n}"),
                  conversation=Conversation("memory", f"dm:u{n}", private=True), text="hi",
                  time=harness.clock.now(), post_id=f"p{n}", addressed=True)
+
+
+async def test_while_the_intake_is_busy_a_commit_gathers_events_up_to_its_size(tmp_path: Path) -> None:
+    delivered: list[int] = []
+    busy = True
+    async with SqliteStore(tmp_path / "t.db", commit_delay=3600) as store:
+        transactions = Transactions(store, lambda entry: delivered.append(entry.id), busy=lambda: busy,
+                                    max_units=5, max_wait=3600)
+        for n in range(4):
+            transactions.add(Effects(outbox=[reply_row(store, n)]))
+            for _ in range(3):
+                await asyncio.sleep(0)
+        assert delivered == [] and transactions.commits == 0  # busy, and 4 < 5 events: still gathering
+        transactions.add(Effects(outbox=[reply_row(store, 4)]))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert len(delivered) == 5 and transactions.commits == 1  # the fifth filled the batch
+        await transactions.close()
+
+
+async def test_a_commit_stops_gathering_when_the_intake_runs_dry_or_the_first_reply_waited_long_enough(
+        tmp_path: Path) -> None:
+    delivered: list[int] = []
+    busy = True
+    async with SqliteStore(tmp_path / "t.db", commit_delay=3600) as store:
+        transactions = Transactions(store, lambda entry: delivered.append(entry.id), busy=lambda: busy,
+                                    max_units=100, max_wait=3600)
+        transactions.add(Effects(outbox=[reply_row(store, 0)]))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert delivered == []
+        busy = False  # nothing more in hand: commit now
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert len(delivered) == 1
+        busy = True
+        short = Transactions(store, lambda entry: delivered.append(entry.id), busy=lambda: True,
+                             max_units=100, max_wait=0.01)
+        short.add(Effects(outbox=[reply_row(store, 1)]))
+        await asyncio.wait_for(short.committed(), 5)  # a waiting caller does not wait for more events
+        await asyncio.sleep(0.05)
+        assert len(delivered) == 2
+        short.add(Effects(outbox=[reply_row(store, 2)]))
+        for _ in range(200):  # still busy, but the first reply's wait is bounded by max_wait
+            if len(delivered) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert len(delivered) == 3
+        await transactions.close()
+        await short.close()

@@ -95,6 +95,7 @@ class Bot:
         self.intake = Intake(store=self.store, clock=self.clock, metrics=self.metrics, services=self.services,
                              inflight=self.inflight, transactions=self.transactions, config=lambda: self.config,
                              router=lambda: self.generation.router)
+        self.transactions.busy = lambda: self.intake.lanes.queued > 0  # more events to join a commit
         self.health: dict[str, tuple[NetworkState, str]] = {}
         self.network_runner = NetworkRunner(self, self.networks, self.clock, self._rng)
         self._stop_requested = asyncio.Event()
