@@ -57,7 +57,7 @@ class StorageConfig(_Strict):
 
 class RuntimeConfig(_Strict):
     max_concurrency: int = Field(64, ge=1, description="Conversations handled at once")
-    queue_size: int = Field(2_000, ge=1, description="Events waiting for a handler before networks are slowed down")
+    queue_size: int = Field(500, ge=1, description="Events waiting for a handler before networks are slowed down")
     handler_timeout: float = Field(10.0, gt=0, description="Seconds before a handler is abandoned and logged")
     shutdown_grace: float = Field(10.0, ge=0, description="Seconds in-flight handlers get on SIGTERM")
     start_timeout: float = Field(30.0, gt=0, description="Seconds to wait for each network's first start attempt")
