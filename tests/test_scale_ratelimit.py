@@ -41,13 +41,30 @@ def test_windows_follow_the_platform_limits() -> None:
 async def test_a_full_window_says_how_long_to_wait(redis: Redis) -> None:
     limiter = SharedRateLimiter(redis, KEYS, margin=0.0)
     limits = RateLimits(per_conversation=((2, 1.0),))
-    assert await limiter.try_take("telegram", limits, "7", True) == 0
-    assert await limiter.try_take("telegram", limits, "7", True) == 0
-    wait = await limiter.try_take("telegram", limits, "7", True)
-    assert 0 < wait <= 1.0
-    assert await limiter.try_take("telegram", limits, "8", True) == 0  # another chat has room
+    for _ in range(2):
+        wait, ticket = await limiter.try_take("telegram", limits, "7", True)
+        assert wait == 0 and ticket is not None
+        await limiter.done(ticket)
+    wait, ticket = await limiter.try_take("telegram", limits, "7", True)
+    assert 0 < wait <= 1.0 and ticket is None
+    assert (await limiter.try_take("telegram", limits, "8", True))[0] == 0  # another chat has room
     await asyncio.sleep(wait)
-    assert await limiter.try_take("telegram", limits, "7", True) == 0
+    assert (await limiter.try_take("telegram", limits, "7", True))[0] == 0
+
+
+async def test_a_send_counts_from_its_answer_not_its_grant(redis: Redis) -> None:
+    """A send still in flight may arrive any moment: the next one waits for its answer, then
+    a full window (arrivals a window apart however long the first one travelled)."""
+    limiter = SharedRateLimiter(redis, KEYS, margin=0.0)
+    limits = RateLimits(per_conversation=((1, 0.3),))
+    first = await limiter.take("telegram", limits, "7", True)
+    await asyncio.sleep(0.5)  # the first send is slow: longer than the window
+    wait, _ = await limiter.try_take("telegram", limits, "7", True)
+    assert wait > 0  # still in flight: not granted, whatever the grant time says
+    await limiter.done(first)
+    answered = time.monotonic()
+    await limiter.take("telegram", limits, "7", True)
+    assert time.monotonic() - answered >= 0.29
 
 
 def _sender(url: str, count: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
@@ -59,9 +76,10 @@ def _sender(url: str, count: int, out: multiprocessing.Queue) -> None:  # type: 
         limits = RateLimits(per_conversation=((3, 1.0),), overall=((10, 1.0),))
         granted = []
         for i in range(count):
-            await limiter.take("telegram", limits, str(i % 2), True)
-            t = await client.time()
+            ticket = await limiter.take("telegram", limits, str(i % 2), True)
+            t = await client.time()  # the "arrival": between the grant and the answer
             granted.append(t[0] + t[1] / 1e6)
+            await limiter.done(ticket)
         await client.aclose()
         return granted
 

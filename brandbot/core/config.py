@@ -135,8 +135,8 @@ class RedisConfig(_Strict):
     lease: float = Field(5.0, ge=1.0, le=60.0, description="Seconds before a silent worker's partitions are "
                          "taken over (its heartbeat and leases expire)")
     batch: int = Field(100, ge=1, le=10_000, description="Entries a worker reads per partition per batch")
-    rate_margin: float = Field(0.1, ge=0.0, le=2.0, description="Seconds added to every platform rate window "
-                               "(sends are measured where they arrive)")
+    rate_margin: float = Field(0.0, ge=0.0, le=2.0, description="Seconds added to every platform rate window "
+                               "(for clock drift; sends in flight are already counted until answered)")
 
     @field_validator("url")
     @classmethod

@@ -57,7 +57,7 @@ class Gateway(Bot):
     """The networks, the stream publisher, and the outbox that sends what workers decided."""
 
     def __init__(self, config: BotConfig, *, store: Store, networks: Mapping[str, Network], redis: Redis,
-                 keys: Keys, rate_margin: float = 0.1, publisher: EventPublisher | None = None,
+                 keys: Keys, rate_margin: float = 0.0, publisher: EventPublisher | None = None,
                  **kwargs: Any) -> None:
         limiter = SharedRateLimiter(redis, keys, margin=rate_margin)
         guarded = {name: GuardedNetwork(net, limiter) for name, net in networks.items()}

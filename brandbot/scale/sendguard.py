@@ -9,6 +9,7 @@ store that catches notices Redis lost), and the second copy is answered from mem
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from brandbot.core.errors import RateLimitedError
@@ -53,13 +54,21 @@ class GuardedNetwork(Network):
             self.duplicates_suppressed += 1
             return done
         reply = message.reply
+        started = time.monotonic()
         try:
-            self.waited += await self._limiter.take(self.name, self.limits, reply.conversation.id,
-                                                    reply.conversation.private)
+            ticket = await self._limiter.take(self.name, self.limits, reply.conversation.id,
+                                              reply.conversation.private)
         except UNAVAILABLE as exc:  # retried by the outbox without counting as a failed attempt
             raise RateLimitedError(f"{self.name}: shared rate limits unknown while redis is down "
                                    f"({type(exc).__name__})", REDIS_DOWN_RETRY) from exc
-        sent = await self.inner.send(message)
+        self.waited += time.monotonic() - started
+        try:
+            sent = await self.inner.send(message)
+        finally:
+            try:
+                await self._limiter.done(ticket)
+            except UNAVAILABLE:
+                pass  # the send stays "in flight" in the windows until IN_FLIGHT_MS: slower, never over
         self._delivered.put(message.outbox_id, sent)
         return sent
 
