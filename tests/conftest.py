@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+# Real servers started by the tests that ask for them (tests/servers/).
+from tests.servers.postgres import pg_url, postgres_server  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_PLUGINS = str(ROOT / "plugins")
 

@@ -7,6 +7,7 @@ joined with follower); a buffered one none. Ids come from reserved sequence bloc
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -43,9 +44,31 @@ _SQL_FOLLOWER = f"SELECT {', '.join(_FOLLOWER_NAMES)} FROM followers WHERE brand
 class PgFollowersMixin(PgBase):
     """The Followers role: people, their identities per network, merges and unlinks."""
 
+    #: Resolves reading the database, per (network, user id): a second one waits.
+    _resolving: dict[tuple[str, str], asyncio.Future[None]]
+
     async def resolve(self, person: Person, now: datetime) -> tuple[FollowerRecord, bool]:
-        """The follower behind ``person``; created with its identity if new."""
+        """The follower behind ``person``; created with its identity if new.
+
+        Two resolves of one person at once make one follower: the second waits for the
+        first (which has buffered the new rows by then) instead of reading the database.
+        """
         key = (person.network, person.id)
+        while (running := self._resolving.get(key)) is not None:
+            await asyncio.wait([running])
+        if key in self._identities:
+            return await self._resolve(person, now, key)
+        task = asyncio.get_running_loop().create_future()
+        self._resolving[key] = task
+        try:
+            return await self._resolve(person, now, key)
+        finally:
+            del self._resolving[key]
+            task.set_result(None)
+
+    async def _resolve(
+        self, person: Person, now: datetime, key: tuple[str, str]
+    ) -> tuple[FollowerRecord, bool]:
         buffered_identity = self._identities.get(key)
         identity: Identity | None = None
         follower: FollowerRecord | None = None

@@ -106,6 +106,7 @@ class PgWriteBehind:
         self._interaction_ids = IdBlocks("interaction_ids")
         self._outbox_ids = IdBlocks("outbox_ids")
         self._refilling: asyncio.Task[None] | None = None
+        self._resolving: dict[tuple[str, str], asyncio.Future[None]] = {}
         # Ids merged away (-> the id they live on as) or forgotten (-> 0) by this process.
         self._gone: dict[int, int] = {}
 
