@@ -20,6 +20,7 @@ from brandbot.web.render import svg
 GIVEAWAY_NAMESPACE = "plugin:giveaway"
 EVENTS_NAMESPACE = "plugin:events"
 OPEN_QUESTIONS = ("pending", "approved", "posted")
+CALENDAR_POST = "calendar:post:"  # the runtime calendar's job per brand post
 TOP_SHARERS = 20
 
 
@@ -77,7 +78,7 @@ class QuestionRow:
 class PlannedItem:
     when: str
     what: str
-    kind: str  # stop | job
+    kind: str  # post | stop | job
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,8 @@ async def qa_queue(queries: Queries) -> tuple[str, list[QuestionRow]]:
 
 
 async def planned(queries: Queries, now: datetime) -> list[PlannedItem]:
-    """The posts calendar: tour stops to come and scheduled jobs (reminders, closings, digests)."""
+    """The posts calendar: brand posts to come (posts.yaml), tour stops, and other scheduled jobs
+    (reminders, giveaway closings, digests), soonest first."""
     items = []
     for key in ("tour:file", "tour:added"):
         for _, stops in await queries.data(EVENTS_NAMESPACE, key):
@@ -145,7 +147,10 @@ async def planned(queries: Queries, now: datetime) -> list[PlannedItem]:
                     what = f"{stop.get('title') or stop.get('id')} ({stop.get('kind', 'stop')} on {stop.get('network', '?')})"
                     items.append(PlannedItem(str(stop.get("start", "")), what, "stop"))
     for due, owner, name in await queries.jobs(now.isoformat()):
-        items.append(PlannedItem(str(due), f"{owner}: {name}", "job"))
+        if name.startswith(CALENDAR_POST):  # a brand post of posts.yaml (the calendar)
+            items.append(PlannedItem(str(due), name[len(CALENDAR_POST):], "post"))
+        else:
+            items.append(PlannedItem(str(due), f"{owner}: {name}", "job"))
     return sorted(items, key=lambda i: i.when)
 
 

@@ -20,6 +20,7 @@ from brandbot.web.accounts import check_login
 from brandbot.web.advocates import advocates_context, advocates_data
 from brandbot.web.audit import AuditLog
 from brandbot.web.guard import (
+    Handler,
     add_security_headers,
     current_user,
     make_guard,
@@ -30,7 +31,7 @@ from brandbot.web.guard import (
 )
 from brandbot.web.numbers import RangeError, day_range
 from brandbot.web.overview import overview_context, overview_data
-from brandbot.web.queries import Queries
+from brandbot.web.queries import NoDatabase, Queries
 from brandbot.web.render import environment, render
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class WebUI:
         http = self.bot.config.top.http
         app.middlewares.append(make_guard(self.codec, lambda: self.bot.config.top.http.accounts,
                                           secure=http.secure_cookies, max_age=http.session_hours * 3600))
+        app.middlewares.append(_no_database)
         app.on_response_prepare.append(add_security_headers)
         app.on_cleanup.append(self._close)
         get, post = app.router.add_get, app.router.add_post
@@ -130,6 +132,15 @@ class WebUI:
         response = redirect("/login")
         response.del_cookie("brandbot_session", path="/")
         return response
+
+
+@web.middleware
+async def _no_database(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A bot without a database file (``:memory:``) still serves the UI, saying why it is empty."""
+    try:
+        return await handler(request)
+    except NoDatabase as exc:
+        return web.Response(status=503, text=str(exc))
 
 
 # -- the read-only pages --------------------------------------------------------------------
