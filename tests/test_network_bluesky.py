@@ -454,3 +454,35 @@ async def test_a_yaml_rule_answers_a_bluesky_mention_through_the_bot(
     [post] = fake.posted
     assert post["text"] == "Hi Ana, the tour starts Monday!"
     assert post["reply"]["parent"]["uri"] == mention and post["reply"]["root"]["uri"] == mention
+
+
+def test_brandbot_check_knows_the_bluesky_and_mastodon_limits(tmp_path: Path) -> None:
+    from brandbot.ops.cli import check_config
+
+    long_reply = "Thanks {{ name }}! " + "The tour goes on. " * 20  # about 380 characters
+    settings = {
+        "brand": {"name": "Test Brand"},
+        "storage": {"path": ":memory:"},
+        "networks": {
+            "bluesky": {"enabled": True, "handle": HANDLE, "app_password": "x"},
+            "mastodon": {"enabled": True, "api_base_url": "https://m.example", "access_token": "y"},
+        },
+        "rules": ["rules.yaml"],
+        "plugin_dirs": [],
+    }
+    (tmp_path / "brandbot.yaml").write_text(yaml.safe_dump(settings))
+    for networks, problem in ((None, "cannot be sent on bluesky: the text is 3.. characters"), (["mastodon"], None)):
+        rule: dict[str, Any] = {"name": "long", "kinds": ["mention"], "reply": long_reply}
+        if networks:
+            rule["networks"] = networks
+        (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"rules": [rule]}))
+        config = load_config(tmp_path / "brandbot.yaml")
+        if problem is None:
+            assert "networks: bluesky, mastodon" in check_config(config)
+        else:
+            with pytest.raises(ConfigError, match=problem):
+                check_config(config)
+    rule = {"name": "longer", "kinds": ["mention"], "networks": ["mastodon"], "reply": long_reply * 2}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"rules": [rule]}))
+    with pytest.raises(ConfigError, match="over the instance's limit of 500"):
+        check_config(load_config(tmp_path / "brandbot.yaml"))

@@ -280,6 +280,18 @@ ADMIN_ID_FORMATS: Mapping[str, tuple[re.Pattern[str], str]] = {
          "GET /2/users/by/username/<handle> returns it as 'id', or you find it in the bot's log line "
          "'refused ... from x:<id>' after the person sent the bot an admin command"),
     ),
+    "mastodon": (
+        re.compile(r"[0-9]{1,20}"),
+        ("the numeric account id on the brand's instance, not the @name, e.g. \"109302537193620233\": "
+         "GET /api/v1/accounts/lookup?acct=<name> on the instance returns it as 'id', or you find it in the "
+         "bot's log line 'refused ... from mastodon:<id>' after the person sent the bot an admin command"),
+    ),
+    "bluesky": (
+        re.compile(r"did:(plc:[a-z2-7]{24}|web:[a-zA-Z0-9.:%-]+)"),
+        ("the account's DID, not its handle, e.g. \"did:plc:ewvi7nxzyoun6zhxrhs64oiz\": "
+         "com.atproto.identity.resolveHandle?handle=<handle> returns it, or you find it in the bot's log line "
+         "'refused ... from bluesky:<did>' after the person sent the bot an admin command"),
+    ),
 }
 
 
