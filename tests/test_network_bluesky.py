@@ -281,6 +281,7 @@ async def test_text_over_300_graphemes_is_refused_before_calling_the_pds(
     family = "👩‍👩‍👧‍👦"
     assert network.check_text(family * 300) is None  # 300 graphemes, 2100 bytes
     assert network.length_of(family * 2) == 2
+    assert network.check_text(" ") is not None
     with pytest.raises(PermanentSendError, match="300"):
         await network.send(answer(None, "a" * 301))
     assert fake.calls_to(CREATE_RECORD) == []

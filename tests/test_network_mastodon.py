@@ -325,6 +325,7 @@ def test_mastodon_counts_links_as_23_and_remote_mentions_by_their_local_part() -
     assert mastotext.status_length("@ana@very.long.server.example hi") == len("@ana hi")
     assert mastotext.status_length("👩‍👩‍👧‍👦 é") == 3  # graphemes, not code points
     assert mastotext.status_length("ab", spoiler_text="cw") == 4
+    assert mastotext.problem("  ", 500) == "Mastodon does not accept an empty status"
     assert mastotext.narrowest("public", "direct") == "direct"
     assert mastotext.narrowest("unlisted", "public") == "unlisted"
     assert mastotext.narrowest("mystery", "public") == "direct"

@@ -44,6 +44,8 @@ def status_length(text: str, spoiler_text: str = "", url_weight: int = DEFAULT_U
 
 def problem(text: str, max_characters: int, spoiler_text: str = "", url_weight: int = DEFAULT_URL_WEIGHT) -> str | None:
     """Why ``text`` cannot be one status on an instance with this limit, or None."""
+    if not text.strip():
+        return "Mastodon does not accept an empty status"
     length = status_length(text, spoiler_text, url_weight)
     if length > max_characters:
         warning = " with its content warning" if spoiler_text else ""

@@ -31,6 +31,8 @@ _AT_URI = re.compile(r"at://(?P<repo>[^/]+)/(?P<collection>[^/]+)/(?P<rkey>[^/?#
 
 def problem(text: str) -> str | None:
     """Why ``text`` cannot be one Bluesky post, or None."""
+    if not text.strip():
+        return "Bluesky does not accept an empty post (without an image or link card)"
     length = graphemes(text)
     if length > MAX_GRAPHEMES:
         return f"the text is {length} characters (graphemes), over Bluesky's {MAX_GRAPHEMES}; shorten it"
