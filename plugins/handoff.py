@@ -1,4 +1,11 @@
-"""handoff: "human"/"agent" hands the person to the team; /release gives them back.
+"""handoff: "human"/"agent" hands the person to the team; complaints go to the team too; /release gives them back.
+
+A person is handed to the team when they ask for one (a word or phrase of ``words`` in
+their message, punctuation ignored: "I need a human, not a bot"; or a message of an
+intent in ``intents``, e.g. "is there an actual person I can talk to?" in any language
+the intent has examples in), or when they complain (a message of an intent in
+``complaint_intents``, or a negative one when ``complaint_when_negative``): then the
+answer is an apology instead of the cheerful reply another rule would give.
 
 In a private chat the whole chat is handed off; in a group only the person who asked
 (the bot keeps answering the others). While handed off, the policy refuses every
@@ -9,30 +16,72 @@ The staff are told once, however often the person asks again meanwhile.
 
 from pydantic import BaseModel, ConfigDict
 
-from brandbot import Context, Kind, Plugin, normalize, normalize_all
+from brandbot import Context, Kind, Plugin, normalize, normalize_all, words
+
+#: Ways people ask for a person, in the languages of the example brand; whole words or phrases.
+WORDS = [
+    "human", "humans", "agent", "staff", "operator", "a person", "real person", "actual person", "someone real",
+    "talk to a human", "speak to someone", "customer service", "customer support", "representative",
+    "mensch", "menschen", "mitarbeiter", "mitarbeiterin", "echte person",
+    "humano", "una persona", "persona real", "alguien del equipo",
+    "humain", "une personne", "vraie personne", "conseiller",
+]
 
 
 class HandoffSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    words: list[str] = ["human", "agent", "a person", "real person", "talk to a human", "speak to someone"]
+    words: list[str] = WORDS
+    intents: list[str] = ["human"]  # intents that ask for a person (when the intents file has them)
+    complaint_intents: list[str] = ["complaint"]
+    complaint_when_negative: bool = True  # a negative message (sentiment) is a complaint too
     notice: str = "Of course, {{ name }}. A person from {{ brand.name }} will answer here soon; I'll keep quiet meanwhile."
+    apology: dict[str, str] = {
+        "en": "I'm so sorry about this, {{ name }}. I've passed it to a person at {{ brand.name }}, "
+              "who will answer here soon.",
+        "de": "Das tut mir sehr leid, {{ name }}. Ich habe es an eine Person bei {{ brand.name }} "
+              "weitergegeben, die sich hier bald meldet.",
+        "es": "Lo siento mucho, {{ name }}. Se lo he pasado a una persona de {{ brand.name }}, "
+              "que te responderá aquí pronto.",
+        "fr": "Je suis vraiment désolé, {{ name }}. J'ai transmis votre message à une personne de "
+              "{{ brand.name }}, qui vous répondra ici bientôt.",
+    }
 
 
 plugin = Plugin("handoff", config=HandoffSettings, description="hand a conversation to people")
 
 
 def asks_for_a_person(text: str, settings: HandoffSettings) -> bool:
-    """The whole message, or a phrase in it, is one of the words (``@handles`` ignored)."""
-    said = " ".join(w for w in normalize(text).split() if not w.startswith("@"))
-    return any(said == w or f" {w} " in f" {said} " for w in normalize_all(tuple(settings.words)))
+    """The whole message, or a phrase in it, is one of the words (punctuation and ``@handles`` ignored)."""
+    said = " ".join(w for w in words(normalize(text)) if not w.startswith("@"))
+    return any(f" {w} " in f" {said} " for w in normalize_all(tuple(settings.words)))
+
+
+def complains(ctx: Context[HandoffSettings]) -> bool:
+    reading, settings = ctx.reading, ctx.config
+    if reading is None:
+        return False
+    if reading.intent_name in settings.complaint_intents:
+        return True
+    return settings.complaint_when_negative and reading.negative
+
+
+def apology(ctx: Context[HandoffSettings]) -> str:
+    table = ctx.config.apology
+    language = ctx.reading.language if ctx.reading is not None else ""
+    return table.get(language) or table.get("en") or next(iter(table.values()), ctx.config.notice)
 
 
 @plugin.on(Kind.DIRECT, Kind.MENTION, Kind.REPLY, priority=900)
 async def ask_for_human(ctx: Context[HandoffSettings]) -> None:
-    if not asks_for_a_person(ctx.event.text, ctx.config):
+    if asks_for_a_person(ctx.event.text, ctx.config) or (
+            ctx.reading is not None and ctx.reading.intent_name in ctx.config.intents):
+        await ctx.reply(ctx.config.notice)
+        await ctx.handoff("asked for a person")
+    elif complains(ctx):
+        await ctx.reply(apology(ctx))
+        await ctx.handoff("complaint")
+    else:
         return
-    await ctx.reply(ctx.config.notice)
-    await ctx.handoff("asked for a person")
     ctx.stop()  # handed off even if the notice was refused: nobody else answers
 
 

@@ -75,6 +75,19 @@ class HandoffConfig(_Strict):
     timeout: Duration = Field(7200.0, description="Seconds (or 2h) after which the bot speaks again without /release")
 
 
+class UnderstandingConfig(_Strict):
+    """How messages are read: word forms, language, sentiment, intents (docs/rules.md)."""
+
+    languages: list[str] = Field(default_factory=lambda: ["en"], description="Languages people write in "
+                                 "(ISO codes); keywords match their word forms in each. [] = word forms off")
+    intents: str | None = Field(None, description="YAML file of intents with example phrases, relative to this file")
+    negative_below: float = Field(-0.3, ge=-1, le=0, description="Sentiment at or below this is negative")
+    positive_above: float = Field(0.3, ge=0, le=1, description="Sentiment at or above this is positive")
+    promotions: list[str] = Field(default_factory=lambda: ["plugin:loyalty", "plugin:giveaway"],
+                                  description="Responders (plugin:NAME, rule:NAME) that never answer a person "
+                                  "whose last message was negative")
+
+
 class LoggingConfig(_Strict):
     level: str = "INFO"
     json_format: bool = Field(False, alias="json")
@@ -165,6 +178,7 @@ class TopConfig(_Strict):
     loyalty: LoyaltyConfig = LoyaltyConfig()
     policy: PolicyConfig = PolicyConfig()
     handoff: HandoffConfig = HandoffConfig()
+    understanding: UnderstandingConfig = UnderstandingConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
@@ -454,6 +468,7 @@ __all__ = [
     "StaffConfig",
     "StorageConfig",
     "TopConfig",
+    "UnderstandingConfig",
     "WebAccount",
     "check_admin_ids",
     "load_config",

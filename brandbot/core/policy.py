@@ -37,7 +37,7 @@ morning and leave all at once), so they come before the brand-wide deferrals.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -491,6 +491,19 @@ class Policy:
 
 
 # --------------------------------------------------------------------------- static check
+
+
+def promotion_refused(source: str, promotions: Collection[str], last_mood: Callable[[], str | None]) -> str | None:
+    """Why a promotion (giveaway invitation, milestone cheer) must not go to this person, or None.
+
+    ``source`` is the responder ("plugin:loyalty.thank_milestone" counts as
+    "plugin:loyalty"); ``last_mood`` gives the mood of the person's last message, asked
+    only for a promotion (reading a mood costs). Cheering someone who just complained
+    reads as not listening, so the promotion is left out.
+    """
+    if not promotions or (source not in promotions and source.partition(".")[0] not in promotions):
+        return None
+    return "no promotions after a negative message" if last_mood() == "negative" else None
 
 
 def check_rule_against_network(

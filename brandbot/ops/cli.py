@@ -141,11 +141,14 @@ def check_config(config: Any) -> list[str]:
                 for s in config.networks}
     book = load_rule_book(config, TemplateEngine(config.brand), networks, measure=True)
     run_plugin_checks(plugins, config)
+    from brandbot.ops.understanding_check import understanding_lines
+
     return [
         f"config {config.path}",
         f"{len(book)} rules from {len(config.rule_files)} file(s)",
         f"{len(plugins)} plugins: {', '.join(p.plugin.name for p in plugins) or '-'}",
         f"networks: {', '.join(networks)}",
+        *understanding_lines(config, book),
     ]
 
 
@@ -170,6 +173,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     else:
         lines, source = read_events(args.events)
     asyncio.run(simulate(config, lines, sys.stdout, source))
+    return 0
+
+
+# -- intents ------------------------------------------------------------------------------
+def cmd_intents(args: argparse.Namespace) -> int:
+    from brandbot.ops.understanding_check import evaluate
+
+    config = _load(args)
+    _setup_logging("WARNING")
+    print("\n".join(evaluate(config, Path(args.file), show_misses=args.misses)))
     return 0
 
 
@@ -456,6 +469,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="JSON-lines events in, JSON-lines decisions out; sends nothing")
     p.add_argument("events", nargs="?", default="-", help="file of JSON lines (default: stdin)")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("intents", help="how well messages are understood (intents, answers)")
+    isub = p.add_subparsers(dest="action", required=True)
+    pe = isub.add_parser("eval", help="score a labelled JSON-lines file: confusion table, precision and recall")
+    pe.add_argument("file", help='JSON lines: {"text": ..., "expect": "rule:shipping", "intent": "shipping", "lang": "en"}')
+    pe.add_argument("--misses", action="store_true", help="also list every message answered otherwise than labelled")
+    p.set_defaults(func=cmd_intents)
 
     p = sub.add_parser("followers", help="list, show, export, forget or tag followers")
     fsub = p.add_subparsers(dest="action", required=True)

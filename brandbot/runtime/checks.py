@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from brandbot.core.errors import ConfigError
+from brandbot.core.intents import IntentSet, load_intents
 from brandbot.core.policy import check_rule_against_network
+from brandbot.core.reading import Reader
 from brandbot.core.rules import RuleBook
 from brandbot.core.templates import TemplateEngine, sample_context
 from brandbot.networks.base import Network
@@ -33,10 +35,19 @@ def check_rules_against_networks(
         for name, network in networks.items():
             if rule.networks and name not in rule.networks:
                 continue
+            if network.read_only:  # blogs: nothing is sent there; a reply to their events never goes out
+                answered = sorted({k.value for k in rule.kinds} & {"review", "post"})
+                if answered and rule.variants:
+                    raise ConfigError(
+                        f"rule {rule.name!r} replies to {', '.join(answered)} events, which come from {name}, "
+                        f"where the bot never posts: drop its reply (keep actions: tag, points), or let the "
+                        f"reviewcopy plugin thank the writer where they are known", rule.where)
+                continue
             problem = check_rule_against_network([k.value for k in rule.kinds], name, network.requires_summons)
             if problem:
                 raise ConfigError(f"rule {rule.name!r}: {problem}", rule.where)
-            for variant in rule.variants if measure else ():
+            every = (*rule.variants, *(v for _, variants in rule.translations for v in variants))
+            for variant in every if measure else ():
                 text = engine.render(variant, sample)
                 too_long = network.check_text(text)
                 if too_long:
@@ -55,11 +66,29 @@ def load_rule_book(
     """
     from brandbot.networks.registry import known_networks
 
+    intents = load_intent_set(config)
+    understanding = config.top.understanding
     book = RuleBook.load(list(config.rule_files), engine, default_timezone=config.top.timezone,
                          networks=known_networks(config),
-                         tiers=[tier.name for tier in config.top.loyalty.tiers])
+                         tiers=[tier.name for tier in config.top.loyalty.tiers],
+                         languages=understanding.languages,
+                         intents=intents.names if intents is not None else None)
     check_rules_against_networks(book, networks, engine, config.brand, measure=measure)
     return book
+
+
+def load_intent_set(config: Any) -> IntentSet | None:
+    """The configured intents file, parsed (file:line errors), or None when there is none."""
+    path = config.top.understanding.intents
+    return load_intents((config.path.parent / path).resolve()) if path else None
+
+
+def load_reader(config: Any) -> Reader:
+    """What reads messages for this configuration: language, sentiment, intents (embeds the
+    intents' examples: once per start and reload)."""
+    from brandbot.understanding import build_reader
+
+    return build_reader(config.top.understanding, config.path.parent)
 
 
 def run_plugin_checks(plugins: Iterable[Any], config: Any) -> None:

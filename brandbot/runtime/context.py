@@ -24,6 +24,7 @@ from brandbot.core.config import BotConfig
 from brandbot.core.effects import DataWrite, Effects
 from brandbot.core.events import Conversation, Event, Reply
 from brandbot.core.policy import Decision
+from brandbot.core.reading import Reading
 from brandbot.core.records import FollowerRecord
 from brandbot.core.templates import ReplyTemplate, TemplateEngine, build_context
 from brandbot.networks.base import CommandSpec
@@ -228,6 +229,7 @@ class Context(JobContext[Settings]):
     replied: bool = False
     notes: list[Note] = field(default_factory=list)
     stopped: bool = False
+    reading: Reading | None = None  # the message as read (language, sentiment, intent), lazily
     _source: str = ""
 
     @property

@@ -22,7 +22,7 @@ from brandbot.core.policy import Policy
 from brandbot.core.rules import RuleState
 from brandbot.core.templates import TemplateEngine
 from brandbot.networks.base import Network
-from brandbot.runtime.checks import load_rule_book, run_plugin_checks
+from brandbot.runtime.checks import load_reader, load_rule_book, run_plugin_checks
 from brandbot.runtime.loader import configure, load_plugins
 from brandbot.runtime.routing import Router, RuleResponders
 from brandbot.store.base import Store
@@ -53,12 +53,14 @@ def build_generation(number: int, config: BotConfig, networks: Mapping[str, Netw
         config.plugins, config.plugin_dirs, config.doc, generation=number)
     run_plugin_checks(loaded, config)
     book = load_rule_book(config, templates, networks, measure=False)
-    rules = RuleResponders(book, store, rng=rng, state=rule_state)
+    understanding = config.top.understanding
+    rules = RuleResponders(book, store, rng=rng, state=rule_state, reader=load_reader(config),
+                           promotions=understanding.promotions)
     handlers = [h for lp in loaded for h in lp.plugin.handlers]
     settings = {lp.plugin.name: lp.settings for lp in loaded}
     rule_kinds = {k for rule in book.rules for k in rule.kinds}
     router = Router(handlers, rules.candidates, timeout=config.top.runtime.handler_timeout, settings=settings,
-                    rule_kinds=rule_kinds, on_latency=on_latency)
+                    rule_kinds=rule_kinds, on_latency=on_latency, rules=rules)
     return Generation(number, config, templates, Policy(config.top.policy), tuple(loaded), rules, router)
 
 

@@ -26,10 +26,13 @@ import time
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
-from brandbot.core.events import Event
+from brandbot.core.events import Event, Kind
 from brandbot.core.plugin import HandlerSpec, Role
+from brandbot.core.policy import promotion_refused
+from brandbot.core.reading import PlainReader, Reader, Reading
 from brandbot.core.rules import Rule, RuleBook, RuleState, conditions_hold, once_key
 from brandbot.runtime.context import Context
 from brandbot.store.base import Store
@@ -96,15 +99,25 @@ class RuleResponders:
     """
 
     def __init__(self, book: RuleBook, store: Store, *, rng: random.Random | None = None,
-                 state: RuleState | None = None) -> None:
+                 state: RuleState | None = None, reader: Reader | None = None,
+                 promotions: Iterable[str] = ()) -> None:
         self.book = book
         self.state = state or RuleState()
+        self.reader: Reader = reader or PlainReader()
+        self.promotions = frozenset(promotions)
         self._store = store
         self._rng = rng or random.Random()
         self._responders = {r.name: RuleResponder(r, self) for r in book.rules}
 
-    def candidates(self, event: Event, now: datetime) -> list[RuleResponder]:
-        return [self._responders[r.name] for r in self.book.candidates(event, now)]
+    def candidates(self, event: Event, now: datetime) -> list[Responder]:
+        """The rules that may answer, by priority; an intent rule is wrapped with whether its
+        keywords hit, and its intent is read only when its turn comes (see RuleBook.hits)."""
+        found: list[Responder] = []
+        for rule, hit in self.book.hits(event, now):
+            responder = self._responders[rule.name]
+            found.append(responder if rule.match is None or rule.match.intent is None
+                         else IntentRuleResponder(responder, hit))
+        return found
 
     async def pick_variant(self, rule: Rule, follower_id: int) -> int:
         """A variant index, never the one this person got last time (restored after restarts)."""
@@ -140,7 +153,7 @@ class RuleResponder:
     async def respond(self, ctx: Context) -> None:
         """A rule that applies has handled the event, reply or not (its actions ran)."""
         rule, event, now = self.rule, ctx.event, ctx.now
-        if not conditions_hold(rule, ctx.follower, ctx.first_contact, now):
+        if not conditions_hold(rule, ctx.follower, ctx.first_contact, now, ctx.reading):
             return
         conversation = event.conversation.key
         waiting = self.owner.state.cooldown_ok(rule, ctx.follower.id, conversation, now)
@@ -162,11 +175,50 @@ class RuleResponder:
             ctx.note("action", f"points {actions.points:+d}")
         if rule.variants:
             index = await self.owner.pick_variant(rule, ctx.follower.id)
-            await ctx.reply(rule.variants[index], once_key=once)
+            variants = rule.variants
+            if rule.translations and ctx.reading is not None:
+                variants = rule.variants_for(ctx.reading.language)
+            await ctx.reply(variants[index % len(variants)], once_key=once)
         if actions.handoff:
             await ctx.handoff(self.source)
         self.owner.state.note_fired(rule, ctx.follower.id, conversation, now)
         ctx.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRuleResponder:
+    """A rule with ``match: {intent: ...}`` for one event, with whether its keywords hit.
+
+    How keywords and intents combine: the rule applies if the message's intent is the
+    rule's, or if its keywords hit and the model does not find another intent (so one
+    ambiguous word cannot pull an answer meant for something else).
+    """
+
+    responder: RuleResponder
+    keywords_hit: bool
+
+    @property
+    def priority(self) -> int:
+        return self.responder.priority
+
+    @property
+    def source(self) -> str:
+        return self.responder.source
+
+    @property
+    def passes_on(self) -> bool:
+        return self.responder.passes_on
+
+    async def respond(self, ctx: Context) -> None:
+        reading = ctx.reading
+        wanted = self.responder.rule.match.intent if self.responder.rule.match is not None else None
+        found = reading.intent_name if reading is not None else None
+        if found == wanted or (self.keywords_hit and found is None):
+            await self.responder.respond(ctx)
+
+
+#: The kinds whose text is a person's own message (what "their last message" means).
+_PERSONAL = frozenset({Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.QUOTE})
 
 
 RuleCandidates = Callable[[Event, datetime], Sequence[Responder]]
@@ -253,6 +305,7 @@ class Router:
         settings: Mapping[str, Any] | None = None,
         rule_kinds: Iterable[Any] = (),
         on_latency: Callable[[str, float], None] | None = None,
+        rules: RuleResponders | None = None,
     ) -> None:
         self.watchers = tuple(h for h in handlers if h.role is Role.WATCH)
         # Stable sort: equal priorities keep registration order (plugins in config order).
@@ -264,6 +317,7 @@ class Router:
         self._settings = dict(settings or {})
         self._kinds_wanted = {k for h in handlers for k in h.kinds} | set(rule_kinds)
         self._on_latency = on_latency
+        self._rules = rules  # its reader, the people's languages and last messages, the promotions
         self._watchers = tuple(_watcher(h, self._settings) for h in self.watchers)
         self._plugin_responders = tuple((h.accepts, PluginResponder(h)) for h in self.responders)
 
@@ -295,6 +349,12 @@ class Router:
         """Run the watchers, then the responders by priority; each handler and rule that
         runs reports its own run time to ``on_latency`` (one series per handler name)."""
         event = ctx.event
+        rules = self._rules
+        if rules is not None and ctx.reading is None:
+            memory = rules.state.people
+            ctx.reading = Reading(event.text, rules.reader, memory.language(ctx.follower.id))
+            if event.kind in _PERSONAL and event.text:
+                memory.remember(ctx.follower.id, ctx.reading)
         errors = await self._watch(ctx, event)
         if ctx.replied:
             # A watcher must not reply; the reply was sent but we say so loudly.
@@ -303,6 +363,12 @@ class Router:
             return RouteResult(None, errors) if errors else _UNHANDLED
         for responder in self.responders_for(event, ctx.now):
             source = responder.source
+            if rules is not None and rules.promotions:
+                refused = promotion_refused(source, rules.promotions,
+                                            partial(rules.state.people.last_mood, ctx.follower.id))
+                if refused:
+                    ctx.note("skip", refused)
+                    continue
             plugin = responder.spec.plugin if isinstance(responder, PluginResponder) else ""
             self._enter(ctx, plugin, source)
             replied_before = ctx.replied

@@ -6,7 +6,8 @@ Every mistake is a RuleError with the file and line of the rule, or of the value
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from brandbot.core.rules.model import (
 from brandbot.core.rules.regex import compile_regex
 from brandbot.core.rules.schema import ActiveModel, MatchModel, RuleModel, parse_timezone
 from brandbot.core.templates import ReplyTemplate, TemplateEngine
+from brandbot.core.wordforms import WordForms
 from brandbot.core.yamlfile import YamlDoc, format_loc, validation_error
 
 
@@ -36,18 +38,23 @@ def compile_rules(
     default_timezone: str = "UTC",
     networks: Sequence[str] | None = None,
     tiers: Sequence[str] | None = None,
+    forms: WordForms | None = None,
+    intents: Collection[str] | None = None,
 ) -> list[Rule]:
     """The rules of ``docs``, in file order; rule names must be unique across them.
 
     ``networks`` and ``tiers`` (the configured names), when given, refuse a rule naming
-    a network or loyalty tier that does not exist.
+    a network or loyalty tier that does not exist; ``intents`` likewise for intents
+    (None: no intents file, so a rule naming an intent is refused). ``forms`` are the
+    stemmers of the configured languages: keywords match their other word forms.
     """
     parse_timezone(default_timezone)
     compiled: list[Rule] = []
     first_seen: dict[str, str] = {}
+    known = _Known(networks, tiers, intents)
     for doc in docs:
         for loc, item in _rule_items(doc):
-            rule = _compile_rule(doc, loc, item, engine, default_timezone, networks, tiers)
+            rule = _compile_rule(doc, loc, item, engine, default_timezone, known, forms)
             if rule.name in first_seen:
                 raise RuleError(
                     f"duplicate rule name {rule.name!r}: also defined at {first_seen[rule.name]}; "
@@ -88,15 +95,25 @@ def _rule_items(doc: YamlDoc) -> Iterator[tuple[tuple[str | int, ...], Any]]:
         yield (*base, i), item
 
 
+@dataclass(frozen=True)
+class _Known:
+    """The configured names a rule may refer to (None: not checked)."""
+
+    networks: Sequence[str] | None
+    tiers: Sequence[str] | None
+    intents: Collection[str] | None
+
+
 def _compile_rule(
     doc: YamlDoc,
     loc: tuple[str | int, ...],
     item: Any,
     engine: TemplateEngine,
     default_timezone: str,
-    networks: Sequence[str] | None,
-    tiers: Sequence[str] | None = None,
+    names: _Known,
+    forms: WordForms | None,
 ) -> Rule:
+    networks, tiers = names.networks, names.tiers
     where = doc.where(loc)
     if not isinstance(item, dict):
         raise RuleError(
@@ -136,22 +153,13 @@ def _compile_rule(
                     doc.where((*loc, "when", "tier", i)),
                 )
 
-    match = _compile_match(model.match) if model.match is not None else None
+    match = None
+    if model.match is not None:
+        _check_intent(doc, loc, model.name, model.match.intent, names.intents)
+        match = _compile_match(model.match, forms)
 
-    variants: list[ReplyTemplate] = []
-    sources = [model.reply] if isinstance(model.reply, str) else list(model.reply or [])
-    if isinstance(model.reply, list) and not model.reply:
-        raise RuleError(
-            f"rule {model.name!r} has an empty reply list; add a reply or remove reply:",
-            doc.where((*loc, "reply")),
-        )
-    for i, source in enumerate(sources):
-        value_loc = (*loc, "reply") if isinstance(model.reply, str) else (*loc, "reply", i)
-        if not source.strip():
-            raise RuleError(f"rule {model.name!r} has an empty reply", doc.where(value_loc))
-        template = engine.compile(source, doc.value_where(value_loc))
-        engine.check(template)
-        variants.append(template)
+    by_language = _compile_replies(doc, (*loc, "reply"), model.name, model.reply, engine)
+    variants = list(by_language[0][1]) if by_language else []
 
     actions = RuleActions(
         tag=frozenset(model.actions.tag),
@@ -177,8 +185,11 @@ def _compile_rule(
             days_known_at_least=model.when.days_known_at_least,
             tags=frozenset(t.casefold() for t in model.when.tags),
             not_tags=frozenset(t.casefold() for t in model.when.not_tags),
+            sentiment=model.when.sentiment,
+            languages=frozenset(code.strip().lower() for code in model.when.language),
         ),
         variants=tuple(variants),
+        translations=tuple(by_language[1:]),
         cooldown=Cooldown(
             person=model.cooldown.person or None,
             conversation=model.cooldown.conversation or None,
@@ -194,15 +205,68 @@ def _compile_rule(
     )
 
 
-def _compile_match(model: MatchModel) -> MatchSpec:
+def _compile_replies(
+    doc: YamlDoc, loc: tuple[str | int, ...], name: str,
+    reply: str | list[str] | dict[str, str | list[str]] | None, engine: TemplateEngine,
+) -> list[tuple[str, tuple[ReplyTemplate, ...]]]:
+    """A rule's reply variants per language, the fallback first ("" when not per language).
+
+    ``reply: {en: ..., de: [...]}`` gives variants per language; the fallback is the
+    English one if given, else the first language listed.
+    """
+    if reply is None:
+        return []
+    if isinstance(reply, dict):
+        if not reply:
+            raise RuleError(f"rule {name!r} has an empty reply mapping; give replies per language, "
+                            "e.g. reply: {en: Hello!, de: Hallo!}", doc.where(loc))
+        order = sorted(reply, key=lambda code: code.strip().lower() != "en")  # stable: English first
+        return [(code.strip().lower(), _templates(doc, (*loc, code), name, reply[code], engine))
+                for code in order]
+    return [("", _templates(doc, loc, name, reply, engine))]
+
+
+def _templates(doc: YamlDoc, loc: tuple[str | int, ...], name: str, reply: str | list[str],
+               engine: TemplateEngine) -> tuple[ReplyTemplate, ...]:
+    sources = [reply] if isinstance(reply, str) else list(reply)
+    if not sources:
+        raise RuleError(f"rule {name!r} has an empty reply list; add a reply or remove reply:", doc.where(loc))
+    templates: list[ReplyTemplate] = []
+    for i, source in enumerate(sources):
+        value_loc = loc if isinstance(reply, str) else (*loc, i)
+        if not source.strip():
+            raise RuleError(f"rule {name!r} has an empty reply", doc.where(value_loc))
+        template = engine.compile(source, doc.value_where(value_loc))
+        engine.check(template)
+        templates.append(template)
+    return tuple(templates)
+
+
+def _check_intent(doc: YamlDoc, loc: tuple[str | int, ...], name: str, intent: str | None,
+                  intents: Collection[str] | None) -> None:
+    if intent is None or (intents is not None and intent in intents):
+        return
+    where = doc.where((*loc, "match", "intent"))
+    if intents is None:
+        raise RuleError(f"rule {name!r} matches intent {intent!r} but no intents file is configured; "
+                        "add understanding: {intents: intents.yaml} to brandbot.yaml", where)
+    close = difflib.get_close_matches(intent, sorted(intents), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (intents: {', '.join(sorted(intents)) or 'none'})"
+    raise RuleError(f"unknown intent {intent!r} in rule {name!r}{hint}", where)
+
+
+def _compile_match(model: MatchModel, forms: WordForms | None = None) -> MatchSpec:
     cs = model.case_sensitive
+    stems = forms if model.word_forms and not cs else None
     return MatchSpec(
-        any=tuple(Term.of(w, cs) for w in model.any),
-        all=tuple(Term.of(w, cs) for w in model.all),
-        phrase=Term.of(model.phrase, cs) if model.phrase is not None else None,
+        any=tuple(Term.of(w, cs, stems) for w in model.any),
+        all=tuple(Term.of(w, cs, stems) for w in model.all),
+        phrase=Term.of(model.phrase, cs, stems) if model.phrase is not None else None,
         regex=compile_regex(model.regex, cs) if model.regex is not None else None,
         not_=tuple(Term.of(w, cs) for w in model.not_),
         case_sensitive=cs,
+        intent=model.intent,
+        forms=stems,
     )
 
 

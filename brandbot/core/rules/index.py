@@ -30,7 +30,7 @@ evaluating every rule naively; ``tests/test_rules.py`` checks this with hypothes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +42,7 @@ from brandbot.core.rules.model import Rule
 from brandbot.core.rules.regex import required_literals
 from brandbot.core.templates import TemplateEngine
 from brandbot.core.textnorm import clean, normalize
+from brandbot.core.wordforms import WordForms
 from brandbot.core.yamlfile import YamlDoc, load_yaml
 
 #: Regex literals are found through their first characters, at most this many: long
@@ -101,6 +102,7 @@ class _Side:
     by_word: dict[str, tuple[int, ...]]
     literals: tuple[_Literals, ...]  # one per key size
     exact: frozenset[int]
+    forms: WordForms | None  # some rule of this side matches word forms: views get form keys
 
     def candidates(self, view: TextView) -> set[int]:
         found = set(self.base)
@@ -122,22 +124,31 @@ class _SideBuilder:
     by_word: dict[str, list[int]] = field(default_factory=dict)
     literals: dict[str, list[int]] = field(default_factory=dict)
     exact: list[int] = field(default_factory=list)
+    forms: WordForms | None = None
 
     def add(self, ordinal: int, spec: MatchSpec | None) -> None:
-        """File the rule under one necessary condition of its match (its trigger)."""
-        if spec is None:
+        """File the rule under one necessary condition of its match (its trigger).
+
+        A rule with an ``intent`` may match without any keyword, so it is verified on
+        every event (its keywords only say whether they hit too; see RuleBook.hits).
+        """
+        if spec is not None and spec.forms is not None:
+            self.forms = spec.forms
+        if spec is None or spec.intent is not None:
             self.base.append(ordinal)
             return
         if spec.any and all(t.trigger for t in spec.any):
-            for trigger in {t.trigger for t in spec.any}:
-                self.by_word.setdefault(trigger, []).append(ordinal)  # type: ignore[arg-type]
+            for trigger in {key for t in spec.any for key in t.triggers}:
+                self.by_word.setdefault(trigger, []).append(ordinal)
             if _trigger_is_exact(spec):
                 self.exact.append(ordinal)
             return
         for terms in (spec.all, (spec.phrase,) if spec.phrase else ()):
-            triggers = [t.trigger for t in terms if t.trigger]
-            if triggers:
-                self.by_word.setdefault(max(triggers, key=len), []).append(ordinal)
+            with_tokens = [t for t in terms if t.trigger]
+            if with_tokens:
+                longest = max(with_tokens, key=lambda t: len(t.trigger or ""))
+                for trigger in longest.triggers:
+                    self.by_word.setdefault(trigger, []).append(ordinal)
                 return
         if spec.regex is not None:
             literals = required_literals(spec.regex, folded=not spec.case_sensitive)
@@ -157,6 +168,7 @@ class _SideBuilder:
             by_word={word: tuple(hits) for word, hits in self.by_word.items()},
             literals=self._freeze_literals(),
             exact=frozenset(self.exact),
+            forms=self.forms,
         )
 
     def _freeze_literals(self) -> tuple[_Literals, ...]:
@@ -184,10 +196,17 @@ def _trigger_is_exact(spec: MatchSpec) -> bool:
 
 
 class RuleBook:
-    """All rules of all rule files, sorted by priority, with the matching index."""
+    """All rules of all rule files, sorted by priority, with the matching index.
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    ``forms`` are the stemmers the keywords were compiled with (None: word forms off) and
+    ``intents`` the names of the intents file's intents (for ``brandbot check``).
+    """
+
+    def __init__(self, rules: Sequence[Rule], *, forms: WordForms | None = None,
+                 intents: Collection[str] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
+        self.forms = forms
+        self.intents = frozenset(intents)
         self._by_name = {r.name: r for r in self.rules}
         builders: dict[Kind, tuple[_SideBuilder, _SideBuilder]] = {}
         for ordinal, rule in enumerate(self.rules):
@@ -215,11 +234,14 @@ class RuleBook:
         default_timezone: str = "UTC",
         networks: Sequence[str] | None = None,
         tiers: Sequence[str] | None = None,
+        languages: Sequence[str] = ("en",),
+        intents: Collection[str] | None = None,
     ) -> RuleBook:
         """Load rule files in order. Raises RuleError/ConfigError with file:line on any problem.
 
         ``networks`` and ``tiers`` (the configured network and loyalty tier names), when
-        given, are used to reject rules that name a network or tier that does not exist.
+        given, are used to reject rules that name a network or tier that does not exist;
+        ``intents`` likewise. Keywords match their word forms in ``languages`` (none: off).
         """
         return cls.from_docs(
             [load_yaml(Path(p)) for p in paths],
@@ -227,6 +249,8 @@ class RuleBook:
             default_timezone=default_timezone,
             networks=networks,
             tiers=tiers,
+            languages=languages,
+            intents=intents,
         )
 
     @classmethod
@@ -238,13 +262,17 @@ class RuleBook:
         default_timezone: str = "UTC",
         networks: Sequence[str] | None = None,
         tiers: Sequence[str] | None = None,
+        languages: Sequence[str] = ("en",),
+        intents: Collection[str] | None = None,
     ) -> RuleBook:
         """Compile the rules of ``docs`` (see :func:`compile_rules`), highest priority first."""
+        forms = WordForms(languages) if languages else None
         compiled = compile_rules(
-            docs, engine, default_timezone=default_timezone, networks=networks, tiers=tiers
+            docs, engine, default_timezone=default_timezone, networks=networks, tiers=tiers,
+            forms=forms, intents=intents,
         )
         order = sorted(range(len(compiled)), key=lambda i: (-compiled[i].priority, i))
-        return cls([compiled[i] for i in order])
+        return cls([compiled[i] for i in order], forms=forms, intents=intents or ())
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -256,14 +284,28 @@ class RuleBook:
         return self._by_name.get(name)
 
     def candidates(self, event: Event, now: datetime) -> list[Rule]:
-        """Enabled rules whose kind, network, time window and text fit, by priority."""
+        """Enabled rules whose kind, network, time window and keywords fit, by priority.
+
+        Rules with an ``intent`` are included only if their keywords hit; :meth:`hits`
+        also returns those whose intent is still to be decided.
+        """
+        return [rule for rule, hit in self.hits(event, now) if hit]
+
+    def hits(self, event: Event, now: datetime) -> list[tuple[Rule, bool]]:
+        """Enabled rules whose kind, network and time window fit and whose text may, by priority.
+
+        With each rule, whether its keywords matched. A rule without an ``intent`` is
+        returned only if they did; a rule with one is returned unless a ``not`` term
+        occurs, and whether its intent holds is decided later, by the responder, in
+        priority order, so that the model runs only if no rule above answered.
+        """
         sides = self._index.get(event.kind)
         if sides is None:
             return []
-        found: list[int] = []
+        found: list[tuple[int, bool]] = []
         rules = self.rules
         for side in sides:
-            view = TextView(side.prepare(event.text))
+            view = TextView(side.prepare(event.text), side.forms)
             hits = side.candidates(view)
             if not hits:
                 continue
@@ -275,11 +317,17 @@ class RuleBook:
                     continue
                 if rule.active is not None and not rule.active.contains(now):
                     continue
-                if ordinal in exact or rule.match is None or rule.match.matches_view(view):
-                    found.append(ordinal)
+                match = rule.match
+                if ordinal in exact or match is None:
+                    found.append((ordinal, True))
+                elif match.intent is None:
+                    if match.matches_view(view):
+                        found.append((ordinal, True))
+                elif not match.excluded(view):
+                    found.append((ordinal, match.has_keywords and match.matches_view(view)))
         if len(found) > 1:
             found.sort()
-        return [rules[i] for i in found]
+        return [(rules[i], hit) for i, hit in found]
 
 
 __all__ = ["RuleBook"]

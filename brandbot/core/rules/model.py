@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from brandbot.core.events import Event, Kind
+from brandbot.core.reading import Reading
 from brandbot.core.records import FollowerRecord
 from brandbot.core.rules.match import MatchSpec
 from brandbot.core.templates import ReplyTemplate
@@ -25,6 +26,13 @@ class Conditions:
     days_known_at_least: int | None = None
     tags: frozenset[str] = frozenset()  # casefolded
     not_tags: frozenset[str] = frozenset()  # casefolded
+    sentiment: str | None = None  # "negative" | "neutral" | "positive": the message's mood
+    languages: frozenset[str] = frozenset()  # the message's language is one of these
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether checking these needs the message read (sentiment, language)."""
+        return self.sentiment is not None or bool(self.languages)
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,21 @@ class Rule:
     enabled: bool = True
     match: MatchSpec | None = None
     when: Conditions = Conditions()
-    variants: tuple[ReplyTemplate, ...] = ()
+    variants: tuple[ReplyTemplate, ...] = ()  # the fallback language's (or the only) variants
+    translations: tuple[tuple[str, tuple[ReplyTemplate, ...]], ...] = ()  # other languages' variants
     cooldown: Cooldown = Cooldown()
     once_per_post: bool = False
     active: ActiveWindow | None = None
     actions: RuleActions = RuleActions()
     fallthrough: bool = False
     where: str = ""
+
+    def variants_for(self, language: str) -> tuple[ReplyTemplate, ...]:
+        """The reply variants in ``language``, else the fallback ones."""
+        for code, variants in self.translations:
+            if code == language:
+                return variants
+        return self.variants
 
     def fits(self, event: Event, now: datetime) -> bool:
         """Kind, network and time window; not the text (that is the index's job)."""
@@ -113,10 +129,17 @@ class Rule:
 
 
 def conditions_hold(
-    rule: Rule, follower: FollowerRecord, first_contact: bool, now: datetime
+    rule: Rule, follower: FollowerRecord, first_contact: bool, now: datetime,
+    reading: Reading | None = None,
 ) -> bool:
-    """Do the rule's ``when:`` conditions hold for this follower at ``now``? (pure)"""
+    """Do the rule's ``when:`` conditions hold for this follower at ``now``? (pure)
+
+    ``sentiment`` and ``language`` are read from the message (``reading``), only when a
+    rule asks for them; without a reading they do not hold.
+    """
     when = rule.when
+    if when.reads_text and not _reading_fits(when, reading):
+        return False
     if when.first_contact is not None and when.first_contact != first_contact:
         return False
     if when.tiers and follower.tier.casefold() not in when.tiers:
@@ -136,6 +159,14 @@ def conditions_hold(
         if not when.tags <= tags or when.not_tags & tags:
             return False
     return True
+
+
+def _reading_fits(when: Conditions, reading: Reading | None) -> bool:
+    if reading is None:
+        return False
+    if when.languages and reading.language not in when.languages:
+        return False
+    return when.sentiment is None or reading.mood == when.sentiment
 
 
 def once_key(rule: Rule, follower_id: int, refers_to_or_post_id: str | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -130,6 +130,8 @@ class MatchModel(_Strict):
     phrase: str | None = None
     regex: str | None = None
     not_: Words = Field(default_factory=list, alias="not")
+    intent: str | None = None  # an intent of the intents file: matches by meaning
+    word_forms: bool = True  # "ship" also matches "shipping", "shipped" (stems, per language)
 
     @field_validator("any", "all", "not_")
     @classmethod
@@ -165,6 +167,8 @@ class WhenModel(_Strict):
     days_known_at_least: int | None = None
     tags: Words = Field(default_factory=list)
     not_tags: Words = Field(default_factory=list)
+    sentiment: Literal["negative", "neutral", "positive"] | None = None  # of the message
+    language: Words = Field(default_factory=list)  # the message's language is one of these
 
 
 class CooldownModel(_Strict):
@@ -206,7 +210,7 @@ class RuleModel(_Strict):
     enabled: bool = True
     match: MatchModel | None = None
     when: WhenModel = Field(default_factory=WhenModel)
-    reply: str | list[str] | None = None
+    reply: str | list[str] | dict[str, str | list[str]] | None = None  # a dict: variants per language
     cooldown: CooldownModel = Field(default_factory=lambda: CooldownModel.model_validate({}))
     once_per_post: bool = False
     active: ActiveModel | None = None

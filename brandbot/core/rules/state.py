@@ -10,6 +10,7 @@ from collections.abc import Hashable
 from datetime import datetime
 
 from brandbot.core.lru import Lru
+from brandbot.core.reading import Reading
 from brandbot.core.rules.model import Rule
 
 
@@ -86,6 +87,7 @@ class RuleState:
         self._global: dict[str, _Cooldowns] = {}
         self._variants: Lru[Hashable, int] = Lru(max_entries)
         self._rule_numbers: dict[str, int] = {}
+        self.people = PersonMemory()
 
     def cooldown_ok(
         self, rule: Rule, follower_id: int, conversation_key: Hashable, now: datetime
@@ -180,4 +182,41 @@ class RuleState:
         return (follower_id << _RULE_BITS) | number
 
 
-__all__ = ["VARIANT_MEMORY", "RuleState"]
+#: People whose language and last message are remembered (the most recently seen).
+PERSON_MEMORY = 20_000
+
+
+class PersonMemory:
+    """Each person's language and last message as read, bounded, in memory.
+
+    The last message's reading stays lazy: its sentiment is worked out only if a
+    promotion is about to go to that person. Kept with the rule state, so it survives
+    reloads; not in the database (a restart forgets it).
+    """
+
+    __slots__ = ("_languages", "_last")
+
+    def __init__(self, size: int = PERSON_MEMORY) -> None:
+        self._languages: Lru[int, str] = Lru(size)
+        self._last: Lru[int, Reading] = Lru(size)
+
+    def language(self, follower_id: int) -> str:
+        """The language of the person's latest message that told one, or ""."""
+        last = self._last.get(follower_id, None)
+        if isinstance(last, Reading) and last.detected_language:
+            return last.detected_language
+        return str(self._languages.get(follower_id, ""))
+
+    def remember(self, follower_id: int, reading: Reading) -> None:
+        """The person's latest message (the one before it hands on its language, if it told one)."""
+        previous = self._last.get(follower_id, None)
+        if isinstance(previous, Reading) and previous.detected_language:
+            self._languages.put(follower_id, previous.detected_language)
+        self._last.put(follower_id, reading)
+
+    def last_mood(self, follower_id: int) -> str | None:
+        reading = self._last.get(follower_id, None)
+        return reading.mood if isinstance(reading, Reading) else None
+
+
+__all__ = ["PERSON_MEMORY", "VARIANT_MEMORY", "PersonMemory", "RuleState"]
