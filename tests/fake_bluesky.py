@@ -34,6 +34,7 @@ GET_POSTS = "app.bsky.feed.getPosts"
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
 CREATE_RECORD = "com.atproto.repo.createRecord"
 GET_RECORD = "com.atproto.repo.getRecord"
+GET_PROFILE = "app.bsky.actor.getProfile"
 
 
 def _jwt(payload: dict[str, Any]) -> str:
@@ -215,7 +216,7 @@ class FakeBluesky(FakeService):
             return self._error(400, "ExpiredToken", "Token has expired")
         handler = {LIST_NOTIFICATIONS: self._list_notifications, GET_POSTS: self._get_posts,
                    RESOLVE_HANDLE: self._resolve_handle, CREATE_RECORD: self._create_record,
-                   GET_RECORD: self._get_record}.get(method)
+                   GET_RECORD: self._get_record, GET_PROFILE: self._get_profile}.get(method)
         if handler is None:
             return self._error(501, "MethodNotImplemented", f"Method Not Implemented: {method}")
         return await handler(request, body)
@@ -244,6 +245,12 @@ class FakeBluesky(FakeService):
                 posts.append({"uri": uri, "cid": record["cid"], "author": self.accounts[record["did"]],
                               "record": record["value"], "indexedAt": record["indexedAt"], "labels": []})
         return self._json({"posts": posts})
+
+    async def _get_profile(self, request: web.Request, body: Any) -> web.Response:
+        profile = self.accounts.get(request.query.get("actor", ""))
+        if profile is None:
+            return self._error(400, "InvalidRequest", "Profile not found")
+        return self._json({**profile, "followersCount": 0, "followsCount": 0, "postsCount": 0})
 
     async def _resolve_handle(self, request: web.Request, body: Any) -> web.Response:
         handle = request.query.get("handle", "").lower()

@@ -34,6 +34,7 @@ from tests.fake_bluesky import (
     CREATE_RECORD,
     CREATE_SESSION,
     GET_POSTS,
+    GET_PROFILE,
     GET_RECORD,
     HANDLE,
     LIST_NOTIFICATIONS,
@@ -232,6 +233,25 @@ async def test_mentions_and_links_get_facets_with_utf8_byte_offsets(
     assert encoded[start:end].decode() == "https://inkwell.example/tour"
     assert link["features"][0]["uri"] == "https://inkwell.example/tour"
     assert "reply" not in post or post["reply"] is None
+
+
+async def test_a_new_post_for_a_person_names_them_with_a_mention_facet(
+    fake: FakeBluesky, started: tuple[BlueskyNetwork, RecordingHost]
+) -> None:
+    network, _ = started
+    ana = fake.add_account("ana", "Ana")
+    thanks = Outgoing(1, Reply("bluesky", Conversation("bluesky", "x"), "Thanks for the repost!",
+                               recipient=Person("bluesky", ana["did"])), created=CREATED)  # the DID only, as stored
+    await network.send(thanks)
+    await network.send(Outgoing(2, thanks.reply, created=CREATED))
+    assert [p["text"] for p in fake.posted] == ["@ana.fake.social Thanks for the repost!"] * 2
+    [facet] = fake.posted[0]["facets"]
+    assert facet["features"][0]["did"] == ana["did"]
+    assert (facet["index"]["byteStart"], facet["index"]["byteEnd"]) == (0, len("@ana.fake.social"))
+    assert len(fake.calls_to(GET_PROFILE)) == 1  # remembered after the first look-up
+    with pytest.raises(PermanentSendError, match="handle of the person"):
+        await network.send(Outgoing(3, Reply("bluesky", Conversation("bluesky", "x"), "a" * 290,
+                                             recipient=Person("bluesky", ana["did"])), created=CREATED))
 
 
 async def test_the_record_key_is_a_tid_from_the_outbox_row_and_a_resend_posts_once(

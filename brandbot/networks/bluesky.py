@@ -46,7 +46,7 @@ from brandbot.core.errors import (
 )
 from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.core.lru import Lru
-from brandbot.networks import skytext
+from brandbot.networks import mastotext, skytext
 from brandbot.networks.base import RateLimits, Sent
 from brandbot.networks.polling import PolledNetwork
 
@@ -146,6 +146,7 @@ class BlueskyNetwork(PolledNetwork):
         self._at_cursor: set[str] = set()  # event ids handled at exactly the cursor's time
         self._cursor_ready = False
         self._known: Lru[str, PostRefs] = Lru(KNOWN_POSTS)
+        self._handles: Lru[str, str] = Lru(KNOWN_POSTS)  # DID -> handle
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -256,6 +257,7 @@ class BlueskyNetwork(PolledNetwork):
         return found
 
     def _remember(self, note: Any) -> None:
+        self._handles.put(note.author.did, note.author.handle or "")
         if note.reason in ("mention", "reply", "quote"):
             self._known.put(note.uri, post_refs(note.uri, note.cid, note.record))
 
@@ -275,9 +277,15 @@ class BlueskyNetwork(PolledNetwork):
             if self._did is None:
                 await self._login()
             refs = await self._refs_for(reply.in_reply_to)
-            facets = await self._api().detect_facets(reply.text)
+            text = reply.text
+            if refs is None:  # a new post (thanks for a repost, a follow): name the person so it reaches them
+                text = mastotext.with_mention(text, await self._handle_of(reply.recipient))
+                too_long = self.check_text(text)
+                if too_long is not None:
+                    raise PermanentSendError(f"{too_long} (with the @handle of the person it thanks)")
+            facets = await self._api().detect_facets(text)
             record = models.AppBskyFeedPost.Record(
-                text=reply.text,
+                text=text,
                 created_at=self._clock.now().astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 facets=facets or None,
                 reply=_reply_ref(refs) if refs is not None else None,
@@ -299,6 +307,20 @@ class BlueskyNetwork(PolledNetwork):
         except (AtProtocolError, httpx.HTTPError) as exc:
             raise send_error(exc, self._clock.now()) from None
         return Sent((created.uri,))
+
+    async def _handle_of(self, person: Person | None) -> str:
+        """The handle of ``person`` (the outbox keeps only the DID): seen in a notification, or
+        looked up with app.bsky.actor.getProfile; "" when unknown."""
+        if person is None or person.network != "bluesky":
+            return ""
+        if person.handle:
+            return person.handle
+        known: str | None = self._handles.get(person.id, None)
+        if known is None:
+            profile = await self._call(lambda c: c.app.bsky.actor.get_profile(params={"actor": person.id}))
+            known = str(profile.handle or "")
+            self._handles.put(person.id, known)
+        return known
 
     async def _existing(self, rkey: str) -> str | None:
         """The URI of the brand's post under ``rkey``, if the PDS has it."""
