@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,14 @@ from brandbot.clocks import FakeClock
 from brandbot.core.config import load_config
 from brandbot.core.errors import ConfigError, PermanentSendError
 from brandbot.core.events import Conversation, Kind, Outgoing, Reply
+from brandbot.core.plugin import Plugin
+from brandbot.core.policy import Policy, PolicyConfig, Reason, SendRequest, Verdict
 from brandbot.networks.base import NetworkState
 from brandbot.networks.blogs import READ_ONLY, BlogsConfig, BlogsNetwork
 from brandbot.networks.registry import build_network
 from brandbot.runtime.bot import Bot
+from brandbot.runtime.context import Context
+from brandbot.runtime.loader import configure
 from brandbot.store.sqlite import SqliteStore
 from tests.fake_feeds import FakeBlogs, Item
 from tests.support.host import RecordingHost
@@ -296,9 +300,13 @@ def test_every_setting_is_described() -> None:
 async def test_the_bot_polls_handles_refuses_to_comment_and_resumes_after_a_restart(
     blogs: FakeBlogs, tmp_path: Path
 ) -> None:
-    rules = {"rules": [{"name": "comment", "kinds": ["review"], "reply": "Thanks {{ name }}!"}]}
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
-    path = write_config(tmp_path, {"sources": [{"url": blogs.url("salt/feed")}]}, rules=["rules.yaml"])
+    commenter = Plugin("commenter")
+
+    @commenter.on(Kind.REVIEW)
+    async def comment(ctx: Context[Any]) -> None:  # what no plugin should do: answer on the blog
+        await ctx.reply("Thanks {{ name }}!")
+
+    path = write_config(tmp_path, {"sources": [{"url": blogs.url("salt/feed")}]})
     clock = FakeClock()
     blogs.publish("salt/feed", review(clock, "first"))
 
@@ -308,7 +316,7 @@ async def test_the_bot_polls_handles_refuses_to_comment_and_resumes_after_a_rest
         network = build_network(section.name, dict(section.settings), clock=clock, poll_in_background=False)
         assert isinstance(network, BlogsNetwork)
         bot = Bot(config, store=SqliteStore(config.storage_path), networks={"blogs": network}, clock=clock,
-                  plugins=[])
+                  plugins=[configure(commenter, config, "test")])
         await bot.start()
         try:
             await network.poll_once()
@@ -329,6 +337,27 @@ async def test_the_bot_polls_handles_refuses_to_comment_and_resumes_after_a_rest
         follower = await store.find_follower("blogs", "saltandpages.example")
         assert follower is not None
         refused = [i for i in await store.all_interactions(follower.id) if i.kind == "refused"]
-        assert len(refused) == 1 and "read-only" in refused[0].text
+        assert len(refused) == 1 and refused[0].text.startswith("read_only: blogs is read-only")
     finally:
         await store.close()
+
+
+def test_a_rule_that_replies_to_reviews_is_refused_at_start(tmp_path: Path) -> None:
+    rules = {"rules": [{"name": "comment", "kinds": ["review"], "reply": "Thanks {{ name }}!"},
+                       {"name": "ask", "kinds": ["direct"], "reply": "Hello!"}]}  # never fires on blogs: fine
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    config = load_config(write_config(tmp_path, {"sources": [{"url": "https://a.example/feed"}]},
+                                      rules=["rules.yaml"]))
+    [section] = config.networks
+    network = build_network(section.name, dict(section.settings), poll_in_background=False)
+    with pytest.raises(ConfigError, match=r"rules.yaml:\d+.*replies to review events, which come from blogs"):
+        Bot(config, store=SqliteStore(":memory:"), networks={"blogs": network}, plugins=[])
+
+
+def test_the_policy_refuses_anything_for_a_read_only_network() -> None:
+    request = SendRequest(network="blogs", requires_summons=False, event_kind="review", addressed=False,
+                          private=False, person_wrote_first=True, opted_out=False, unreachable=False,
+                          once_key_used=False, handed_off=False, now=datetime(2026, 1, 1, tzinfo=UTC),
+                          essential=True, read_only=True)
+    decision = Policy(PolicyConfig()).decide(request)
+    assert decision.reason is Reason.READ_ONLY and decision.verdict is Verdict.REFUSE

@@ -8,6 +8,7 @@ testable in isolation and every refusal explainable in the history.
 
 Order of checks (the first that applies decides):
 
+0. the network is read-only (blogs: the bot never posts there)    -> REFUSE READ_ONLY
 1. the person is unreachable on this network (blocked us, left)  -> REFUSE UNREACHABLE
 2. the text is empty (a template rendered to nothing)              -> REFUSE EMPTY
    the text can never be sent here (``Network.check_text``)       -> REFUSE TOO_LONG
@@ -71,6 +72,7 @@ class Reason(enum.StrEnum):
     FLOOD = "flood"
     PERSON_BUDGET = "person_budget"
     PERSON_COST_BUDGET = "person_cost_budget"
+    READ_ONLY = "read_only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +340,8 @@ class SendRequest:
     person_replies_this_hour: int = 0
     person_replies_today: int = 0
     person_cost_today: float = 0.0
+    #: The network only reads (blogs): nothing is ever sent there, whatever the message.
+    read_only: bool = False
 
     @property
     def summoned(self) -> bool:
@@ -376,6 +380,8 @@ class Policy:
 
     def _who(self, req: SendRequest) -> Decision | None:
         """The hard rules: may this person be sent this, at all?"""
+        if req.read_only:
+            return _refuse(Reason.READ_ONLY, f"{req.network} is read-only: the bot never posts or comments there")
         if req.unreachable:
             return _refuse(
                 Reason.UNREACHABLE,

@@ -102,6 +102,8 @@ class Network(abc.ABC):
     name: str = ""
     #: True where the platform allows automated replies only to people who summoned us.
     requires_summons: bool = False
+    #: True where the bot only reads (blogs): the policy refuses every message to it.
+    read_only: bool = False
     limits: RateLimits = RateLimits()
     #: Sends in flight at once (0: the outbox's default, 4). Remote APIs want few; a
     #: network whose send returns at once (memory, feed) can take many, or replies

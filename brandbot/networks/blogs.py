@@ -20,9 +20,11 @@ Why it is shaped this way:
   its guid), so the same review listed by the blog's feed and a search feed is one event.
 - **First poll.** A feed seen for the first time yields only entries younger than
   ``backfill`` (14 days by default): adding a blog does not replay its archive.
-- **A blog is not a chat.** The bot never comments on blogs: ``check_text`` refuses
-  every text, so the policy refuses a reply here before the outbox, with the reason.
-  The review-copy plugin thanks reviewers on a network where the brand knows them.
+- **A blog is not a chat.** The bot never comments on blogs: the network is
+  ``read_only``, so the policy refuses any message to it before the outbox (reason
+  ``read_only``), ``brandbot check`` rejects a rule that replies to review or post
+  events, and ``send`` refuses as a last guard. The reviewcopy plugin thanks reviewers
+  on a network where the brand knows them.
 
 feedparser is given the bytes aiohttp fetched (it does no I/O itself then), in a
 worker thread, so a large feed does not hold up the event loop.
@@ -182,6 +184,7 @@ class BlogsNetwork(Network):
     """Feeds in, events out; nothing is ever sent."""
 
     name = NETWORK
+    read_only = True  # the policy refuses every message to a blog
     limits = RateLimits(max_text=10_000)
     Config = BlogsConfig
 

@@ -232,6 +232,7 @@ class Sending:
         return SendRequest(
             network=reply.network,
             requires_summons=network.requires_summons,
+            read_only=network.read_only,
             event_kind=event.kind.value if event is not None else None,
             addressed=event.addressed if event is not None else False,
             private=private,
