@@ -215,6 +215,22 @@ async def test_a_direct_mention_is_answered_directly_in_its_thread_with_the_ment
     assert fake.calls_to(STATUS) == []  # the status was known from the notification
 
 
+async def test_an_answer_to_the_bots_reply_stays_in_the_same_conversation(
+    fake: FakeMastodon, started: tuple[MastodonNetwork, RecordingHost]
+) -> None:
+    network, host = started
+    ana = fake.add_account("ana")
+    fake.push_mention(ana, "human please")
+    await network.poll_once()
+    first = host.events[0]
+    sent = await network.send(answer(first.post_id, "A person will answer here.", first.conversation))
+    fake.push_mention(ana, "thanks!", in_reply_to=sent.post_ids[0])
+    await network.poll_once()
+    second = host.events[1]
+    assert second.kind is Kind.REPLY and second.refers_to == sent.post_ids[0]
+    assert second.conversation == first.conversation
+
+
 @pytest.mark.parametrize("visibility", ["public", "unlisted", "private"])
 async def test_a_reply_keeps_the_originals_visibility_and_content_warning(
     fake: FakeMastodon, started: tuple[MastodonNetwork, RecordingHost], visibility: str

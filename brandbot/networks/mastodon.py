@@ -144,6 +144,7 @@ class MastodonNetwork(PolledNetwork):
         self.limits = replace(type(self).limits, max_text=config.max_characters)
         self._known: Lru[str, StatusFacts] = Lru(KNOWN_STATUSES)
         self._accounts: Lru[str, str] = Lru(KNOWN_STATUSES)  # account id -> acct
+        self._threads: Lru[str, str] = Lru(KNOWN_STATUSES)  # brand reply id -> its conversation
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -225,7 +226,7 @@ class MastodonNetwork(PolledNetwork):
                     break
                 for note in sorted(page, key=lambda n: _id_order(n["id"])):
                     self._remember(note)
-                    event = notification_event(note, brand, self._clock.now())
+                    event = notification_event(note, brand, self._clock.now(), self._threads)
                     if event is not None:
                         await host.submit(event)
                         submitted += 1
@@ -283,6 +284,8 @@ class MastodonNetwork(PolledNetwork):
         except mastodon_py.MastodonError as exc:
             raise self._send_error(exc) from None
         self._known.put(str(status["id"]), StatusFacts(visibility, acct, spoiler))
+        if not reply.conversation.private:  # an answer to it continues the same conversation
+            self._threads.put(str(status["id"]), reply.conversation.id)
         return Sent((str(status["id"]),))
 
     async def _acct_of(self, person: Person | None) -> str:
@@ -340,8 +343,12 @@ class MastodonNetwork(PolledNetwork):
 # ---------------------------------------------------------------------- translation (pure)
 
 
-def notification_event(note: Mapping[str, Any], brand_id: str, now: datetime) -> Event | None:
+def notification_event(note: Mapping[str, Any], brand_id: str, now: datetime,
+                       threads: Lru[str, str] | None = None) -> Event | None:
     """Translate one notification; None for kinds brandbot does not handle (polls, edits, admin).
+
+    ``threads`` maps the brand's replies to the conversation they answered, so a person who
+    answers the bot's reply stays in that conversation (Mastodon's API names no thread root).
 
     A mention is DIRECT when its visibility is direct, a REPLY when it answers a brand post,
     else a MENTION; a quote is a QUOTE; all of these summoned the brand. A boost is a
@@ -380,8 +387,9 @@ def notification_event(note: Mapping[str, Any], brand_id: str, now: datetime) ->
         kind, refers_to = Kind.REPLY, str(status.get("in_reply_to_id") or "") or None
     else:
         kind = Kind.MENTION
+    thread = threads.get(str(status.get("in_reply_to_id") or ""), None) if threads is not None else None
     conversation = (Conversation("mastodon", f"dm:{author.id}", private=True) if private
-                    else Conversation("mastodon", status_id))
+                    else Conversation("mastodon", thread or status_id))
     spoiler = str(status.get("spoiler_text") or "")
     data: tuple[tuple[str, str], ...] = (("visibility", visibility),)
     if spoiler:
