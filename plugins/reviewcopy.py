@@ -45,9 +45,12 @@ REVIEW_PRIORITY = 50
 class ReviewCopySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    request_words: list[str] = Field(default_factory=lambda: ["review copy", "review", "arc", "galley"],
-                                     description="A message with one of these asks for a review copy")
-    not_words: list[str] = Field(default_factory=lambda: ["reviewed"], description="... unless it has one of these")
+    request_words: list[str] = Field(
+        default_factory=lambda: ["review copy", "review", "reviewer", "arc", "galley", "rezension",
+                                 "rezensionsexemplar", "reseña", "chronique", "service de presse"],
+        description="A message with one of these asks for a review copy (keep in step with the review-copy rule)")
+    not_words: list[str] = Field(default_factory=lambda: ["reviewed", "rezensiert"],
+                                 description="... unless it has one of these")
     follow_up_after: float = Field(21 * 86400.0, gt=0, description="Seconds (or 21d) after sending before one reminder")
     follow_up: str = ("Hi {{ name }}! I hope you're enjoying {{ brand.book }}. No rush at all: if you write about "
                       "it, we'd love to read your review. Thank you for reading!")
