@@ -23,7 +23,7 @@ from brandbot.core.errors import (
     TransientSendError,
 )
 from brandbot.core.events import Conversation, Kind, Outgoing, Person, Reply
-from brandbot.networks import skytext
+from brandbot.networks import bluesky, skytext
 from brandbot.networks.base import NetworkState
 from brandbot.networks.bluesky import CURSOR, BlueskyConfig, BlueskyNetwork
 from brandbot.networks.registry import build_network
@@ -157,6 +157,26 @@ async def test_first_start_does_not_replay_and_a_restart_resumes_from_the_cursor
     assert await second.poll_once() == 0
 
 
+async def test_notifications_indexed_at_the_same_moment_are_neither_lost_nor_replayed(
+    fake: FakeBluesky, make_network: Callable[..., BlueskyNetwork]
+) -> None:
+    host = RecordingHost()
+    network = make_network()
+    await network.start(host)
+    ana = fake.add_account("ana")
+    first = fake.push_mention(ana, "one")
+    assert await network.poll_once() == 1
+    second = fake.push_mention(ana, "two")
+    fake.notifications[-1]["indexedAt"] = fake.notifications[-2]["indexedAt"]  # the same millisecond
+    assert await network.poll_once() == 1
+    await network.stop()
+
+    again = make_network()
+    await again.start(host)  # the saved cursor names both
+    assert await again.poll_once() == 0
+    assert [e.id for e in host.events] == [first, second]
+
+
 async def test_a_long_backlog_is_paged_back_to_the_cursor_and_submitted_oldest_first(
     fake: FakeBluesky, started: tuple[BlueskyNetwork, RecordingHost]
 ) -> None:
@@ -166,6 +186,20 @@ async def test_a_long_backlog_is_paged_back_to_the_cursor_and_submitted_oldest_f
     assert await network.poll_once() == 130
     assert [e.id for e in host.events] == posted
     assert len(fake.calls_to(LIST_NOTIFICATIONS)) >= 1 + 3
+
+
+async def test_past_the_page_budget_the_oldest_are_skipped_and_the_gap_logged(
+    fake: FakeBluesky, started: tuple[BlueskyNetwork, RecordingHost], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    network, host = started
+    monkeypatch.setattr(bluesky, "MAX_PAGES", 2)
+    ana = fake.add_account("ana")
+    posted = [fake.push_mention(ana, f"n{i}") for i in range(130)]
+    with caplog.at_level(logging.WARNING):
+        assert await network.poll_once() == 2 * bluesky.PAGE_SIZE
+    assert [e.id for e in host.events] == posted[-2 * bluesky.PAGE_SIZE:]
+    assert "not fetched and not answered" in caplog.text
 
 
 async def test_the_cursor_is_saved_only_after_the_events_are_settled(

@@ -19,6 +19,7 @@ adapter finds the record created the first time and reports it sent.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,15 +48,15 @@ from brandbot.core.errors import (
 from brandbot.core.events import Conversation, Event, Kind, Outgoing, Person
 from brandbot.core.lru import Lru
 from brandbot.networks import mastotext, skytext
-from brandbot.networks.base import RateLimits, Sent
+from brandbot.networks.base import NetworkHost, RateLimits, Sent
 from brandbot.networks.polling import PolledNetwork
 
 #: Durable cursor: the indexedAt of the newest notification handled (ISO 8601).
 CURSOR = "bluesky:notifications"
 #: Notifications per page (the lexicon's maximum is 100).
 PAGE_SIZE = 50
-#: Most pages read in one poll.
-MAX_PAGES = 20
+#: Most pages read back to the cursor in one poll (5,000 notifications); older ones are skipped.
+MAX_PAGES = 100
 #: The PDS's write budget: createRecord costs 3 of 5,000 points per hour and 35,000 per day.
 CREATES_PER_HOUR = 1666
 CREATES_PER_DAY = 11666
@@ -147,6 +148,7 @@ class BlueskyNetwork(PolledNetwork):
         self._cursor_ready = False
         self._known: Lru[str, PostRefs] = Lru(KNOWN_POSTS)
         self._handles: Lru[str, str] = Lru(KNOWN_POSTS)  # DID -> handle
+        self._poll_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -210,7 +212,10 @@ class BlueskyNetwork(PolledNetwork):
 
     async def poll_once(self) -> int:
         """Read notifications back to the cursor, submit them oldest first, then save the cursor."""
-        host = self._running_host()
+        async with self._poll_lock:
+            return await self._poll(self._running_host())
+
+    async def _poll(self, host: NetworkHost) -> int:
         await self._prepare()
         brand = self._did or ""
         fresh = await self._fetch_since(self._cursor)
@@ -251,8 +256,11 @@ class BlueskyNetwork(PolledNetwork):
             if reached or not page_cursor or not page.notifications:
                 break
         else:
-            self._log.warning("Bluesky: more than %d notifications since the last poll; the oldest wait for "
-                              "the next poll", MAX_PAGES * PAGE_SIZE)
+            oldest = _parse_time(found[-1].indexed_at) if found else None
+            self._log.warning(
+                "Bluesky: more than %d notifications since the last poll (a long downtime?); those between "
+                "%s and %s are not fetched and not answered", MAX_PAGES * PAGE_SIZE,
+                since.isoformat() if since else "the start", oldest.isoformat() if oldest else "?")
         found.sort(key=lambda n: (_parse_time(n.indexed_at), n.uri))
         return found
 
