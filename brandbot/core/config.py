@@ -186,6 +186,7 @@ class TopConfig(_Strict):
     timezone: str = "UTC"
     feeds: dict[str, Any] | None = Field(None, description="RSS/Atom feeds of blogs and review sites, read as the "
                                          "'blogs' network (docs/networks/blogs.md)")
+    posts: str | None = Field(None, description="YAML file of the brand's scheduled posts (the calendar), relative to this file")
 
     @field_validator("brand")
     @classmethod
@@ -252,6 +253,11 @@ class BotConfig:
 
     def where(self, *loc: str | int) -> str:
         return self.doc.where(loc)
+
+    @property
+    def posts_path(self) -> Path | None:
+        """The calendar's posts file (``posts:``), resolved against the config's folder."""
+        return self.path.parent / self.top.posts if self.top.posts else None
 
     def secrets(self) -> list[str]:
         """Every value that came from a ${VAR} reference or is a secret field: never to be logged."""

@@ -342,6 +342,10 @@ class SendRequest:
     person_cost_today: float = 0.0
     #: The network only reads (blogs): nothing is ever sent there, whatever the message.
     read_only: bool = False
+    #: The brand's own scheduled post (the calendar): not a reply to anyone, so the summons
+    #: rule (about automated replies) does not apply, and its time was chosen by a person
+    #: (quiet hours do not move it); budgets and the network's limits still do.
+    brand_post: bool = False
 
     @property
     def summoned(self) -> bool:
@@ -400,7 +404,7 @@ class Policy:
             return _refuse(
                 Reason.HANDED_OFF, "a person from the team has taken over this conversation"
             )
-        if req.requires_summons and not req.summoned:
+        if req.requires_summons and not req.summoned and not req.brand_post:
             what = (
                 f"this was a {req.event_kind}"
                 if req.event_kind is not None
@@ -463,7 +467,7 @@ class Policy:
         """The soft limits: may it be sent now? Essential messages skip them."""
         if req.essential:
             return None
-        quiet = self.config.quiet_hours
+        quiet = None if req.brand_post else self.config.quiet_hours
         if quiet is not None and quiet.applies_to(req.network) and quiet.contains(req.now):
             span = f"quiet hours ({quiet.start:%H:%M}-{quiet.end:%H:%M} {quiet.timezone})"
             if quiet.mode == "refuse":

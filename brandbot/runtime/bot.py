@@ -25,6 +25,7 @@ from brandbot.core.plugin import LoadedPlugin
 from brandbot.core.records import OutboxEntry
 from brandbot.networks.base import CommandSpec, Network, NetworkState
 from brandbot.networks.registry import build_network
+from brandbot.runtime.calendar import Calendar
 from brandbot.runtime.capabilities import Files, Networks, Staff
 from brandbot.runtime.context import JobContext, Services
 from brandbot.runtime.host import NetworkRunner
@@ -84,13 +85,17 @@ class Bot:
                                transactions=self.transactions, config=lambda: self.config,
                                policy=lambda: self.generation.policy)
         self.scheduler = Scheduler(self.store, self.clock, lambda: self.config, lambda: self.generation.plugins)
+        self.calendar = Calendar(store=self.store, clock=self.clock, sending=self.sending, scheduler=self.scheduler,
+                                 transactions=self.transactions, config=lambda: self.config,
+                                 templates=lambda: self.generation.templates)
         self.services = Services(
             bot=self, store=self.store, clock=self.clock, people=self.people, sending=self.sending,
             scheduler=self.scheduler, shared_data=SharedData(), networks=Networks(self.networks),
             files=Files(lambda: self.config, writable=not dry_run),
             staff=Staff(lambda: self.config, lambda text, source: self.sending.notify_staff(text, source=source),
                         self.sending.handoffs.items, self.sending.release),
-            config=lambda: self.config, templates=lambda: self.generation.templates, commands=self.commands)
+            config=lambda: self.config, templates=lambda: self.generation.templates, commands=self.commands,
+            calendar=self.calendar)
         self.scheduler.context_for = self._job_context
         self.intake = Intake(store=self.store, clock=self.clock, metrics=self.metrics, services=self.services,
                              inflight=self.inflight, transactions=self.transactions, config=lambda: self.config,
@@ -154,8 +159,10 @@ class Bot:
     # -- after a send ----------------------------------------------------------------------
     def _on_sent(self, entry: OutboxEntry) -> None:
         self.sending.on_sent(entry)
+        self.calendar.on_sent(entry)
 
     async def _on_failed(self, entry: OutboxEntry, exc: SendError | Exception) -> None:
+        self.calendar.on_failed(entry, exc)
         user = self.sending.unreachable_recipient(entry, exc)
         if user is not None:
             await self.people.mark_unreachable(entry.network, user)
@@ -183,6 +190,7 @@ class Bot:
         for lp in self.generation.plugins:
             for func in lp.plugin.startup:
                 await self.scheduler.run(func, lp, {}, f"start-up hook of plugin {lp.plugin.name}")
+        await self.calendar.sync()  # after the hooks: the tour's stops are known by then
         await self.intake.settled()
 
     # -- reload ----------------------------------------------------------------------------
@@ -201,6 +209,7 @@ class Bot:
         if _restart_settings(config) != _restart_settings(current.config):
             log.warning("network or storage settings changed; they take effect after a restart")
         self.generation = new  # the switch: one assignment, no event sees half a reload
+        await self.calendar.sync()
         if self._started:
             self.scheduler.start_periodic()
         log.info("reloaded: %d rules, %d plugins", len(new.rules.book), len(new.plugins))

@@ -28,6 +28,7 @@ from brandbot.core.reading import Reading
 from brandbot.core.records import FollowerRecord
 from brandbot.core.templates import ReplyTemplate, TemplateEngine, build_context
 from brandbot.networks.base import CommandSpec
+from brandbot.runtime.calendar import Calendar
 from brandbot.runtime.capabilities import Files, Networks, Staff
 from brandbot.runtime.people import People
 from brandbot.runtime.scheduler import Scheduler
@@ -55,6 +56,7 @@ class Services:
     config: Callable[[], BotConfig]
     templates: Callable[[], TemplateEngine]
     commands: Callable[[], list[CommandSpec]]
+    calendar: Calendar | None = None
 
 
 class PluginData:
@@ -198,6 +200,13 @@ class JobContext(Generic[Settings]):
 
     def cancel(self, name: str) -> None:
         self.services.scheduler.cancel(name, effects=self.effects)
+
+    def anchor_posts(self, kind: str, ident: str, start: datetime, variables: Mapping[str, Any] | None = None) -> None:
+        """Tell the calendar when something brand posts may hang on happens: ``posts.yaml``
+        entries with ``event: <ident>`` (kind "event", a tour stop) follow ``start`` and see
+        ``variables`` in their templates."""
+        if self.services.calendar is not None:
+            self.services.calendar.anchor(kind, ident, start, variables or {})
 
     async def answer(self, event: Event, follower: FollowerRecord, text: str | ReplyTemplate, *,
                      variables: Mapping[str, Any] | None = None, essential: bool = False) -> Decision:

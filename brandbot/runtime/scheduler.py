@@ -41,6 +41,12 @@ class Scheduler:
         self._lock = asyncio.Lock()
         self._periodic: list[asyncio.Task[None]] = []
         self.context_for: ContextFactory | None = None  # set by the Bot once contexts can be built
+        self._builtin: dict[str, Callable[[Mapping[str, Any]], Awaitable[object]]] = {}
+
+    def register(self, owner: str, work: Callable[[Mapping[str, Any]], Awaitable[object]]) -> None:
+        """Run the jobs named ``owner:...`` with ``work(payload)``: the runtime's own jobs (the
+        calendar's posts) live in the same table and pass as the plugins' jobs do."""
+        self._builtin[owner] = work
 
     # -- jobs --------------------------------------------------------------------------
     def schedule(self, plugin: str, job: str, at: datetime, payload: Mapping[str, Any], *, key: str = "",
@@ -70,6 +76,11 @@ class Scheduler:
                 self._store.delete_job(job.name)
             for job in due:
                 plugin, _, rest = job.name.partition(":")
+                builtin = self._builtin.get(plugin)
+                if builtin is not None:
+                    await self._guarded(builtin(json.loads(job.payload)), f"job {job.name}")
+                    ran += 1
+                    continue
                 found = handlers.get((plugin, rest.split(":", 1)[0]))
                 if found is None:
                     log.error("job %s has no handler (plugin %s not enabled?); dropped", job.name, plugin)
@@ -83,10 +94,22 @@ class Scheduler:
                   what: str) -> None:
         """Run a plugin function under the handler timeout; a failure is logged, never fatal."""
         assert self.context_for is not None, "the Bot sets context_for before anything runs"
-        ctx = self.context_for(lp, payload)
+        await self._guarded(func(self.context_for(lp, payload)), what)
+
+    async def run_job_now(self, plugin: str, job: str, payload: Mapping[str, Any]) -> bool:
+        """Run a plugin's ``@plugin.job(job)`` handler now (a calendar post that opens a
+        giveaway); False when no enabled plugin has it."""
+        for lp in self._plugins():
+            for spec in lp.plugin.jobs:
+                if (lp.plugin.name, spec.name) == (plugin, job):
+                    await self.run(spec.func, lp, payload, f"job {plugin}:{job}")
+                    return True
+        return False
+
+    async def _guarded(self, work: Awaitable[object], what: str) -> None:
         try:
             async with asyncio.timeout(self._config().top.runtime.handler_timeout):
-                await func(ctx)
+                await work
         except asyncio.CancelledError:
             raise
         except Exception:

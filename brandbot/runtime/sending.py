@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from brandbot.clocks import Clock
@@ -171,7 +171,8 @@ class Sending:
     # -- the gate ----------------------------------------------------------------------
     async def outbound(self, reply: Reply, *, event: Event | None, follower: FollowerRecord | None,
                        effects: Effects | None = None, essential: bool = False, once_key: str | None = None,
-                       notes: list[Note] | None = None, person_wrote_first: bool = False) -> Decision:
+                       notes: list[Note] | None = None, person_wrote_first: bool = False,
+                       brand_post: bool = False) -> Decision:
         """Ask the policy, then record the reply (or its refusal, with the reason).
 
         With ``effects`` (inside an event or job) the row joins that unit's effects;
@@ -188,6 +189,8 @@ class Sending:
                 await self._tell_flood(reply.network, follower, flood, effects)
             request = await self._facts(reply, network, event, follower, effects, essential, once_key,
                                         person_wrote_first, admin, now)
+            if brand_post:  # the calendar's own post (see SendRequest.brand_post)
+                request = replace(request, brand_post=True)
             decision = self._policy().decide(request)
             if decision.verdict is not Verdict.REFUSE and follower is not None:
                 self._count_reply(reply.network, follower.id, request, now)

@@ -54,7 +54,12 @@ def check_events(settings: EventsSettings, bot_config: Any) -> None:
 
 
 def schedule_stop(ctx: EventsJob, settings: EventsSettings, stop: Stop) -> None:
-    """Schedule (or re-schedule, same keys) the jobs of one stop that are still ahead."""
+    """Schedule (or re-schedule, same keys) the jobs of one stop that are still ahead.
+
+    The calendar hears of the stop too: brand posts in posts.yaml with ``event: <stop id>``
+    are timed from its start (one scheduler for the tour and the brand's posts).
+    """
+    ctx.anchor_posts("event", stop.id, stop.start, {"stop": stop_view(stop)})
     now = ctx.now
     for offset in settings.reminders:
         at = stop.start - timedelta(seconds=offset)

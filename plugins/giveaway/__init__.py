@@ -33,6 +33,7 @@ from .claim import claim
 from .commands import giveaway_command
 from .draw import claim_deadline, close_job, resume_interrupted_draws
 from .entry import enter_by_reaction, enter_by_text, enter_command
+from .opening import open_scheduled
 from .settings import Ctx, GiveawaySettings, check_messages
 
 plugin = Plugin("giveaway", config=GiveawaySettings, description="fair, auditable giveaways")
@@ -65,6 +66,7 @@ _command(
 )
 _command("claim", claim, "Claim a giveaway prize you won (in a private message)")
 plugin.job("close")(close_job)
+plugin.job("open")(open_scheduled)  # a posts.yaml entry with giveaway: opens one at its time
 plugin.job("claim_deadline")(claim_deadline)
 plugin.on_start(resume_interrupted_draws)
 plugin.check(check_messages)

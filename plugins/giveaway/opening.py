@@ -10,17 +10,17 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from brandbot import CommandArgsError
+from brandbot import CommandArgsError, Context
 from brandbot import draw as seeded
 
 from .options import USAGE, OpenOptions, read_options
 from .posting import admin_says, post, refused, render_announcement, tell_staff, when_text
 from .records import Giveaway
-from .settings import Ctx
+from .settings import Ctx, JobCtx
 from .state import State
 
 
-def problems_here(ctx: Ctx, options: OpenOptions, open_now: Sequence[Giveaway]) -> list[str]:
+def problems_here(ctx: JobCtx, options: OpenOptions, open_now: Sequence[Giveaway]) -> list[str]:
     """What is wrong with the options on this bot: its settings, clock, networks, open giveaways."""
     problems: list[str] = []
     most = ctx.config.max_winners
@@ -41,7 +41,7 @@ def problems_here(ctx: Ctx, options: OpenOptions, open_now: Sequence[Giveaway]) 
             problems.append(
                 f"channel=: network {options.channel[0]!r} is not running (running: {running})"
             )
-    elif ctx.event.conversation.private:
+    elif isinstance(ctx, Context) and ctx.event.conversation.private:
         problems.append(
             "this is a private chat: add channel=network:chat (e.g. channel=telegram:-100123) "
             "so everyone sees the commitment and the winners"
@@ -61,17 +61,19 @@ def problems_here(ctx: Ctx, options: OpenOptions, open_now: Sequence[Giveaway]) 
     return problems
 
 
-def new_giveaway(ctx: Ctx, options: OpenOptions, giveaway_id: int) -> Giveaway:
+def new_giveaway(ctx: JobCtx, options: OpenOptions, giveaway_id: int) -> Giveaway:
     """The giveaway the options describe, with a fresh secret seed; defaults from the settings."""
     settings = ctx.config
     method = options.entry_method
-    network, conversation, private = (
-        ctx.event.network,
-        ctx.event.conversation.id,
-        ctx.event.conversation.private,
-    )
     if options.channel is not None:
         (network, conversation), private = options.channel, False
+    else:
+        assert isinstance(ctx, Context), "a scheduled opening always names its channel"
+        network, conversation, private = (
+            ctx.event.network,
+            ctx.event.conversation.id,
+            ctx.event.conversation.private,
+        )
     previous = options.previous_winners or (
         "exclude" if settings.exclude_previous_winners else "allow"
     )
@@ -102,10 +104,20 @@ def new_giveaway(ctx: Ctx, options: OpenOptions, giveaway_id: int) -> Giveaway:
 
 
 async def open_giveaway(ctx: Ctx) -> None:
-    state = State.of(ctx)
     typed = re.match(r"\s*\S+\s+\S+(.*)$", ctx.event.text, re.DOTALL)
+    await open_from_options(ctx, typed.group(1) if typed else "")
+
+
+async def open_scheduled(ctx: JobCtx) -> None:
+    """The calendar's ``giveaway:`` post at its time (posts.yaml): the same checks and
+    announcement as ``/giveaway open``, told to the staff instead of an admin."""
+    await open_from_options(ctx, f"{ctx.payload.get('options', '')} channel={ctx.payload.get('channel', '')}")
+
+
+async def open_from_options(ctx: JobCtx, typed: str) -> None:
+    state = State.of(ctx)
     try:
-        options = read_options(typed.group(1) if typed else "")
+        options = read_options(typed)
     except CommandArgsError as exc:
         await cannot_open(ctx, exc.problems)
         return
@@ -124,13 +136,16 @@ async def open_giveaway(ctx: Ctx) -> None:
     await announce_opening(ctx, giveaway)
 
 
-async def cannot_open(ctx: Ctx, problems: Sequence[str]) -> None:
-    """Everything wrong, one per line, then the usage."""
+async def cannot_open(ctx: JobCtx, problems: Sequence[str]) -> None:
+    """Everything wrong, one per line, then the usage (to the staff for a scheduled opening)."""
     listed = "\n".join(f"- {p}" for p in problems)
-    await admin_says(ctx, f"Can't open the giveaway:\n{listed}\n{USAGE}")
+    if isinstance(ctx, Context):
+        await admin_says(ctx, f"Can't open the giveaway:\n{listed}\n{USAGE}")
+    else:
+        await ctx.send_staff(f"Can't open the giveaway of post {ctx.payload.get('post')!r} (posts file):\n{listed}")
 
 
-async def announce_opening(ctx: Ctx, giveaway: Giveaway) -> None:
+async def announce_opening(ctx: JobCtx, giveaway: Giveaway) -> None:
     """Post the announcement with the commitment; tell the admin and the staff how it went."""
     messages = ctx.config.messages
     variables = {
@@ -148,7 +163,9 @@ async def announce_opening(ctx: Ctx, giveaway: Giveaway) -> None:
     short = render_announcement(ctx, messages.opened_short, variables)
     problem = refused(await post(ctx, giveaway.where, giveaway.private, text, short))
     where = f"{giveaway.network}:{giveaway.conversation}"
-    if problem:
+    if not isinstance(ctx, Context):
+        pass  # a scheduled opening: the staff note below says how it went
+    elif problem:
         await admin_says(
             ctx,
             f"Opened giveaway #{giveaway.id}, but the announcement in {where} was refused "

@@ -1,0 +1,221 @@
+"""The calendar at run time, on a manual clock: on time, once per occurrence across restarts,
+the late rule after downtime, budgets and network limits, tour stops and giveaway openings."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brandbot.runtime.calendar import RECORDS, SENT, job_name
+from brandbot.testing import BotHarness, MakeBot
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Sunday 14 March 2027, 08:00 UTC (09:00 in Stockholm).
+START = datetime(2027, 3, 14, 8, 0, tzinfo=UTC)
+HOUR = 3600.0
+
+POSTS = """\
+timezone: Europe/Stockholm
+posts:
+  - id: noon
+    at: 2027-03-14 12:00          # 11:00 UTC
+    networks: [memory:news, x]
+    text: "Noon news from {{ brand.name }}"
+"""
+
+
+def config_in(folder: Path, posts: str, **extra: Any) -> Path:
+    """brandbot.yaml + posts.yaml in ``folder``; the same folder twice is the same bot's files."""
+    folder.mkdir(exist_ok=True)
+    (folder / "posts.yaml").write_text(posts)
+    data: dict[str, Any] = {"brand": {"name": "Inkwell", "url": "https://inkwell.test"},
+                            "storage": {"path": ":memory:"}, "networks": {"memory": {}, "x": {}},
+                            "plugin_dirs": [], "posts": "posts.yaml", **extra}
+    path = folder / "brandbot.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+async def start_bot(make_bot: MakeBot, folder: Path, posts: str = POSTS, *, at: datetime = START,
+                    store: Path | None = None, load: Any = (), **extra: Any) -> BotHarness:
+    """A bot on ``folder``'s config; ``load`` names bundled plugins to load (none by default)."""
+    kwargs: dict[str, Any] = {"config": config_in(folder, posts, **extra), "networks": ("memory", "x"),
+                              "start": at, "plugins": load}
+    if store is not None:
+        kwargs["store_path"] = store
+    harness = await make_bot(**kwargs)
+    await harness.settle()
+    return harness
+
+
+async def records(harness: BotHarness) -> list[dict[str, Any]]:
+    return [json.loads(v) for _, v in await harness.bot.store.kv_items(RECORDS)]
+
+
+async def test_a_post_goes_out_on_time_on_every_network_through_the_gate(make_bot: MakeBot, tmp_path: Path) -> None:
+    bot = await start_bot(make_bot, tmp_path / "a")
+    assert [j.due for j in await bot.bot.store.all_jobs() if j.name == job_name("noon")] == [
+        datetime(2027, 3, 14, 11, 0, tzinfo=UTC)]
+    await bot.advance(3 * HOUR - 1)
+    assert bot.sent == []
+    await bot.advance(1)
+    assert bot.sent_to("memory") == ["Noon news from Inkwell"]
+    assert bot.sent_to("x") == ["Noon news from Inkwell"]  # a brand post is no reply: X's summons rule is not it
+    assert bot.networks["memory"].sent[0].conversation.id == "news"
+    rows = await records(bot)
+    assert {(r["target"], r["action"]) for r in rows} == {("memory:news", "send"), ("x", "send")}
+    sent = dict(await bot.bot.store.kv_items(SENT))
+    assert sorted(json.loads(v)["status"] for v in sent.values()) == ["sent", "sent"]
+    assert not [j for j in await bot.bot.store.all_jobs() if j.name == job_name("noon")]  # a one-off is done
+    await bot.advance(24 * HOUR)
+    assert len(bot.sent) == 2
+
+
+async def test_a_restart_after_the_post_does_not_post_it_again(make_bot: MakeBot, tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    first = await start_bot(make_bot, tmp_path / "a", store=db)
+    await first.advance(3 * HOUR)
+    assert len(first.sent) == 2
+    await first.close()
+    # back 10 minutes later: the occurrence is within the grace and its job was gone, so
+    # the calendar plans it again at start; its once-keys say it went out
+    second = await start_bot(make_bot, tmp_path / "a", store=db, at=datetime(2027, 3, 14, 11, 10, tzinfo=UTC))
+    await second.advance(60)
+    assert second.sent == []
+    assert len(await records(second)) == 2
+
+
+async def test_downtime_over_the_post_time_posts_late_within_the_grace(make_bot: MakeBot, tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    first = await start_bot(make_bot, tmp_path / "a", store=db)
+    await first.close()  # down at 08:00, back at 11:40: 40 minutes late, grace 1h
+    second = await start_bot(make_bot, tmp_path / "a", store=db, at=datetime(2027, 3, 14, 11, 40, tzinfo=UTC))
+    await second.advance(1)
+    assert second.sent_to("memory") == ["Noon news from Inkwell"]
+    assert all(r["reason"].startswith("late (due 11:00 UTC)") for r in await records(second))
+
+
+async def test_late_skip_and_a_passed_grace_skip_and_say_so(make_bot: MakeBot, tmp_path: Path) -> None:
+    skip = POSTS.replace("timezone: Europe/Stockholm\n", "timezone: Europe/Stockholm\nlate: skip\n")
+    db = tmp_path / "bot.sqlite3"
+    first = await start_bot(make_bot, tmp_path / "a", skip, store=db)
+    await first.close()
+    second = await start_bot(make_bot, tmp_path / "a", skip, store=db, at=datetime(2027, 3, 14, 11, 5, tzinfo=UTC))
+    await second.advance(1)
+    assert second.sent == []
+    # the job outlived the downtime: it ran, found itself late and skipped, with the reason recorded
+    rows = await records(second)
+    assert {r["action"] for r in rows} == {"skip"} and "skip when late" in rows[0]["reason"]
+    await second.close()
+    third = await start_bot(make_bot, tmp_path / "a", skip, store=db, at=datetime(2027, 3, 14, 11, 6, tzinfo=UTC))
+    await third.advance(HOUR)
+    assert third.sent == [] and len(await records(third)) == 2  # skipped once, not again
+
+
+async def test_a_daily_post_after_three_days_down_posts_only_the_latest(make_bot: MakeBot, tmp_path: Path) -> None:
+    daily = POSTS.replace("    text:", "    repeat: daily\n    grace: 2h\n    text:")
+    db = tmp_path / "bot.sqlite3"
+    first = await start_bot(make_bot, tmp_path / "a", daily, store=db)
+    await first.advance(3 * HOUR)
+    assert len(first.sent) == 2
+    await first.close()
+    back = datetime(2027, 3, 17, 12, 30, tzinfo=UTC)  # the 15th and 16th were missed; the 17th is 1h30 late
+    second = await start_bot(make_bot, tmp_path / "a", daily, store=db, at=back)
+    await second.advance(1)
+    assert second.sent == ["Noon news from Inkwell"] * 2  # one occurrence, on both networks
+    jobs = [j for j in await second.bot.store.all_jobs() if j.name == job_name("noon")]
+    assert [j.due for j in jobs] == [datetime(2027, 3, 18, 11, 0, tzinfo=UTC)]
+
+
+async def test_the_cost_budget_refuses_what_it_cannot_pay_and_says_why(make_bot: MakeBot, tmp_path: Path) -> None:
+    bot = await start_bot(make_bot, tmp_path / "a", policy={"daily_cost_budget": 0.001})
+    await bot.advance(3 * HOUR)
+    assert bot.sent_to("memory") == ["Noon news from Inkwell"]  # free there
+    assert bot.sent_to("x") == []
+    refused = [r for r in await records(bot) if r["target"] == "x"]
+    assert refused[0]["action"] == "refuse" and refused[0]["reason"].startswith("cost_budget")
+
+
+async def test_a_text_too_long_for_x_is_refused_there_and_sent_elsewhere(make_bot: MakeBot, tmp_path: Path) -> None:
+    long_post = POSTS.replace('"Noon news from {{ brand.name }}"', '"{{ \'word \' * 80 }}"')
+    bot = await start_bot(make_bot, tmp_path / "a", long_post)
+    await bot.advance(3 * HOUR)
+    assert len(bot.sent_to("memory")) == 1 and bot.sent_to("x") == []
+    assert [r["reason"][:8] for r in await records(bot) if r["target"] == "x"] == ["too_long"]
+
+
+async def test_quiet_hours_do_not_hold_a_post_whose_time_a_person_chose(make_bot: MakeBot, tmp_path: Path) -> None:
+    quiet = {"quiet_hours": {"start": "10:00", "end": "14:00", "timezone": "UTC"}}
+    bot = await start_bot(make_bot, tmp_path / "a", policy=quiet)
+    await bot.advance(3 * HOUR)
+    assert len(bot.sent) == 2
+
+
+async def test_a_post_removed_from_the_file_is_not_posted(make_bot: MakeBot, tmp_path: Path) -> None:
+    bot = await start_bot(make_bot, tmp_path / "a")
+    (tmp_path / "a" / "posts.yaml").write_text("posts: []\n")
+    assert await bot.bot.reload()
+    await bot.advance(4 * HOUR)
+    assert bot.sent == []
+    assert not [j for j in await bot.bot.store.all_jobs() if j.name.startswith("calendar:")]
+
+
+TOUR = """\
+stops:
+  - id: qa-live
+    title: Live Q&A
+    host: Maya
+    kind: qa
+    start: 2027-03-14 13:00
+    timezone: Europe/Stockholm
+    network: memory
+    conversation: salon
+"""
+
+
+async def test_a_post_on_a_tour_stop_follows_the_stop(make_bot: MakeBot, tmp_path: Path) -> None:
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "tour.yaml").write_text(TOUR)
+    posts = """\
+posts:
+  - id: qa-soon
+    event: qa-live
+    before: 1h
+    networks: [memory:news]
+    text: "In an hour: {{ stop.title }} with {{ stop.host }}"
+"""
+    bot = await start_bot(make_bot, folder, posts, load=["events"], plugin_dirs=[str(ROOT / "plugins")],
+                          plugins={"events": {"tour_file": "tour.yaml"}})
+    await bot.advance(2 * HOUR)  # the stop starts 12:00 UTC: the post is at 11:00
+    assert bot.take_sent() == []
+    await bot.advance(HOUR)
+    assert "In an hour: Live Q&A with Maya" in bot.take_sent()
+
+
+async def test_a_giveaway_post_opens_the_giveaway_at_its_time_once(make_bot: MakeBot, tmp_path: Path) -> None:
+    posts = """\
+posts:
+  - id: spring
+    at: 2027-03-14 10:00
+    timezone: UTC
+    giveaway: prize="Signed copy" enter=#spring closes=2h winners=1
+    networks: [memory:news]
+"""
+    db = tmp_path / "bot.sqlite3"
+    extra = {"plugin_dirs": [str(ROOT / "plugins")], "plugins": {"giveaway": {}}, "staff": {"network": "memory",
+                                                                                             "conversation": "staff"}}
+    bot = await start_bot(make_bot, tmp_path / "a", posts, store=db, load=["giveaway"], **extra)
+    await bot.advance(2 * HOUR)
+    sent = bot.take_sent()
+    assert any("Giveaway #1" in t and "SHA-256" in t for t in sent)  # the announcement with the commitment
+    assert any(t.startswith("Giveaway #1 opened") for t in sent)  # the staff note
+    await bot.close()
+    again = await start_bot(make_bot, tmp_path / "a", posts, store=db, load=["giveaway"],
+                            at=datetime(2027, 3, 14, 10, 30, tzinfo=UTC), **extra)
+    await again.advance(60)
+    assert not any("Giveaway #2" in t for t in again.take_sent())
