@@ -195,9 +195,9 @@ async def _thank(ctx: Ctx, copy: reviewcopies.Copy, link: str, title: str) -> No
                                                "link": link, "points": settings.points})
         thanked = (f"thanked on {request.network}" if decision.verdict is not Verdict.REFUSE
                    else f"not thanked ({decision.reason}: {decision.detail}); please thank them by hand")
-    days = done.days_to_review
+    days = done.days_to_review or 0
+    after = f"{days} day{'s' if days != 1 else ''} after the copy was sent" if days else "the day the copy was sent"
     await ctx.send_staff(
         f"Review from {person.name} on {copy.blog or ctx.event.extra('blog')}: \"{title}\" {link} "
-        f"({days} day{'s' if days != 1 else ''} after the copy was sent). Tagged {settings.tag}, "
-        f"+{settings.points} points, {thanked}."
+        f"({after}). Tagged {settings.tag}, +{settings.points} points, {thanked}."
     )

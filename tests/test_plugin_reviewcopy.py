@@ -8,6 +8,7 @@ comes from an RSS entry exactly as in production.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ import pytest
 
 from brandbot.clocks import ManualClock
 from brandbot.core.config import load_config
+from brandbot.core.errors import ConfigError
+from brandbot.core.eventlines import parse_event
 from brandbot.core.events import Kind
 from brandbot.core.reviews import FeedEntry, Watch
 from brandbot.networks.blogs import BlogsNetwork, entry_event
@@ -177,7 +180,7 @@ async def test_a_reviewer_known_only_to_the_staff_is_tagged_and_the_staff_thank_
     await bot.deliver(event)
     assert bot.take_sent() == [
         ("Review from Dana on danareads.example: \"The Salt Orchard, reviewed\" https://danareads.example/salt "
-        "(0 days after the copy was sent). Tagged reviewer, +25 points, not thanked: they never wrote to the "
+        "(the day the copy was sent). Tagged reviewer, +25 points, not thanked: they never wrote to the "
         "bot; please thank them by hand.")
     ]
     assert "reviewer" in (await bot.follower("dana", "console")).tags
@@ -203,3 +206,26 @@ async def test_the_command_explains_itself(make_bot, bundled) -> None:
     ("I reviewed it last week", False), ("my reviewers group", False), ("hello", False)])
 def test_what_asks_for_a_copy(text: str, asks: bool) -> None:
     assert asks_for_copy(text, ReviewCopySettings()) is asks
+
+
+def test_the_tour_day_replay_has_a_blog_review_and_the_thanks_on_telegram(capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/tour_day.jsonl: Jun asks on Telegram, the staff send a copy, the feed watcher finds the review."""
+    root = Path(__file__).resolve().parents[1]
+    assert main(["-c", str(root / "config" / "brandbot.yaml"), "simulate", str(root / "examples" / "tour_day.jsonl")]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    sends = [(d.get("to", ""), d.get("text", "")) for d in out if d["action"] == "send" and d.get("event") in
+             ("tour031", None)]
+    assert ("telegram:dm:jun", ("Thank you for your review of The Salt Orchard on Salt & Pages, Jun! We've added "
+            "25 points to your account as a thank-you.")) in sends
+    assert any(to == "console:staff" and text.startswith("Review from Jun on saltandpages.example") for to, text in sends)
+    assert not any(to.startswith("blogs:") for to, _ in sends)
+
+
+def test_a_replay_line_carries_the_extra_facts_and_refuses_nested_ones() -> None:
+    event = parse_event('{"kind": "review", "network": "blogs", "author": "b.example", '
+                        '"data": {"blog": "b.example", "rating": "4/5"}}', 1)
+    assert event.extra("blog") == "b.example" and event.extra("rating") == "4/5"
+    with pytest.raises(ConfigError, match=r"stdin:2.*'data' values must be text"):
+        parse_event('{"kind": "review", "author": "b", "data": {"blog": {"x": 1}}}', 2)
+    with pytest.raises(ConfigError, match=r"stdin:3.*'data' must be an object of texts"):
+        parse_event('{"kind": "review", "author": "b", "data": "blog"}', 3)

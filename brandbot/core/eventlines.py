@@ -17,9 +17,9 @@ _NULLABLE = frozenset({"refers_to", "conversation", "post_id"})
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "id": (str, int), "kind": (str,), "author": (str, int), "handle": (str,), "name": (str,),
     "text": (str,), "network": (str,), "conversation": (str, int), "private": (bool,), "addressed": (bool,),
-    "time": (str,), "post_id": (str, int), "refers_to": (str, int),
+    "time": (str,), "post_id": (str, int), "refers_to": (str, int), "data": (dict,),
 }
-_TYPE_NAMES = {str: "text", int: "a number", bool: "true or false"}
+_TYPE_NAMES = {str: "text", int: "a number", bool: "true or false", dict: "an object of texts"}
 
 
 def _check_fields(text: str, where: str) -> None:
@@ -85,5 +85,15 @@ def parse_event(line: str, number: int, source: str = "stdin") -> Event:
         conversation=Conversation(network, conversation, private=private),
         text=text, time=time or datetime.now(UTC), post_id=str(obj.get("post_id", f"sim{number}")),
         refers_to=obj.get("refers_to"), addressed=bool(obj.get("addressed", kind in (Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.QUOTE, Kind.COMMAND))),
-        command=command, args=args,
+        command=command, args=args, data=_data(obj.get("data"), where),
     )
+
+
+def _data(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    """``"data": {"blog": "saltandpages.example"}``: the small extra facts a network attaches."""
+    if not isinstance(value, dict):
+        return ()
+    bad = [k for k, v in value.items() if not isinstance(v, str | int | float) or isinstance(v, bool)]
+    if bad:
+        raise ConfigError(f"'data' values must be text or numbers; {bad[0]!r} is not", where)
+    return tuple((str(k), str(v)) for k, v in value.items())

@@ -50,6 +50,7 @@ class SimulatedNetwork(MemoryNetwork):
 
     def __init__(self, name: str, *, clock: Clock | None = None, limits: RateLimits | None = None) -> None:
         super().__init__(MemoryConfig(requires_summons=name == "x"), name=name, clock=clock, limits=limits)
+        self.read_only = name == "blogs"  # as the real one: the bot never posts on blogs
         self._x = None
         if name == "x":
             from brandbot.networks import xtext
