@@ -28,12 +28,25 @@ WORDS = [
 ]
 
 
+#: Words that make a message a complaint whatever the models say (whole words or phrases).
+COMPLAINT_WORDS = [
+    "disappointed", "disappointing", "upset", "refund", "damaged", "broken", "torn", "ripped", "scam",
+    "unacceptable", "terrible", "awful", "worst", "ridiculous", "furious", "fed up", "not happy",
+    "nobody responds", "nobody answers", "nobody helps", "nobody replied", "no one answers", "never arrived",
+    "never came", "wrong book", "charged twice",
+    "enttauscht", "kaputt", "beschadigt", "frechheit", "argerlich", "reklamation",
+    "decepcionado", "decepcionada", "danado", "roto", "reembolso", "verguenza",
+    "decu", "decue", "abime", "abimee", "casse", "inadmissible", "remboursement",
+]
+
+
 class HandoffSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     words: list[str] = WORDS
     intents: list[str] = ["human"]  # intents that ask for a person (when the intents file has them)
     complaint_intents: list[str] = ["complaint"]
     complaint_when_negative: bool = True  # a negative message (sentiment) is a complaint too
+    complaint_words: list[str] = COMPLAINT_WORDS
     notice: str = "Of course, {{ name }}. A person from {{ brand.name }} will answer here soon; I'll keep quiet meanwhile."
     apology: dict[str, str] = {
         "en": "I'm so sorry about this, {{ name }}. I've passed it to a person at {{ brand.name }}, "
@@ -50,14 +63,21 @@ class HandoffSettings(BaseModel):
 plugin = Plugin("handoff", config=HandoffSettings, description="hand a conversation to people")
 
 
-def asks_for_a_person(text: str, settings: HandoffSettings) -> bool:
-    """The whole message, or a phrase in it, is one of the words (punctuation and ``@handles`` ignored)."""
+def says_one_of(text: str, phrases: list[str]) -> bool:
+    """A word or phrase of ``phrases`` is in the message (case, accents, punctuation and ``@handles`` ignored)."""
     said = " ".join(w for w in words(normalize(text)) if not w.startswith("@"))
-    return any(f" {w} " in f" {said} " for w in normalize_all(tuple(settings.words)))
+    return any(f" {w} " in f" {said} " for w in normalize_all(tuple(phrases)))
+
+
+def asks_for_a_person(text: str, settings: HandoffSettings) -> bool:
+    return says_one_of(text, settings.words)
 
 
 def complains(ctx: Context[HandoffSettings]) -> bool:
+    """A complaint word, the complaint intent, or (if so configured) a negative message."""
     reading, settings = ctx.reading, ctx.config
+    if says_one_of(ctx.event.text, settings.complaint_words):
+        return True
     if reading is None:
         return False
     if reading.intent_name in settings.complaint_intents:

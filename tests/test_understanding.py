@@ -31,10 +31,11 @@ CONFIG = ROOT / "config" / "brandbot.yaml"
 LABELLED = ROOT / "examples" / "understanding.jsonl"
 NOW = datetime(2027, 1, 4, 9, tzinfo=UTC)
 
-#: What the example brand reached on examples/understanding.jsonl (keywords only: 40.7%
-#: answered as labelled, 0 of 44 complaints to a person). The test keeps it from sliding.
-ACCURACY = 0.86
-COMPLAINTS_TO_A_PERSON = 0.88
+#: What the example brand reached on examples/understanding.jsonl: 91.1% answered as
+#: labelled, 42 of 44 complaints to a person (keywords only, before: 40.7% and 0 of 44).
+#: The models are deterministic; the test keeps the figures from sliding.
+ACCURACY = 0.91
+COMPLAINTS_TO_A_PERSON = 0.95
 
 
 def book(text: str, **kwargs: object) -> RuleBook:
@@ -170,6 +171,15 @@ def test_replies_per_language_fall_back_to_english() -> None:
 # -- handoff ----------------------------------------------------------------------------------
 
 
+def test_a_clear_keyword_survives_a_near_tie_but_not_a_clearly_other_intent() -> None:
+    from brandbot.core.reading import IntentHit
+
+    tour = IntentHit("tour", 0.62, (("tour", 0.62), ("review-copy", 0.58)))
+    assert not tour.outweighs("review-copy")  # "Gibt es Leseexemplare für Blogger?": the keyword stands
+    assert IntentHit("tour", 0.7, (("tour", 0.7), ("review-copy", 0.3))).outweighs("review-copy")
+    assert not tour.outweighs("tour")
+
+
 def test_handoff_hears_people_asking_for_a_person() -> None:
     from plugins.handoff import HandoffSettings, asks_for_a_person
 
@@ -191,3 +201,51 @@ def test_the_example_brand_understands_the_labelled_set() -> None:
     assert accuracy([r.expect for r in rows], got) >= ACCURACY
     complaints = [(r, g) for r, g in zip(rows, got, strict=True) if r.intent == "complaint"]
     assert sum(g == "plugin:handoff" for _, g in complaints) / len(complaints) >= COMPLAINTS_TO_A_PERSON
+
+
+# -- through the bot --------------------------------------------------------------------------
+
+INTENTS_FILE = str(ROOT / "config" / "intents.yaml")
+SHIPPING = {"name": "shipping", "priority": 30, "match": {"intent": "shipping", "any": ["ship"]},
+            "reply": {"en": "We ship in 2 days.", "de": "Wir versenden in 2 Tagen."}}
+FALLBACK = {"name": "fallback", "priority": -100, "reply": "Sorry?"}
+
+
+def understanding(bundled: dict, **extra: object) -> dict:
+    return {**bundled, "staff": {"network": "memory", "conversation": "staff"},
+            "understanding": {"languages": ["en", "de"], "intents": INTENTS_FILE, **extra}}
+
+
+async def test_a_complaint_gets_an_apology_and_a_person(make_bot, bundled) -> None:
+    bot = await make_bot(plugins=["handoff"], rules=[SHIPPING, FALLBACK], config=understanding(bundled))
+    await bot.receive("direct", "my book arrived with torn pages, really disappointed", author="ana")
+    sent = bot.take_sent()
+    assert sent[0].startswith("I'm so sorry about this, Ana."), sent
+    assert any("complaint" in text for text in sent[1:]), sent  # the staff are told why
+    await bot.receive("direct", "do you ship to Canada?", author="ana")
+    assert bot.take_sent() == []  # handed off: the bot keeps quiet until /release
+
+
+async def test_replies_follow_the_persons_language(make_bot, bundled) -> None:
+    bot = await make_bot(plugins=[], rules=[SHIPPING, FALLBACK], config=understanding(bundled))
+    await bot.receive("direct", "Wie lange dauert der Versand nach Österreich?", author="jonas")
+    assert bot.take_sent() == ["Wir versenden in 2 Tagen."]
+    await bot.receive("direct", "do you ship to Canada?", author="ana")
+    assert bot.take_sent() == ["We ship in 2 days."]
+
+
+async def test_no_promotion_to_someone_whose_last_message_was_negative(make_bot, bundled) -> None:
+    from brandbot import Context, Plugin
+
+    promo = Plugin("promo")
+
+    @promo.on(Kind.DIRECT, priority=5)
+    async def invite(ctx: Context) -> None:
+        await ctx.reply("Enter our giveaway!")
+
+    bot = await make_bot(plugins=[promo], rules=[FALLBACK],
+                         config=understanding(bundled, promotions=["plugin:promo"]))
+    await bot.receive("direct", "This is the worst service ever, I'm furious", author="ana")
+    assert bot.take_sent() == ["Sorry?"]
+    await bot.receive("direct", "Thanks, that's lovely!", author="ana")
+    assert bot.take_sent() == ["Enter our giveaway!"]

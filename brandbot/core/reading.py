@@ -17,12 +17,26 @@ from typing import Protocol
 MOODS = ("negative", "neutral", "positive")
 
 
+#: A rule's keyword hit stands against another intent found by the model unless that
+#: intent is more similar than the rule's own by more than this (see ``IntentHit.outweighs``).
+KEYWORD_MARGIN = 0.1
+
+
 @dataclass(frozen=True, slots=True)
 class IntentHit:
-    """The intent a message was found to have, and how similar it was to that intent's examples."""
+    """The intent a message was found to have, how similar it was to that intent's closest
+    example, and its similarity to every intent (``scores``, by name)."""
 
     name: str
     score: float
+    scores: tuple[tuple[str, float], ...] = ()
+
+    def outweighs(self, other: str, margin: float = KEYWORD_MARGIN) -> bool:
+        """Whether this intent clearly beats ``other`` (a rule's own intent whose keyword hit)."""
+        if other == self.name:
+            return False
+        theirs = dict(self.scores).get(other)
+        return theirs is None or self.score - theirs > margin
 
 
 class Reader(Protocol):
@@ -117,4 +131,4 @@ class Reading:
         return hit.name if hit is not None else None
 
 
-__all__ = ["MOODS", "IntentHit", "PlainReader", "Reader", "Reading"]
+__all__ = ["KEYWORD_MARGIN", "MOODS", "IntentHit", "PlainReader", "Reader", "Reading"]

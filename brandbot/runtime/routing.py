@@ -190,8 +190,9 @@ class IntentRuleResponder:
     """A rule with ``match: {intent: ...}`` for one event, with whether its keywords hit.
 
     How keywords and intents combine: the rule applies if the message's intent is the
-    rule's, or if its keywords hit and the model does not find another intent (so one
-    ambiguous word cannot pull an answer meant for something else).
+    rule's, or if its keywords hit and the model finds no other intent clearly closer
+    than the rule's own (``IntentHit.outweighs``), so one ambiguous word cannot pull an
+    answer meant for something else, and a clear keyword is not lost to a near tie.
     """
 
     responder: RuleResponder
@@ -210,10 +211,13 @@ class IntentRuleResponder:
         return self.responder.passes_on
 
     async def respond(self, ctx: Context) -> None:
-        reading = ctx.reading
-        wanted = self.responder.rule.match.intent if self.responder.rule.match is not None else None
-        found = reading.intent_name if reading is not None else None
-        if found == wanted or (self.keywords_hit and found is None):
+        match = self.responder.rule.match
+        found = ctx.reading.intent if ctx.reading is not None else None
+        wanted = match.intent if match is not None else None
+        if wanted is None:
+            return
+        if (found is not None and found.name == wanted) or (
+                self.keywords_hit and (found is None or not found.outweighs(wanted))):
             await self.responder.respond(ctx)
 
 

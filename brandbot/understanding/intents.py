@@ -47,18 +47,19 @@ class IntentModel:
         self._embed = embed
         phrases = [phrase for intent in intents.intents for _, phrase in intent.examples]
         self.owners = np.array([i for i, intent in enumerate(intents.intents) for _ in intent.examples])
+        # Each intent's examples are contiguous rows: a per-intent maximum is one reduceat.
+        counts = [len(intent.examples) for intent in intents.intents]
+        self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=np.int64)
         self.matrix = embed(phrases) if phrases else np.zeros((0, 1), dtype=np.float32)
         self.phrases = tuple(phrases)
         self._thresholds = np.array([i.threshold for i in intents.intents], dtype=np.float32)
 
     def scores(self, text: str) -> np.ndarray:
         """Per intent, the similarity of ``text`` to its closest example."""
-        best = np.full(len(self.intents.intents), -1.0, dtype=np.float32)
         if not len(self.phrases):
-            return best
+            return np.full(len(self.intents.intents), -1.0, dtype=np.float32)
         similarity = self.matrix @ self._embed([text])[0]
-        np.maximum.at(best, self.owners, similarity)
-        return best
+        return np.maximum.reduceat(similarity, self._starts)
 
     def classify(self, text: str) -> IntentHit | None:
         scores = self.scores(text)
@@ -67,7 +68,8 @@ class IntentModel:
         i = int(np.argmax(scores))
         if scores[i] < self._thresholds[i]:
             return None
-        return IntentHit(self.intents.intents[i].name, float(scores[i]))
+        names = self.intents.names
+        return IntentHit(names[i], float(scores[i]), tuple(zip(names, map(float, scores), strict=True)))
 
     def overlaps(self, close: float = 0.75) -> list[str]:
         """Examples nearly the same as another intent's example (similarity ``close`` or
