@@ -403,14 +403,24 @@ async def test_an_unreachable_server_is_transient(fake: FakeMastodon, started: t
 # ---------------------------------------------------------------------- loops, lifecycle, secrets
 
 
+async def polling(fake: FakeMastodon, make_network: Callable[..., MastodonNetwork],
+                  spent: int = 0) -> tuple[RecordingHost, NappingClock]:
+    """The network with its poll loop on a NappingClock, after the first poll (``spent``: requests
+    of the window other clients used before)."""
+    clock = NappingClock()
+    fake.use_clock(clock)
+    fake.window.used = spent
+    network, host = make_network(background=True, net_clock=clock), RecordingHost()
+    await network.start(host)
+    await until(lambda: len(clock.naps) == 1)
+    return host, clock
+
+
 async def test_the_poll_loop_waits_out_a_429_until_the_reset_time(
     fake: FakeMastodon, make_network: Callable[..., MastodonNetwork]
 ) -> None:
-    clock = NappingClock()
-    fake.use_clock(clock)
-    network, host = make_network(background=True, net_clock=clock), RecordingHost()
-    await network.start(host)
-    await until(lambda: clock.naps == [30])
+    host, clock = await polling(fake, make_network)
+    assert clock.naps == [30]
     fake.fail_next(NOTIFICATIONS, 429, reset_in=200)
     clock.advance(30)
     await until(lambda: len(clock.naps) == 2)
@@ -426,11 +436,8 @@ async def test_the_poll_loop_waits_out_a_429_until_the_reset_time(
 async def test_a_failing_poll_backs_off_exponentially_and_recovers(
     fake: FakeMastodon, make_network: Callable[..., MastodonNetwork]
 ) -> None:
-    clock = NappingClock()
-    fake.use_clock(clock)
-    network, host = make_network(background=True, net_clock=clock), RecordingHost()
-    await network.start(host)
-    await until(lambda: clock.naps == [30])
+    host, clock = await polling(fake, make_network)
+    assert clock.naps == [30]
     fake.fail_next(NOTIFICATIONS, 503, times=2)
     fake.fail_next(NOTIFICATIONS, 502)
     for step, expected in ((30, 60), (60, 120), (120, 240), (240, 30)):
@@ -446,12 +453,7 @@ async def test_a_failing_poll_backs_off_exponentially_and_recovers(
 async def test_polling_waits_for_the_window_when_the_budget_is_nearly_spent(
     fake: FakeMastodon, make_network: Callable[..., MastodonNetwork]
 ) -> None:
-    clock = NappingClock()
-    fake.use_clock(clock)
-    fake.window.used = fake.window.limit - 24  # other clients of the account used most of it
-    network, host = make_network(background=True, net_clock=clock), RecordingHost()
-    await network.start(host)
-    await until(lambda: len(clock.naps) == 1)
+    _, clock = await polling(fake, make_network, spent=fake.window.limit - 24)  # others used most of it
     assert clock.naps[0] > 200  # waits for the 5-minute window's reset, keeping the rest for replies
 
 
