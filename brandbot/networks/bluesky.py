@@ -154,6 +154,13 @@ class BlueskyNetwork(PolledNetwork):
 
     async def _open(self) -> None:
         self._client = AsyncClient(self.config.api_base_url, request=AsyncRequest(timeout=self.config.request_timeout))
+        self._client.on_session_change(self._session_changed)
+
+    def _session_changed(self, event: Any, session: Any) -> None:
+        """atproto's hook on createSession/refreshSession: the account's DID comes from there."""
+        if self._did != session.did:
+            self._log.info("Bluesky brand account is @%s (%s)", session.handle, session.did)
+        self._did = session.did
 
     async def _close(self) -> None:
         client, self._client = self._client, None
@@ -176,11 +183,9 @@ class BlueskyNetwork(PolledNetwork):
             await self._start_cursor()
 
     async def _login(self) -> None:
-        client = self._api()
-        await client.login(self.config.handle, self.config.app_password.get_secret_value(), fetch_bsky_profile=False)
-        session = client._session
-        self._did = session.did if session is not None else None
-        self._log.info("Bluesky brand account is @%s (%s)", session.handle if session else "?", self._did)
+        """createSession with the app password; the session hook learns the DID."""
+        await self._api().login(self.config.handle, self.config.app_password.get_secret_value(),
+                                fetch_bsky_profile=False)
 
     async def _call(self, make: Callable[[AsyncClient], Awaitable[T]]) -> T:
         """One XRPC call; a token the server calls expired or invalid gets one new login and a retry."""
