@@ -127,6 +127,19 @@ async def test_every_kind_of_notification_becomes_the_expected_event(
     assert host.cursors[CURSOR] == fake.notifications[-1]["id"]
 
 
+async def test_a_status_that_is_both_a_quote_and_a_mention_is_one_event(
+    fake: FakeMastodon, started: tuple[MastodonNetwork, RecordingHost]
+) -> None:
+    network, host = started
+    ana = fake.add_account("ana")
+    launch = fake.brand_status("Out today")
+    quote = fake.push_quote(ana, "@brand this looks lovely", of=launch)
+    fake.push_other("mention", ana, quote)  # the same status notified once more, as a mention
+    await network.poll_once()
+    assert [(e.kind, e.id) for e in host.events] == [(Kind.QUOTE, f"status:{quote}"), (Kind.MENTION, f"status:{quote}")]
+    # one id: the core's dedupe handles the first and drops the second
+
+
 async def test_the_brands_own_notifications_are_skipped(
     fake: FakeMastodon, started: tuple[MastodonNetwork, RecordingHost]
 ) -> None:

@@ -394,7 +394,8 @@ def notification_event(note: Mapping[str, Any], brand_id: str, now: datetime,
     data: tuple[tuple[str, str], ...] = (("visibility", visibility),)
     if spoiler:
         data += (("spoiler_text", spoiler),)
-    return Event(kind=kind, network="mastodon", id=event_id, author=author, conversation=conversation,
+    # The status is the event: a quote that also names the brand comes as two notifications.
+    return Event(kind=kind, network="mastodon", id=f"status:{status_id}", author=author, conversation=conversation,
                  text=mastotext.html_to_text(str(status.get("content") or "")), time=when, post_id=status_id,
                  refers_to=refers_to, addressed=True, data=data, raw=note)
 
