@@ -14,7 +14,17 @@ import pytest_asyncio
 from yarl import URL
 
 from brandbot.web.sessions import COOKIE
-from tests.support.webseed import EVIL, PASSWORDS, Served, client, csrf_in, login, serve
+from tests.support.webseed import (
+    EVIL,
+    PASSWORDS,
+    Served,
+    client,
+    csrf_in,
+    login,
+    next_hour,
+    say,
+    serve,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -103,6 +113,8 @@ async def test_actions_without_the_sessions_csrf_token_are_refused(served: Serve
 
 
 async def test_a_viewer_sees_the_pages_but_cannot_act(served: Served) -> None:
+    await say(served.harness, "telegram", "direct", "vera", "a real person please")
+    await served.harness.bot.store.flush()
     async with client() as http:
         token = await login(http, served.url, "vic")
         for path in PAGES:
@@ -112,21 +124,21 @@ async def test_a_viewer_sees_the_pages_but_cannot_act(served: Served) -> None:
                 assert r.status == 200, path
         async with http.get(served.url + "/inbox") as r:
             html = await r.text()
-        assert "telegram:dm:zoe" in html and "/inbox/answer" not in html  # the list, without the forms
+        assert "telegram:dm:vera" in html and "/inbox/answer" not in html  # the list, without the forms
         async with http.get(served.url + "/people/1") as r:
             assert "/people/1/tag" not in await r.text()
         forms = {"/people/1/tag": {"tags": "viewer"}, "/people/1/points": {"points": "5", "reason": "x"},
                  "/people/1/export": {}, "/people/1/forget": {"confirm": "1"},
-                 "/inbox/answer": {"target": "telegram:dm:zoe", "text": "hi"},
-                 "/inbox/assign": {"target": "telegram:dm:zoe", "to": "vic"},
-                 "/inbox/release": {"target": "telegram:dm:zoe"}}
+                 "/inbox/answer": {"target": "telegram:dm:vera", "text": "hi"},
+                 "/inbox/assign": {"target": "telegram:dm:vera", "to": "vic"},
+                 "/inbox/release": {"target": "telegram:dm:vera"}}
         for path, data in forms.items():
             async with http.post(served.url + path, data={**data, "csrf": token}, allow_redirects=False) as r:
                 assert r.status == 403, path
                 assert "read-only" in await r.text()
     follower = await served.harness.bot.people.get(1)
     assert follower is not None and "viewer" not in follower.tags
-    assert any(h.target == "telegram:dm:zoe" for h in await _handoffs(served))
+    assert any(h.target == "telegram:dm:vera" for h in await _handoffs(served))
     assert not [line for line in await served.ui.audit.latest() if line.user == "vic" and line.action != "login"]
 
 
@@ -188,6 +200,8 @@ async def test_the_audit_log_records_every_staff_action(served: Served) -> None:
         return [(line.action, line.target, line.detail) for line in await served.ui.audit.latest()
                 if line.user == "bo"][::-1]
 
+    await next_hour(served.harness)
+    await say(served.harness, "telegram", "direct", "walt", "human")
     earlier = len(await by_bo())
     async with client() as http:
         token = await login(http, served.url, "bo")
@@ -202,9 +216,9 @@ async def test_the_audit_log_records_every_staff_action(served: Served) -> None:
         assert await post(f"/people/{fan.id}/export") == 200
         assert await post(f"/people/{gone.id}/forget", confirm="999") == 400  # wrong number: nothing happens
         assert await post(f"/people/{gone.id}/forget", confirm=str(gone.id)) == 303
-        assert await post("/inbox/assign", target="telegram:dm:zoe", to="ana") == 303
-        assert await post("/inbox/answer", target="telegram:dm:zoe", text="Hello Zoe, Bo here.") == 303
-        assert await post("/inbox/release", target="telegram:dm:zoe") == 303
+        assert await post("/inbox/assign", target="telegram:dm:walt", to="ana") == 303
+        assert await post("/inbox/answer", target="telegram:dm:walt", text="Hello Walt, Bo here.") == 303
+        assert await post("/inbox/release", target="telegram:dm:walt") == 303
         async with http.post(served.url + "/logout", data={"csrf": token}, allow_redirects=False) as r:
             assert r.status == 303
     assert (await by_bo())[earlier:] == [
@@ -213,9 +227,9 @@ async def test_the_audit_log_records_every_staff_action(served: Served) -> None:
         ("points", f"follower {fan.id}", "+25 (helped at the launch)"),
         ("export", f"follower {fan.id}", ""),
         ("forget", f"follower {gone.id}", ""),
-        ("assign", "telegram:dm:zoe", "to ana"),
-        ("answer", "telegram:dm:zoe", "allow: ok"),
-        ("release", "telegram:dm:zoe", ""),
+        ("assign", "telegram:dm:walt", "to ana"),
+        ("answer", "telegram:dm:walt", "allow: ok"),
+        ("release", "telegram:dm:walt", ""),
         ("logout", "web UI", ""),
     ]
     assert await bot.people.get(gone.id) is None
@@ -223,4 +237,4 @@ async def test_the_audit_log_records_every_staff_action(served: Served) -> None:
         await login(http, served.url, "vic")
         async with http.get(served.url + "/audit") as r:
             html = await r.text()
-        assert "helped at the launch" in html and "telegram:dm:zoe" in html
+        assert "helped at the launch" in html and "telegram:dm:walt" in html

@@ -76,6 +76,11 @@ async def say(h: BotHarness, network: str, kind: str, author: str, text: str = "
     await h.advance(60)
 
 
+async def next_hour(h: BotHarness) -> None:
+    """Start a fresh hour, so a test's replies are not held back by the seeded hourly budget."""
+    await h.advance(3_600)
+
+
 async def seed(h: BotHarness) -> None:
     for day in range(5):
         for i in range(day + 2):
