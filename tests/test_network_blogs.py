@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import signal
+import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -361,3 +366,62 @@ def test_the_policy_refuses_anything_for_a_read_only_network() -> None:
                           essential=True, read_only=True)
     decision = Policy(PolicyConfig()).decide(request)
     assert decision.reason is Reason.READ_ONLY and decision.verdict is Verdict.REFUSE
+
+
+# ---------------------------------------------------------------------- SIGKILL
+
+
+async def test_sigkill_loses_no_entry_and_counts_none_twice(blogs: FakeBlogs, tmp_path: Path) -> None:
+    """A real ``brandbot run`` polling the loopback feeds, killed at random moments while
+    entries keep appearing: in the end every entry is one event, counted once."""
+    path = write_config(tmp_path, {"interval": 0.2, "backfill": "30d",
+                                   "sources": [{"url": blogs.url("salt/feed")}, {"url": blogs.url("inkdrops/atom")}]},
+                        runtime={"watch_config": False})
+    rng = random.Random(17)
+    links: set[str] = set()
+
+    def publish(n: int) -> None:
+        for _ in range(n):
+            i = len(links)
+            link = f"https://saltandpages.example/2026/{i}"
+            item = Item(f"Stop {i} of the tour: The Salt Orchard", link, f"Rating: {1 + i % 5}/5", author="Bea",
+                        published=datetime.now(UTC) - timedelta(minutes=1))
+            blogs.publish("salt/feed", item)
+            if i % 3 == 0:  # also listed by the other feed: still one event
+                blogs.publish("inkdrops/atom", item)
+            links.add(link)
+
+    def counts() -> tuple[int, int]:
+        db = tmp_path / "bot.sqlite3"
+        if not db.exists():
+            return 0, 0
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            try:
+                processed = con.execute("SELECT COUNT(*) FROM processed WHERE network = 'blogs'").fetchone()[0]
+                counted = con.execute("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM interactions "
+                                      "WHERE network = 'blogs' AND direction = 'in'").fetchone()
+            except sqlite3.OperationalError:  # not created yet
+                return 0, 0
+        assert counted[0] == counted[1], "an entry was counted twice"
+        return processed, counted[0]
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", "brandbot.ops.cli", "-c", str(path), "run",
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.DEVNULL)
+
+    for _ in range(3):
+        publish(8)
+        process = await start()
+        before = counts()[0]
+        await until(lambda before=before: counts()[0] > before, timeout=60)  # it is working...
+        await asyncio.sleep(rng.uniform(0.0, 0.4))
+        process.send_signal(signal.SIGKILL)  # ...and dies without warning
+        await process.wait()
+
+    publish(3)  # new entries: only the last process, up and running, can count them
+    process = await start()
+    await until(lambda: counts()[0] == len(links), timeout=60)
+    process.send_signal(signal.SIGTERM)
+    assert await process.wait() == 0
+    assert counts() == (len(links), len(links))
