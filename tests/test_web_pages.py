@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from brandbot.ops.cli import main
+from brandbot.runtime import reviewcopies
 from brandbot.web.advocates import EVENTS_NAMESPACE, GIVEAWAY_NAMESPACE
 from brandbot.web.inbox import open_handoffs
 from tests.support.webseed import Served, client, login, next_hour, say, serve
@@ -217,6 +218,11 @@ async def test_advocates_show_sharers_tiers_giveaways_the_qa_queue_and_the_calen
                                  (3, Status.APPROVED, "Next book?")):
         q = Question("launch", number, 4, text, origin, datetime(2026, 12, 6, tzinfo=UTC), status=status)
         store.kv_set(EVENTS_NAMESPACE, question_key("launch", number, 4), json.dumps(q.to_json()))
+    cy = await served.harness.bot.people.find("x:cy")
+    assert cy is not None
+    review = reviewcopies.Review("blogs:e9", 999, "books.example", "Cy", "A fine book", "https://books.example/r",
+                                 "5/5", datetime(2026, 12, 5, tzinfo=UTC), reviewer=cy.id)
+    store.kv_set(reviewcopies.NAMESPACE, review.key, json.dumps(review.to_json()))
     store.kv_set(EVENTS_NAMESPACE, "qa:open", json.dumps({"stop": "launch", "since": "2026-12-06T09:00:00+00:00"}))
     store.kv_set(EVENTS_NAMESPACE, "tour:file", json.dumps([{"id": "launch", "title": "Launch Q&A",
                                                              "start": "2026-12-20T18:00:00+00:00", "kind": "qa",
@@ -227,7 +233,9 @@ async def test_advocates_show_sharers_tiers_giveaways_the_qa_queue_and_the_calen
         status, html = await page(http, served, "/advocates")
     assert status == 200
     sharers = html[html.index('id="sharers"'):html.index("</table>", html.index('id="sharers"'))]
-    assert sharers.index(">Cy<") < sharers.index(">Dee<")  # 5 reposts before 1 quote
+    assert sharers.index(">Cy<") < sharers.index(">Dee<")  # 5 reposts and a review before 1 quote
+    row = sharers[sharers.index(">Cy<"):].split("</tr>")[0]
+    assert row.endswith('<td class="num">5</td><td class="num">0</td><td class="num">1</td><td class="num">6</td>')
     assert 'id="giveaway-3"' in html and "Signed &lt;b&gt;book&lt;/b&gt;" in html
     funnel = html[html.index('id="giveaway-3"'):]
     for label, value in (("entries", 4), ("eligible", 3), ("winners", 2), ("claimed", 1)):

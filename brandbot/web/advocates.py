@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from brandbot.runtime import reviewcopies
 from brandbot.runtime.reports import AMPLIFY_NAMESPACE, PeopleLookup, load_shares
 from brandbot.web import charts
 from brandbot.web.queries import Queries
@@ -42,10 +43,11 @@ class Sharer:
     networks: str
     reposts: int
     quotes: int
+    reviews: int = 0  # blog reviews matched to them through a review copy (reviewcopy plugin)
 
     @property
     def total(self) -> int:
-        return self.reposts + self.quotes
+        return self.reposts + self.quotes + self.reviews
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ class Advocates:
 
 
 async def top_sharers(queries: Queries, people: PeopleLookup, limit: int = TOP_SHARERS) -> list[Sharer]:
-    """Who shared the brand's posts most (reposts and quotes), a person counted across linked accounts."""
+    """Who spread the word most (reposts, quotes, reviews), a person counted across linked accounts."""
     kinds: defaultdict[int, Counter[str]] = defaultdict(Counter)
     names: dict[int, str] = {}
     nets: defaultdict[int, set[str]] = defaultdict(set)
@@ -102,7 +104,14 @@ async def top_sharers(queries: Queries, people: PeopleLookup, limit: int = TOP_S
         names[fid] = follower.name if follower is not None and follower.name else names.get(fid, share.name)
         kinds[fid]["quote" if share.kind == "quote" else "repost"] += 1
         nets[fid].add(share.network)
-    rows = [Sharer(fid, names[fid], ", ".join(sorted(nets[fid])), c["repost"], c["quote"]) for fid, c in kinds.items()]
+    for review in await reviewcopies.load_reviews(NamespaceRecords(queries, reviewcopies.NAMESPACE)):
+        reviewer = await people.get(review.reviewer) if review.reviewer else None
+        if reviewer is not None:
+            kinds[reviewer.id]["review"] += 1
+            names.setdefault(reviewer.id, reviewer.name)
+            nets[reviewer.id].add("blogs")
+    rows = [Sharer(fid, names[fid], ", ".join(sorted(nets[fid])), c["repost"], c["quote"], c["review"])
+            for fid, c in kinds.items()]
     rows.sort(key=lambda r: (-r.total, r.name.casefold(), r.follower_id))
     return rows[:limit]
 
@@ -167,7 +176,7 @@ async def advocates_data(queries: Queries, people: PeopleLookup, now: datetime) 
 
 
 def sharers_chart(data: Advocates) -> str:
-    return charts.bar_chart("Top sharers (reposts and quotes)", [(s.name, float(s.total)) for s in data.sharers[:10]])
+    return charts.bar_chart("Top sharers (reposts, quotes, reviews)", [(s.name, float(s.total)) for s in data.sharers[:10]])
 
 
 def tiers_chart(data: Advocates) -> str:
