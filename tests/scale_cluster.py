@@ -33,7 +33,6 @@ from tests.fake_discord import FakeDiscord, FakeUser
 from tests.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
-BRAND = "acme"
 RULES = {"rules": [{"name": "echo", "kinds": ["direct"], "reply": "got {{ event.text }}"}]}
 
 
@@ -75,9 +74,10 @@ class Cluster:
     redis_url: str
     telegram: TimedTelegram
     discord: TimedDiscord
+    brand: str = "acme"
     workers: int = 2
     partitions: int = 8
-    lease: float = 2.0
+    lease: float = 4.0  # short, for quick takeovers; long enough for a process starved of CPU for a while
     rate_margin: float = 0.0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: Counter[str] = field(default_factory=Counter)
@@ -91,7 +91,7 @@ class Cluster:
         (self.folder / "rules.yaml").write_text(yaml.safe_dump(RULES))
         config = {
             "brand": {"name": "Acme"},
-            "storage": {"url": self.pg_url, "brand_id": BRAND, "path": str(self.folder / "unused.sqlite3")},
+            "storage": {"url": self.pg_url, "brand_id": self.brand, "path": str(self.folder / "unused.sqlite3")},
             "networks": {
                 "telegram": {"token": self.telegram.token, "api_url": self.telegram.api_url,
                              "file_url": self.telegram.file_url, "poll_timeout": 1},
@@ -134,6 +134,10 @@ class Cluster:
                     break
                 await asyncio.sleep(0.05)
             if proc.poll() is None:
+                proc.send_signal(signal.SIGUSR2)  # its tasks' stacks go to its log, to say where it hung
+                await asyncio.sleep(0.5)
+                proc.send_signal(signal.SIGUSR1)  # and its threads' stacks
+                await asyncio.sleep(0.5)
                 proc.kill()
             codes[name] = proc.wait(10)
         return codes
@@ -141,13 +145,13 @@ class Cluster:
     def logs(self) -> str:
         out = []
         for path in sorted(self.folder.glob("*.log")):
-            lines = path.read_text(errors="replace").splitlines()
+            lines = [line for line in path.read_text(errors="replace").splitlines() if " httpx " not in line]
             out.append(f"--- {path.name} (last 15 of {len(lines)} lines)\n" + "\n".join(lines[-15:]))
         return "\n".join(out)
 
     async def wait_ready(self, redis: Redis, timeout: float = 60.0) -> None:
         """The gateway polls Telegram and is identified on Discord; every worker holds leases."""
-        keys = Keys(BRAND, self.partitions)
+        keys = Keys(self.brand, self.partitions)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
@@ -235,7 +239,7 @@ def limit_violations(cluster: Cluster) -> list[str]:
 async def loyalty_mismatches(cluster: Cluster) -> tuple[int, list[str], Counter[int]]:
     """(followers, stored totals that differ from a recomputation, IN rows per follower)."""
     config = load_config(cluster.config).top.loyalty
-    store = PostgresStore(cluster.pg_url, brand=BRAND)
+    store = PostgresStore(cluster.pg_url, brand=cluster.brand)
     await store.open()
     try:
         followers = await store.list_followers(FollowerQuery(limit=100_000))

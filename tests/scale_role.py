@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
+import signal
 import ssl
 import sys
 from typing import Any
@@ -36,7 +38,15 @@ async def main(args: argparse.Namespace) -> int:
                                          use_dns_cache=False)
         hooks["discord"] = {"connector": connector, "guild_ready_timeout": 0.05}
     bot = build_role(args.role, config, hooks=hooks)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, _dump_tasks)
     return await bot.run()
+
+
+def _dump_tasks() -> None:
+    """Every task's stack, to the log: where a process that does not stop is waiting."""
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
 
 
 if __name__ == "__main__":
@@ -45,6 +55,7 @@ if __name__ == "__main__":
     parser.add_argument("config")
     parser.add_argument("--discord-port", type=int, default=0)
     parser.add_argument("--discord-ca", default="")
+    faulthandler.register(signal.SIGUSR1)  # the cluster asks for the stacks of a process that hangs
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     sys.exit(asyncio.run(main(parser.parse_args())))

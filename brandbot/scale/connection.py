@@ -53,4 +53,20 @@ async def retrying(what: str, call: Callable[[], Awaitable[T]], *, max_wait: flo
         return result
 
 
-__all__ = ["UNAVAILABLE", "connect", "retrying"]
+async def stop_tasks(tasks: list[asyncio.Task[None]], timeout: float = 5.0) -> None:
+    """Cancel ``tasks`` and wait for them, at most ``timeout`` seconds.
+
+    Bounded on purpose: a client library that turns a cancellation into its own
+    connection error lets a loop that retries on connection errors go on; the loops here
+    also check a stop flag, and a task still running after the bound is logged, not awaited.
+    """
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        log.warning("task %s did not stop within %.0fs; left behind", task.get_name(), timeout)
+
+
+__all__ = ["UNAVAILABLE", "connect", "retrying", "stop_tasks"]

@@ -34,7 +34,7 @@ from brandbot.core.lru import Lru
 from brandbot.core.records import OutboxEntry
 from brandbot.networks.base import Network
 from brandbot.runtime.bot import Bot
-from brandbot.scale.connection import UNAVAILABLE, retrying
+from brandbot.scale.connection import UNAVAILABLE, retrying, stop_tasks
 from brandbot.scale.publisher import EventPublisher
 from brandbot.scale.ratelimit import SharedRateLimiter
 from brandbot.scale.sendguard import GuardedNetwork
@@ -106,7 +106,7 @@ class Gateway(Bot):
     async def _read_replies(self) -> None:
         stream = self.keys.outbox
         await retrying("create the senders group", self._ensure_group, stopping=lambda: self._closing)
-        while True:
+        while not self._closing:
             try:
                 got: Any = await self.redis.xreadgroup(SENDERS_GROUP, self.name, {stream: ">"}, count=500,
                                                        block=1000)
@@ -138,7 +138,7 @@ class Gateway(Bot):
 
     async def _sweep(self) -> None:
         """Committed replies whose notice Redis lost (a crash) are found in the store."""
-        while True:
+        while not self._closing:
             await asyncio.sleep(SWEEP_EVERY)
             try:
                 await self.sweep_once()
@@ -190,9 +190,7 @@ class Gateway(Bot):
         except TimeoutError:
             log.warning("stopping with %d events not yet committed by the workers; the networks replay "
                         "them after the restart", self.publisher.outstanding())
-        for task in self._feed:
-            task.cancel()
-        await asyncio.gather(*self._feed, return_exceptions=True)
+        await stop_tasks(self._feed)
         self._feed.clear()
         await self.outbox.stop(grace)
         await self.network_runner.stop()

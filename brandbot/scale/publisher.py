@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from brandbot.core.events import Event
-from brandbot.scale.connection import UNAVAILABLE, retrying
+from brandbot.scale.connection import UNAVAILABLE, retrying, stop_tasks
 from brandbot.scale.streams import WORKERS_GROUP, Keys, encode_event, partition_of
 from brandbot.store.base import Dedupe
 
@@ -110,12 +110,11 @@ class EventPublisher:
     async def stop(self) -> None:
         self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_tasks([self._task])
             self._task = None
 
     async def _confirm_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.confirm_once()
             except UNAVAILABLE as exc:

@@ -67,9 +67,9 @@ end
 return 0
 """
 
-#: How long a send may stay "in flight" in the windows (a process that died mid-send
-#: leaves its entries; they stop counting after this plus the window's span).
-IN_FLIGHT_MS = 60_000
+#: How long a send may stay "in flight" in the windows (a process that died mid-send, or
+#: could not report the answer, leaves its entries; they count as arrived after this).
+IN_FLIGHT_MS = 20_000
 
 
 @dataclass(frozen=True, slots=True)

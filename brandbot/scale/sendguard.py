@@ -9,6 +9,7 @@ store that catches notices Redis lost), and the second copy is answered from mem
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from brandbot.core.errors import RateLimitedError
 from brandbot.core.events import Outgoing
 from brandbot.core.lru import Lru
 from brandbot.networks.base import Network, NetworkHost, Sent
-from brandbot.scale.connection import UNAVAILABLE
+from brandbot.scale.connection import UNAVAILABLE, retrying
 from brandbot.scale.ratelimit import SharedRateLimiter
 
 #: Outbox ids remembered as delivered; far more than can be queued in the outbox at once.
@@ -38,6 +39,7 @@ class GuardedNetwork(Network):
         self._delivered: Lru[int, Sent] = Lru(REMEMBERED_SENDS)
         self.duplicates_suppressed = 0
         self.waited = 0.0  # seconds sends waited for the shared limits
+        self._reports: set[asyncio.Task[None]] = set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # stop_intake, identity, ... of the adapter
@@ -67,8 +69,11 @@ class GuardedNetwork(Network):
         finally:
             try:
                 await self._limiter.done(ticket)
-            except UNAVAILABLE:
-                pass  # the send stays "in flight" in the windows until IN_FLIGHT_MS: slower, never over
+            except UNAVAILABLE:  # told once Redis is back; meanwhile the send holds its window slots
+                task = asyncio.create_task(retrying("report a send to the rate limiter",
+                                                    lambda: self._limiter.done(ticket)))
+                self._reports.add(task)
+                task.add_done_callback(self._reports.discard)
         self._delivered.put(message.outbox_id, sent)
         return sent
 

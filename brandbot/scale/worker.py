@@ -32,7 +32,7 @@ from brandbot.core.events import Event
 from brandbot.core.records import OutboxEntry
 from brandbot.networks.base import Network
 from brandbot.runtime.bot import Bot
-from brandbot.scale.connection import UNAVAILABLE, retrying
+from brandbot.scale.connection import UNAVAILABLE, retrying, stop_tasks
 from brandbot.scale.gateway import process_name
 from brandbot.scale.leases import Leases
 from brandbot.scale.streams import WORKERS_GROUP, Keys, WireFormatError, decode_event, encode_outbox
@@ -75,7 +75,7 @@ class Worker(Bot):
         self._reply_ready.set()
 
     async def _publish_replies(self) -> None:
-        while True:
+        while not self._closing:
             await self._reply_ready.wait()
             self._reply_ready.clear()
             await self._flush_replies()
@@ -194,7 +194,7 @@ class Worker(Bot):
                 await asyncio.sleep(0.5)
 
     async def _keep_leases(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.leases.tick()
             except UNAVAILABLE as exc:
@@ -234,17 +234,16 @@ class Worker(Bot):
             return
         self._started = False
         self._closing = True  # the consumer finishes its batch (committed, acknowledged)
-        try:
-            if self._consumer is not None:
-                await asyncio.wait_for(self._consumer, self.config.top.runtime.shutdown_grace + self._block_ms / 1000)
-        except TimeoutError:
-            log.warning("worker %s stopping with a batch unacknowledged; another worker handles it again",
-                        self.name)
+        if self._consumer is not None:
+            _done, pending = await asyncio.wait([self._consumer],
+                                                timeout=self.config.top.runtime.shutdown_grace + self._block_ms / 1000)
+            if pending:
+                log.warning("worker %s stopping with a batch unacknowledged; another worker handles it again",
+                            self.name)
+                await stop_tasks(list(pending))
         await self.transactions.close()
         await self._flush_replies()
-        for task in self._loop_tasks + self._background:
-            task.cancel()
-        await asyncio.gather(*self._loop_tasks, *self._background, return_exceptions=True)
+        await stop_tasks(self._loop_tasks + self._background)
         self._background.clear()
         try:
             await self.leases.give_up_all()

@@ -45,9 +45,12 @@ def redis_binary() -> str:
 class RedisServer:
     """One redis-server process; ``kill()`` is a SIGKILL (a crash), ``start()`` brings it back."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, *, persist: bool = True) -> None:
+        """``persist=False``: no append-only file, so a SIGKILL loses everything (the worst a
+        crash can do; with ``appendfsync everysec`` it loses up to the last second or two)."""
         self.folder = folder
         self.port = port or free_port()
+        self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
         self.log = folder / "redis.log"
 
@@ -61,7 +64,7 @@ class RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         args = [
             redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--appendonly", "yes" if self.persist else "no", "--appendfsync", "everysec", "--save", "",
             "--protected-mode", "yes", "--logfile", str(self.log), "--daemonize", "no",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
