@@ -165,7 +165,8 @@ async def review_found(ctx: Ctx) -> None:
     event = ctx.event
     blog, author = event.extra("blog"), event.extra("author")
     link, title = event.extra("link") or (event.post_id or ""), event.extra("title")
-    matched = [c for c in await reviewcopies.load_copies(ctx.data) if c.matches(blog, author)]
+    site = event.extra("site") == "yes"
+    matched = [c for c in await reviewcopies.load_copies(ctx.data) if c.matches(blog, author, site=site)]
     record = reviewcopies.Review(event.id, ctx.follower.id, blog, author, title, link, event.extra("rating"),
                                  event.time, matched[0].follower_id if matched else 0)
     ctx.data.set(record.key, record.to_json(), follower_id=ctx.follower.id)

@@ -23,6 +23,7 @@ from brandbot.core.plugin import Plugin
 from brandbot.core.policy import Policy, PolicyConfig, Reason, SendRequest, Verdict
 from brandbot.networks.base import NetworkState
 from brandbot.networks.blogs import READ_ONLY, BlogsConfig, BlogsNetwork
+from brandbot.networks.feedentries import MAX_TITLE, FeedError, feed_entries, parse_feed
 from brandbot.networks.registry import build_network
 from brandbot.runtime.bot import Bot
 from brandbot.runtime.context import Context
@@ -425,3 +426,22 @@ async def test_sigkill_loses_no_entry_and_counts_none_twice(blogs: FakeBlogs, tm
     process.send_signal(signal.SIGTERM)
     assert await process.wait() == 0
     assert counts() == (len(links), len(links))
+
+
+def test_hostile_entries_are_bounded_or_skipped() -> None:
+    long_title = "The Salt Orchard " * 200
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://t.example/</link>'
+        f"<item><title>{long_title}</title><link>https://t.example/long</link><pubDate>not a date</pubDate></item>"
+        "<item><title>The Salt Orchard, nowhere to link</title></item>"  # no link, no guid: no identity
+        "<item><title>The Salt Orchard &lt;script&gt;alert(1)&lt;/script&gt;</title><guid>g-7</guid>"
+        "<description>&lt;img src=x onerror=alert(1)&gt;Lovely</description></item>"
+        "</channel></rss>"
+    ).encode()
+    entries = feed_entries(parse_feed(body, "https://t.example/feed"), "T", "https://t.example/feed")
+    assert len(entries[0].title) == MAX_TITLE and entries[0].published is None
+    assert entries[1].key == ""  # the network skips it
+    assert entries[2].key == "t.example/g-7"  # a guid is a permalink unless it says otherwise
+    assert entries[2].text == "Lovely" and "<" not in entries[2].title
+    with pytest.raises(FeedError, match="not an RSS or Atom feed"):
+        parse_feed(b"\x00\x01 binary garbage", "https://t.example/feed")

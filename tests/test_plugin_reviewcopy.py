@@ -23,7 +23,8 @@ from brandbot.core.errors import ConfigError
 from brandbot.core.eventlines import parse_event
 from brandbot.core.events import Kind
 from brandbot.core.reviews import FeedEntry, Watch
-from brandbot.networks.blogs import BlogsNetwork, entry_event
+from brandbot.networks.blogs import BlogsNetwork
+from brandbot.networks.feedentries import entry_event
 from brandbot.networks.registry import build_network
 from brandbot.ops.cli import main
 from brandbot.ops.simulate import SimulatedNetwork

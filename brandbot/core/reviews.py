@@ -67,6 +67,7 @@ class FeedEntry:
     text: str
     tags: tuple[str, ...] = ()
     published: datetime | None = None
+    site: bool = False  # from a review site or search feed: many writers share the host
 
     @property
     def key(self) -> str:

@@ -33,44 +33,41 @@ worker thread, so a large feed does not hold up the event loop.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import aiohttp
-import feedparser
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from brandbot.clocks import Clock, SystemClock
 from brandbot.core.durations import Duration
 from brandbot.core.errors import PermanentSendError
-from brandbot.core.events import Conversation, Event, Outgoing, Person
+from brandbot.core.events import Outgoing
 from brandbot.core.lru import Lru
-from brandbot.core.reviews import (
-    DEFAULT_REVIEW_WORDS,
-    FeedEntry,
-    Watch,
-    blog_of,
-    excerpt,
-    plain_text,
-    rating_in,
-)
+from brandbot.core.reviews import DEFAULT_REVIEW_WORDS, Watch, blog_of
 from brandbot.networks.base import Network, NetworkHost, NetworkState, RateLimits, Sent
+from brandbot.networks.feedentries import (
+    NETWORK,
+    FeedError,
+    entry_event,
+    feed_entries,
+    oldest_first,
+    parse_feed,
+)
 
-NETWORK = "blogs"
 CURSOR_PREFIX = "blogs:"
 #: Why nothing is ever sent here (the policy shows it as the refusal's detail).
 READ_ONLY = (
     "blogs are read-only: the bot never comments on a blog; thank the writer on a network "
     "where the brand knows them (the reviewcopy plugin does), or tell the staff"
 )
-#: Entries remembered per feed (feeds list 10 to 50; the rest have scrolled off).
+#: Entries remembered per feed besides those it lists now (most list 10 to 50)...
 SEEN_PER_FEED = 500
+#: ...and at most this many in all (a feed that lists more is cut at max_bytes anyway).
+SEEN_MOST = 20_000
 #: Event ids remembered across feeds in this process, so a review in two feeds is submitted once.
 SUBMITTED_MEMORY = 10_000
 
@@ -145,15 +142,6 @@ class BlogsConfig(BaseModel):
         return Watch(tuple(self.watch), tuple(self.review_words), self.ratings)
 
 
-class FeedError(Exception):
-    """A poll that failed: the feed answered an error or no feed, or could not be reached."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
 @dataclass(slots=True)
 class FeedCursor:
     """What a feed's next poll needs: the validators of its last answer and the entries seen."""
@@ -164,7 +152,7 @@ class FeedCursor:
     started: bool = False  # False until the first poll: then only recent entries count
 
     def dump(self) -> str:
-        return json.dumps({"etag": self.etag, "modified": self.modified, "seen": self.seen[-SEEN_PER_FEED:]})
+        return json.dumps({"etag": self.etag, "modified": self.modified, "seen": self.seen[-SEEN_MOST:]})
 
     @classmethod
     def load(cls, text: str | None) -> FeedCursor:
@@ -178,6 +166,16 @@ class FeedCursor:
             logging.getLogger("brandbot.network.blogs").warning(
                 "blogs: a saved feed cursor is unreadable; the feed starts afresh (recent entries only)")
             return cls()
+
+
+def remember(seen: list[str], listed: set[str]) -> list[str]:
+    """The entry keys a feed's cursor keeps: every one it lists now, however many (one
+    forgotten while still listed would come back as new once the core's dedupe forgot
+    it), and the latest others up to ``SEEN_PER_FEED`` in all; never over ``SEEN_MOST``."""
+    current = [k for k in seen if k in listed]
+    room = max(0, SEEN_PER_FEED - len(current))
+    older = [k for k in seen if k not in listed][-room:] if room else []
+    return (older + current)[-SEEN_MOST:]
 
 
 class BlogsNetwork(Network):
@@ -261,8 +259,8 @@ class BlogsNetwork(Network):
             if fetched is None:
                 return 0  # 304: nothing new
             body, etag, modified = fetched
-            parsed = await asyncio.to_thread(_parse, body, source.url)
-            entries = feed_entries(parsed, source)
+            parsed = await asyncio.to_thread(parse_feed, body, source.url)
+            entries = feed_entries(parsed, source.label, source.url, site=source.site)
             now = self._clock.now()
             oldest = None if cursor.started else now - timedelta(seconds=self.config.backfill)
             seen, fresh = set(cursor.seen), list(cursor.seen)
@@ -274,14 +272,14 @@ class BlogsNetwork(Network):
                 fresh.append(entry.key)
                 if oldest is not None and (entry.published is None or entry.published < oldest):
                     continue
-                event = entry_event(entry, self._watch, now, site=source.site)
+                event = entry_event(entry, self._watch, now)
                 if event is None or self._submitted.get(event.id, False):
                     continue
                 await host.submit(event)
                 self._submitted.put(event.id, True)
                 submitted += 1
             # The cursor in memory moves only once saved: a poll that fails half-way is read again.
-            advanced = FeedCursor(etag, modified, fresh[-SEEN_PER_FEED:], started=True)
+            advanced = FeedCursor(etag, modified, remember(fresh, {e.key for e in entries}), started=True)
             await host.settled()
             await host.save_cursor(CURSOR_PREFIX + source.url, advanced.dump())
             self._cursors[source.url] = advanced
@@ -340,88 +338,6 @@ class BlogsNetwork(Network):
         return self._host
 
 
-# ---------------------------------------------------------------------- translation
-
-
-def _parse(body: bytes, url: str) -> Any:
-    """feedparser on bytes (no I/O); a body that holds no feed is a FeedError."""
-    parsed = feedparser.parse(body, response_headers={"content-location": url})
-    if parsed.get("bozo") and not parsed.get("entries") and not parsed.get("version"):
-        problem = parsed.get("bozo_exception")
-        raise FeedError(f"not an RSS or Atom feed ({type(problem).__name__ if problem else 'unknown format'}: {problem})")
-    return parsed
-
-
-def feed_entries(parsed: Mapping[str, Any], source: FeedSource) -> list[FeedEntry]:
-    """feedparser's result -> FeedEntry values (markup removed, dates in UTC)."""
-    feed = parsed.get("feed", {})
-    blog_title = plain_text(str(feed.get("title", ""))) or source.label
-    feed_host = blog_of(str(feed.get("link", ""))) or blog_of(source.url)
-    entries = []
-    for item in parsed.get("entries", []):
-        link = str(item.get("link", ""))
-        content = item.get("content") or []
-        body = content[0].get("value", "") if content else item.get("summary", "")
-        tags = tuple(str(t.get("term", "")) for t in item.get("tags", []) if t.get("term"))
-        author = str(item.get("author") or (item.get("author_detail") or {}).get("name") or "")
-        entries.append(FeedEntry(
-            feed=source.label,
-            blog=(blog_of(link) or feed_host) if source.site else feed_host,
-            blog_title=blog_title,
-            link=link,
-            guid=str(item.get("id", "")),
-            title=plain_text(str(item.get("title", ""))),
-            author=plain_text(author),
-            text=plain_text(str(body)),
-            tags=tags,
-            published=_when(item),
-        ))
-    return entries
-
-
-def entry_event(entry: FeedEntry, watch: Watch, now: datetime, *, site: bool = False) -> Event | None:
-    """The event an entry makes, or None when it does not mention the brand.
-
-    On a blog the blog is the person (its host is the user id); on a review site each
-    writer is (``host/author``)."""
-    kind = watch.kind_of(entry)
-    if kind is None:
-        return None
-    user = f"{entry.blog}/{entry.author.casefold()}" if site and entry.author else entry.blog
-    short = excerpt(entry.text)
-    data = {"blog": entry.blog, "blog_title": entry.blog_title, "author": entry.author, "link": entry.link,
-            "title": entry.title, "excerpt": short, "feed": entry.feed}
-    rating = rating_in(f"{entry.title}\n{entry.text}")
-    if rating:
-        data["rating"] = rating
-    return Event(
-        kind=kind,
-        network=NETWORK,
-        id=entry.event_id,
-        author=Person(NETWORK, user, handle=entry.blog, name=entry.author or entry.blog_title),
-        conversation=Conversation(NETWORK, entry.blog, title=entry.blog_title),
-        text=f"{entry.title}\n{short}".strip(),
-        time=entry.published or now,
-        post_id=entry.link or None,
-        addressed=False,
-        data=tuple(data.items()),
-    )
-
-
-def oldest_first(entries: list[FeedEntry], now: datetime) -> list[FeedEntry]:
-    """By date; feeds list the newest first, so entries of one date keep that order reversed."""
-    ranked = sorted(enumerate(entries), key=lambda pair: (pair[1].published or now, -pair[0]))
-    return [entry for _, entry in ranked]
-
-
-def _when(item: Mapping[str, Any]) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed"):
-        value = item.get(key)
-        if value:
-            return datetime.fromtimestamp(calendar.timegm(value), UTC)
-    return None
-
-
 # ---------------------------------------------------------------------- failures
 
 
@@ -461,10 +377,8 @@ __all__ = [
     "BlogsConfig",
     "BlogsNetwork",
     "FeedCursor",
-    "FeedError",
     "FeedSource",
     "backoff",
-    "entry_event",
-    "feed_entries",
+    "remember",
     "retry_after",
 ]

@@ -113,13 +113,17 @@ class Copy:
             return None
         return max(0, (self.reviewed - self.sent).days)
 
-    def matches(self, blog: str, author: str) -> bool:
-        """Whether a review on ``blog`` by ``author`` is this copy's review."""
+    def matches(self, blog: str, author: str, *, site: bool = False) -> bool:
+        """Whether a review on ``blog`` by ``author`` is this copy's review.
+
+        On a blog, the blog decides; on a review site (``site``: many writers on one
+        host), or when the staff named no blog, the writer's name must be the person's."""
         if self.reviewed is not None:
             return False
-        if self.blog:
-            return self.blog == blog_of(blog)
-        return bool(author) and author.casefold().strip() == self.name.casefold().strip()
+        same_name = bool(author) and " ".join(author.casefold().split()) == " ".join(self.name.casefold().split())
+        if self.blog and self.blog != blog_of(blog):
+            return False
+        return same_name if site or not self.blog else True
 
     def reviewed_at(self, when: datetime, link: str, title: str) -> Copy:
         return replace(self, reviewed=when, review_link=link, review_title=title)
