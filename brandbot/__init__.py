@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from brandbot.core.textnorm import normalize_all as normalize_all
     from brandbot.core.textnorm import words as words
     from brandbot.core.yamlfile import YamlDoc as YamlDoc
+    from brandbot.core.yamlfile import combined_error as combined_error
     from brandbot.core.yamlfile import format_loc as format_loc
     from brandbot.core.yamlfile import load_yaml as load_yaml
     from brandbot.core.yamlfile import validation_error as validation_error
@@ -111,6 +112,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "words": ("brandbot.core.textnorm", "words"),
     "load_yaml": ("brandbot.core.yamlfile", "load_yaml"),
     "YamlDoc": ("brandbot.core.yamlfile", "YamlDoc"),
+    "combined_error": ("brandbot.core.yamlfile", "combined_error"),
     "format_loc": ("brandbot.core.yamlfile", "format_loc"),
     "validation_error": ("brandbot.core.yamlfile", "validation_error"),
     "TemplateEngine": ("brandbot.core.templates", "TemplateEngine"),
@@ -183,6 +185,7 @@ __all__ = [
     "Verdict",
     "YamlDoc",
     "__version__",
+    "combined_error",
     "draw",
     "format_loc",
     "load_yaml",

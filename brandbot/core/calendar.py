@@ -173,33 +173,32 @@ class Schedule:
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first occurrence strictly after ``moment`` (aware), in UTC; None when there is none."""
-        first = self.first
-        if first is None or first > moment:
-            return first
-        kind = self.repeat.kind
-        if kind is RepeatKind.NONE:
-            return None
-        if kind is RepeatKind.INTERVAL:
-            step = timedelta(seconds=self.repeat.seconds)
-            found = first + step * ((moment - first) // step + 1)
-            end = self._interval_end()
-            return found if end is None or found < end else None
-        return self._scan(moment, 1)
+        return self._nearest(moment, 1)
 
     def latest_at_or_before(self, moment: datetime) -> datetime | None:
         """The last occurrence at or before ``moment`` (aware), in UTC; None before the first."""
+        return self._nearest(moment, -1)
+
+    def _nearest(self, moment: datetime, step: int) -> datetime | None:
         first = self.first
         if first is None or first > moment:
-            return None
+            return first if step > 0 else None
         kind = self.repeat.kind
         if kind is RepeatKind.NONE:
-            return first
+            return None if step > 0 else first
         if kind is RepeatKind.INTERVAL:
-            step = timedelta(seconds=self.repeat.seconds)
-            end = self._interval_end()
-            last = moment if end is None else min(moment, end - timedelta(microseconds=1))
-            return None if last < first else first + step * ((last - first) // step)
-        return self._scan(moment, -1) or first
+            return self._interval(first, moment, step)
+        return self._scan(moment, step) or (None if step > 0 else first)
+
+    def _interval(self, first: datetime, moment: datetime, step: int) -> datetime | None:
+        """``every <duration>``: whole steps from the first occurrence, in real time."""
+        every = timedelta(seconds=self.repeat.seconds)
+        end = self._interval_end()
+        if step > 0:
+            found = first + every * ((moment - first) // every + 1)
+            return found if end is None or found < end else None
+        last = moment if end is None else min(moment, end - timedelta(microseconds=1))
+        return None if last < first else first + every * ((last - first) // every)
 
     def between(self, start: datetime, end: datetime, limit: int = 1000) -> list[datetime]:
         """Occurrences in [start, end), oldest first, at most ``limit`` (for listings)."""

@@ -29,7 +29,7 @@ from brandbot.core.calendar import (
 )
 from brandbot.core.durations import parse_duration
 from brandbot.core.errors import ConfigError
-from brandbot.core.yamlfile import YamlDoc, load_yaml, validation_error
+from brandbot.core.yamlfile import YamlDoc, combined_error, load_yaml, message_of, validation_error
 
 _POST_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 #: Networks where a post needs no conversation: a bare ``x`` is a new public post.
@@ -47,6 +47,16 @@ def zone_problem(name: str) -> str:
     close = difflib.get_close_matches(name, sorted(available_timezones()), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name such as 'Europe/Stockholm'"
     return f"unknown time zone {name!r}{hint}"
+
+
+def known_zone(value: str | None) -> str | None:
+    """An IANA zone name as given, or ValueError suggesting the name that was probably meant."""
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(zone_problem(value)) from None
+    return value
 
 
 def _local_time(value: Any) -> Any:
@@ -140,16 +150,7 @@ class PostSpec(BaseModel):
 
     _at = field_validator("at", mode="before")(classmethod(lambda cls, v: None if v is None else _local_time(v)))
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(zone_problem(value)) from None
-        return value
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: known_zone(v)))
 
     @field_validator("grace", "before", "after", mode="before")
     @classmethod
@@ -246,29 +247,7 @@ class FileDefaults(BaseModel):
 
     _grace = field_validator("grace", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(zone_problem(value)) from None
-        return value
-
-
-def _message_of(error: ConfigError) -> str:
-    text = str(error)
-    return text[len(error.where) + 2:] if error.where and text.startswith(error.where + ": ") else text
-
-
-def combined(problems: list[tuple[str, str]]) -> ConfigError:
-    """All problems of a file in one error: the first names file:line, the others follow."""
-    (where, message), rest = problems[0], problems[1:]
-    lines = [message, *(f"  {w}: {m}" for w, m in rest[:9])]
-    if len(rest) > 9:
-        lines.append(f"  ... and {len(rest) - 9} more problem(s)")
-    return ConfigError("\n".join(lines), where)
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: known_zone(v)))
 
 
 def _post_of(spec: PostSpec, defaults: Defaults, where: str) -> BrandPost:
@@ -316,7 +295,7 @@ def parse_posts(doc: YamlDoc, *, default_timezone: str = "UTC") -> PostsFile:
             post = _post_of(spec, defaults, doc.where(loc))
         except ValidationError as exc:
             error = validation_error(doc, exc, loc, model=PostSpec)
-            problems.append((error.where, f"post {raw.get('id', index)!r}: {_message_of(error)}"))
+            problems.append((error.where, f"post {raw.get('id', index)!r}: {message_of(error)}"))
             continue
         except (ValueError, RepeatError) as exc:
             key = "repeat" if isinstance(exc, RepeatError) else "at"
@@ -330,7 +309,7 @@ def parse_posts(doc: YamlDoc, *, default_timezone: str = "UTC") -> PostsFile:
         first_seen[post.id] = index
         posts.append(post)
     if problems:
-        raise combined(problems)
+        raise combined_error(problems)
     return PostsFile(tuple(posts), str(doc.path))
 
 
@@ -345,4 +324,4 @@ def sample_variables(post: BrandPost) -> Mapping[str, Any]:
 
 
 __all__ = ["SAMPLE_STOP", "TIMELINE", "TIMELINE_NETWORKS", "BrandPost", "PostSpec", "PostsFile", "Target",
-           "combined", "load_posts", "parse_posts", "parse_target", "sample_variables", "zone_problem"]
+           "load_posts", "parse_posts", "parse_target", "sample_variables", "zone_problem"]

@@ -323,6 +323,24 @@ class _Problem:
         return "; ".join(parts)
 
 
+def message_of(error: ConfigError) -> str:
+    """The error's message without its leading "file:line: " (to list it under another)."""
+    text = str(error)
+    return text[len(error.where) + 2:] if error.where and text.startswith(error.where + ": ") else text
+
+
+def combined_error(problems: Sequence[tuple[str, str] | ConfigError], shown: int = 10) -> ConfigError:
+    """Every problem of one file in one error: the first names its file:line, the others
+    follow one per line (at most ``shown``, then a count). A problem is (where, message)
+    or a ConfigError of one entry."""
+    listed = [(p.where, message_of(p)) if isinstance(p, ConfigError) else p for p in problems]
+    (where, message), rest = listed[0], listed[1:]
+    lines = [message, *(f"  {w}: {m}" for w, m in rest[:shown - 1])]
+    if len(rest) > shown - 1:
+        lines.append(f"  ... and {len(rest) - shown + 1} more problem(s)")
+    return ConfigError("\n".join(lines), where)
+
+
 def format_loc(loc: Sequence[str | int]) -> str:
     """("rules", 3, "match", "any", 0) -> "rules[3].match.any[0]"."""
     out = ""

@@ -141,6 +141,9 @@ def check_config(config: Any) -> list[str]:
                 for s in config.networks}
     book = load_rule_book(config, TemplateEngine(config.brand), networks, measure=True)
     run_plugin_checks(plugins, config)
+    from brandbot.ops.posts import summary_lines
+
+    posts = summary_lines(config, networks)  # the calendar: each post fits each network it goes to
     from brandbot.ops.understanding_check import understanding_lines
 
     return [
@@ -148,6 +151,7 @@ def check_config(config: Any) -> list[str]:
         f"{len(book)} rules from {len(config.rule_files)} file(s)",
         f"{len(plugins)} plugins: {', '.join(p.plugin.name for p in plugins) or '-'}",
         f"networks: {', '.join(networks)}",
+        *posts,
         *understanding_lines(config, book),
     ]
 
@@ -512,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("hash-password", help="print the argon2 hash of a staff web UI password (http.accounts)")
     p.set_defaults(func=cmd_hash_password)
+
+    from brandbot.ops import posts
+
+    p = sub.add_parser("posts", help="the calendar: brand posts planned and what went out (from the database)")
+    posts.add_arguments(p)
+    p.set_defaults(func=posts.run)
 
     p = sub.add_parser("giveaway", help="giveaway tools")
     gsub = p.add_subparsers(dest="action", required=True)

@@ -24,6 +24,7 @@ from brandbot import (
     CommandArgsError,
     ConfigError,
     YamlDoc,
+    combined_error,
     load_yaml,
     parse_args,
     parse_duration,
@@ -224,20 +225,6 @@ class TourFile:
 _TOP_KEYS = ("title", "stops")
 
 
-def _message_of(error: ConfigError) -> str:
-    text = str(error)
-    return text[len(error.where) + 2:] if error.where and text.startswith(error.where + ": ") else text
-
-
-def _combined(problems: list[tuple[str, str]]) -> ConfigError:
-    """All problems of the file in one error: the first names file:line, the others follow."""
-    (where, message), rest = problems[0], problems[1:]
-    lines = [message, *(f"  {w}: {m}" for w, m in rest[:9])]
-    if len(rest) > 9:
-        lines.append(f"  ... and {len(rest) - 9} more problem(s)")
-    return ConfigError("\n".join(lines), where)
-
-
 def parse_tour(doc: YamlDoc, *, default_duration: float, networks: Collection[str] | None = None) -> TourFile:
     """Validate a loaded tour file; raise one ConfigError listing every broken entry with file:line.
 
@@ -249,7 +236,7 @@ def parse_tour(doc: YamlDoc, *, default_duration: float, networks: Collection[st
         return TourFile("", ())
     if not isinstance(data, dict):
         raise ConfigError("a tour file is a mapping with 'stops:' (a list of stops) and an optional 'title:'", doc.where(()))
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str] | ConfigError] = []
     for key in data:
         if key not in _TOP_KEYS:
             close = difflib.get_close_matches(str(key), _TOP_KEYS, n=1)
@@ -277,7 +264,7 @@ def parse_tour(doc: YamlDoc, *, default_duration: float, networks: Collection[st
             spec = StopSpec.model_validate(raw)
         except ValidationError as exc:
             error = validation_error(doc, exc, loc, model=StopSpec)
-            problems.append((error.where, _message_of(error)))
+            problems.append(error)
             continue
         if spec.id in first_seen:
             line = doc.line_of(("stops", first_seen[spec.id], "id"))
@@ -292,7 +279,7 @@ def parse_tour(doc: YamlDoc, *, default_duration: float, networks: Collection[st
             )
         stops.append(stop)
     if problems:
-        raise _combined(problems)
+        raise combined_error(problems)
     return TourFile(title, tuple(sorted(stops, key=lambda s: (s.start, s.id))), tuple(warnings))
 
 
