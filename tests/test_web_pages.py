@@ -125,7 +125,7 @@ async def test_answering_assigning_and_releasing_a_handoff(served: Served) -> No
     h = served.harness
     await next_hour(h)
     await say(h, "telegram", "direct", "liz", "my invoice is wrong")
-    await say(h, "telegram", "direct", "liz", "talk to a human")
+    asked = await say(h, "telegram", "direct", "liz", "talk to a human")
     await say(h, "telegram", "direct", "max", "a real person please")
     await h.bot.store.flush()
     target = "telegram:dm:liz"
@@ -148,6 +148,7 @@ async def test_answering_assigning_and_releasing_a_handoff(served: Served) -> No
         await h.bot.drain()
         assert [(r.conversation.id, r.text) for r in h.networks["telegram"].sent[sent_before:]] == [
             ("dm:liz", "Bo here: fixed it.")]
+        assert h.networks["telegram"].sent[-1].in_reply_to == asked.post_id  # threaded under her last message
         assert (await post(http, served, token, "/inbox/assign", target=target, to="ana"))[1] == "/inbox?done=assigned"
         await h.bot.store.flush()
         _, html = await page(http, served, "/inbox")

@@ -24,7 +24,7 @@ from aiohttp import web
 from brandbot.core.events import Conversation, Event, Kind, Person, Reply
 from brandbot.core.policy import Decision, Verdict
 from brandbot.web.guard import current_user, redirect
-from brandbot.web.queries import ThreadLine
+from brandbot.web.queries import Queries, ThreadLine
 
 if TYPE_CHECKING:
     from brandbot.runtime.bot import Bot
@@ -95,13 +95,15 @@ async def find_handoff(bot: Bot, target: str) -> Handoff:
     raise InboxError("that conversation is no longer handed off (released, or its time ran out)")
 
 
-async def answer_handoff(bot: Bot, thread: list[ThreadLine], handoff: Handoff, text: str, user: str) -> Decision:
-    """Send a staff member's answer through the policy gate and the outbox."""
+async def answer_handoff(bot: Bot, queries: Queries, handoff: Handoff, text: str, user: str) -> Decision:
+    """Send a staff member's answer through the policy gate and the outbox, threaded under
+    the person's latest message where the bot knows its platform id (X needs it)."""
     text = text.strip()
     if not text:
         raise InboxError("write an answer first")
     if len(text) > MAX_ANSWER:
         raise InboxError(f"the answer is {len(text)} characters; keep it under {MAX_ANSWER}")
+    thread = await queries.thread(handoff.network, handoff.conversation, handoff.person)
     asked = next((line for line in reversed(thread) if line.direction == "in" and line.follower_id), None)
     if asked is None:
         raise InboxError("nobody has written in this conversation yet, so there is nobody to answer")
@@ -120,7 +122,7 @@ async def answer_handoff(bot: Bot, thread: list[ThreadLine], handoff: Handoff, t
     event = Event(kind=kind, network=handoff.network, id=asked.event_id, author=author, conversation=conversation,
                   time=datetime.fromisoformat(asked.time), addressed=True)
     reply = Reply(network=handoff.network, conversation=conversation, text=text, recipient=author,
-                  source=f"staff:{user}")
+                  in_reply_to=await queries.post_of(handoff.network, asked.event_id) or None, source=f"staff:{user}")
     return await bot.sending.outbound(reply, event=event, follower=follower, essential=True)
 
 
@@ -175,8 +177,7 @@ async def answer(ui: WebUI, request: web.Request) -> web.StreamResponse:
     name = user.name if user is not None else "?"
     try:
         handoff = await find_handoff(ui.bot, str(form.get("target", "")))
-        thread = await ui.queries.thread(handoff.network, handoff.conversation, handoff.person)
-        decision = await answer_handoff(ui.bot, thread, handoff, str(form.get("text", "")), name)
+        decision = await answer_handoff(ui.bot, ui.queries, handoff, str(form.get("text", "")), name)
     except InboxError as exc:
         return await inbox(ui, request, str(exc), 400)
     ui.audit.record(name, "answer", handoff.target, f"{decision.verdict.value}: {decision.reason.value}")

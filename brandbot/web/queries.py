@@ -160,6 +160,13 @@ class Queries:
         return found
 
     # -- inbox -------------------------------------------------------------------------
+    async def post_of(self, network: str, event_id: str) -> str:
+        """The platform id of the message an event was (what a reply threads under), as the
+        bot's own answer to that event recorded it; "" when the bot never answered it."""
+        rows = await self._rows("SELECT in_reply_to FROM outbox WHERE network = ? AND event_id = ? "
+                                "AND in_reply_to != '' ORDER BY id DESC LIMIT 1", (network, event_id))
+        return str(rows[0][0]) if rows else ""
+
     async def thread(self, network: str, conversation: str, follower_id: int = 0,
                      limit: int = 50) -> list[ThreadLine]:
         """The latest messages of a conversation (of one person in it when ``follower_id``), oldest first."""

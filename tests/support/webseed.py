@@ -61,8 +61,8 @@ _ids = itertools.count(1)
 
 
 async def say(h: BotHarness, network: str, kind: str, author: str, text: str = "", *, name: str | None = None,
-              private: bool | None = None, post: str = "brand-post-1") -> None:
-    """Deliver one event now, a minute after the one before."""
+              private: bool | None = None, post: str = "brand-post-1") -> Event:
+    """Deliver one event now (then a minute passes); returns it."""
     k = Kind.parse(kind)
     private = k is Kind.DIRECT if private is None else private
     n = next(_ids)
@@ -74,6 +74,7 @@ async def say(h: BotHarness, network: str, kind: str, author: str, text: str = "
                   addressed=k in (Kind.MENTION, Kind.DIRECT, Kind.QUOTE))
     await h.deliver(event)
     await h.advance(60)
+    return event
 
 
 async def next_hour(h: BotHarness) -> None:
