@@ -176,7 +176,7 @@ async def review_found(ctx: Ctx) -> None:
         rating = f" ({event.extra('rating')})" if event.extra("rating") else ""
         await ctx.send_staff(f"New review on {event.extra('blog_title') or blog} by {author or 'an unnamed writer'}: "
                              f"\"{title}\"{rating} {link}")
-    ctx.stop()
+    # No ctx.stop(): nothing was said on the blog, so rules may still act on the review (tag, points).
 
 
 async def _thank(ctx: Ctx, copy: reviewcopies.Copy, link: str, title: str) -> None:

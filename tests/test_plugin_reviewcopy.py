@@ -230,3 +230,17 @@ def test_a_replay_line_carries_the_extra_facts_and_refuses_nested_ones() -> None
         parse_event('{"kind": "review", "author": "b", "data": {"blog": {"x": 1}}}', 2)
     with pytest.raises(ConfigError, match=r"stdin:3.*'data' must be an object of texts"):
         parse_event('{"kind": "review", "author": "b", "data": "blog"}', 3)
+
+
+async def test_rules_still_act_on_a_review_the_plugin_handled(make_bot, bundled) -> None:
+    rules = [{"name": "blogger", "kinds": ["review"], "actions": {"tag": ["blogger"], "points": 5}}]
+    bot = await make_bot(networks=("console", "blogs"), plugins=["reviewcopy"], rules=rules, start=START,
+                         config={**bundled, "brand": BRAND})
+    entry = FeedEntry("Salt & Pages", "saltandpages.example", "Salt & Pages", "https://saltandpages.example/r",
+                      "g1", "The Salt Orchard: 4/5", "Lovely", "Bea")
+    event = entry_event(entry, Watch(tuple(BRAND.values())), bot.clock.now())
+    assert event is not None
+    await bot.deliver(event)
+    blog = await bot.follower("saltandpages.example", "blogs")
+    assert "blogger" in blog.tags and blog.points >= 5
+    assert bot.sent_to("blogs") == []  # the simulated blogs network is read-only too
