@@ -25,14 +25,17 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from brandbot import (
+    BotConfig,
     Context,
     JobContext,
     Kind,
     Plugin,
+    TemplateEngine,
     Verdict,
     normalize,
     parse_duration,
     reviewcopies,
+    sample_context,
     words,
 )
 
@@ -67,6 +70,21 @@ plugin = Plugin("reviewcopy", config=ReviewCopySettings,
                 description="review copies: requests, follow-ups, thanks for the reviews on blogs")
 Ctx = Context[ReviewCopySettings]
 Job = JobContext[ReviewCopySettings]
+
+
+#: What the thanks template gets besides the usual variables, with values of their real types.
+THANKS_SAMPLES = {"blog": "Salt & Pages", "link": "https://saltandpages.example/review", "points": 25}
+
+
+@plugin.check
+def check_templates(settings: ReviewCopySettings, bot_config: BotConfig) -> None:
+    """A broken thanks or reminder template fails at start (file:line), not at the first review."""
+    engine = TemplateEngine(bot_config.brand)
+    for key, source, extra in (("thanks", settings.thanks, THANKS_SAMPLES), ("follow_up", settings.follow_up, {})):
+        where = bot_config.where("plugins", "reviewcopy", key)
+        template = engine.compile(source, where)
+        engine.check(template, where, extra_names=tuple(extra))
+        engine.render(template, {**sample_context(bot_config.brand), **extra})
 
 
 # --------------------------------------------------------------------------- 1. the request

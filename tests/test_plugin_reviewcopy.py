@@ -244,3 +244,9 @@ async def test_rules_still_act_on_a_review_the_plugin_handled(make_bot, bundled)
     blog = await bot.follower("saltandpages.example", "blogs")
     assert "blogger" in blog.tags and blog.points >= 5
     assert bot.sent_to("blogs") == []  # the simulated blogs network is read-only too
+
+
+async def test_a_broken_thanks_template_fails_at_start_with_its_line(make_bot, bundled) -> None:
+    config = {**bundled, "brand": BRAND, "plugins": {"reviewcopy": {"thanks": "Thanks {{ nmae }} for {{ blog }}"}}}
+    with pytest.raises(ConfigError, match=r"brandbot.yaml:\d+.*nmae"):
+        await make_bot(networks=("console",), plugins=["reviewcopy"], config=config)
