@@ -445,3 +445,19 @@ def test_hostile_entries_are_bounded_or_skipped() -> None:
     assert entries[2].text == "Lovely" and "<" not in entries[2].title
     with pytest.raises(FeedError, match="not an RSS or Atom feed"):
         parse_feed(b"\x00\x01 binary garbage", "https://t.example/feed")
+
+
+async def test_a_long_feed_is_read_whole_and_one_over_max_bytes_is_refused(
+    blogs: FakeBlogs, make_network: Callable[..., BlogsNetwork], clock: FakeClock
+) -> None:
+    for i in range(1500):  # about 600 kB: many reads of the body
+        blogs.publish("salt/feed", review(clock, f"r{i}", hours=1 + (1500 - i) / 100, body="x " * 100 + "4/5"))
+    host = RecordingHost()
+    network = make_network(sources=[{"url": blogs.url("salt/feed")}])
+    await network.start(host)
+    assert await network.poll_once() == 1500
+
+    small = make_network(sources=[{"url": blogs.url("salt/feed")}], max_bytes=100_000)
+    await small.start(RecordingHost())
+    with pytest.raises(FeedError, match=r"larger than max_bytes \(100000 bytes\)"):
+        await small.poll_once()

@@ -302,9 +302,7 @@ class BlogsNetwork(Network):
                 if response.status != 200:
                     raise FeedError(f"HTTP {response.status}", status=response.status,
                                     retry_after=retry_after(response.headers.get("Retry-After"), self._clock.now()))
-                body = await response.content.read(self.config.max_bytes + 1)
-                if len(body) > self.config.max_bytes:
-                    raise FeedError(f"larger than max_bytes ({self.config.max_bytes} bytes)")
+                body = await _read_at_most(response, self.config.max_bytes)
                 return body, response.headers.get("ETag", ""), response.headers.get("Last-Modified", "")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise FeedError(f"could not be fetched: {type(exc).__name__}: {exc}".rstrip(": ")) from None
@@ -336,6 +334,19 @@ class BlogsNetwork(Network):
         if self._host is None or self._session is None:
             raise RuntimeError("the blogs network is not started")
         return self._host
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, read chunk by chunk (one read may return part of it); a FeedError
+    as soon as it passes ``limit`` bytes, so a huge or endless answer costs no memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise FeedError(f"larger than max_bytes ({limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------- failures
