@@ -151,9 +151,11 @@ async def _handoffs(served: Served):  # type: ignore[no-untyped-def]
 async def test_names_made_of_html_are_text_on_every_page(served: Served) -> None:
     mal = await served.harness.bot.people.find("telegram:mal")
     assert mal is not None and mal.name == EVIL
+    await say(served.harness, "telegram", "direct", "mal", f"human {EVIL}")  # in the inbox too, words and all
+    await served.harness.bot.store.flush()
     async with client() as http:
         await login(http, served.url, "ana")
-        for path in ("/people?q=mal", f"/people/{mal.id}", f"/people/{mal.id}/forget"):
+        for path in ("/people?q=mal", f"/people/{mal.id}", f"/people/{mal.id}/forget", "/inbox", "/inbox/list"):
             async with http.get(served.url + path) as r:
                 html = await r.text()
             assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html, path

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from brandbot.core.events import Conversation, Event, Kind, Person, Reply
 from brandbot.core.policy import Decision, Verdict
+from brandbot.core.records import FollowerRecord
 from brandbot.web.guard import current_user, redirect
 from brandbot.web.queries import Queries, ThreadLine
 
@@ -56,7 +57,7 @@ class Handoff:
         return f"{self.network}:{self.conversation}" + (f"@{self.person}" if self.person else "")
 
 
-def split_target(network: str, conversation: str) -> tuple[str, int]:
+def split_target(conversation: str) -> tuple[str, int]:
     """``conv@42`` -> (conv, 42); a conversation without a person -> (conv, 0)."""
     conv, sep, who = conversation.rpartition("@")
     return (conv, int(who)) if sep and who.isdigit() else (conversation, 0)
@@ -66,7 +67,7 @@ def parse_target(target: str) -> tuple[str, str, int]:
     network, sep, rest = target.partition(":")
     if not sep or not network or not rest:
         raise InboxError("no such conversation (it may have been released meanwhile)")
-    conv, person = split_target(network, rest)
+    conv, person = split_target(rest)
     return network, conv, person
 
 
@@ -78,7 +79,7 @@ async def open_handoffs(bot: Bot) -> list[Handoff]:
     for (network, conversation), until in bot.sending.handoffs.items():  # soonest end = oldest first
         if until <= now:
             continue
-        conv, person = split_target(network, conversation)
+        conv, person = split_target(conversation)
         handoff = Handoff(network, conv, person, until)
         try:
             to = str(json.loads(assigned.get(handoff.target, "{}")).get("to", ""))
@@ -127,8 +128,22 @@ async def answer_handoff(bot: Bot, queries: Queries, handoff: Handoff, text: str
 
 
 # -- pages ---------------------------------------------------------------------------------
-async def _cards(ui: WebUI) -> list[tuple[Handoff, list[ThreadLine]]]:
-    return [(h, await ui.queries.thread(h.network, h.conversation, h.person)) for h in await open_handoffs(ui.bot)]
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One handoff as the inbox shows it: the conversation, its latest messages, who asked."""
+
+    handoff: Handoff
+    thread: list[ThreadLine]
+    who: FollowerRecord | None
+
+
+async def _cards(ui: WebUI) -> list[Card]:
+    cards = []
+    for h in await open_handoffs(ui.bot):
+        thread = await ui.queries.thread(h.network, h.conversation, h.person)
+        asked = h.person or next((m.follower_id for m in reversed(thread) if m.direction == "in"), 0)
+        cards.append(Card(h, thread, await ui.bot.people.get(asked) if asked else None))
+    return cards
 
 
 async def inbox(ui: WebUI, request: web.Request, error: str = "", status: int = 200) -> web.StreamResponse:

@@ -10,17 +10,12 @@ Rows the bot buffered in the last ``commit_delay`` (at most 50 ms) show on the n
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-
-from brandbot.core.records import FollowerRecord
-
-log = logging.getLogger("brandbot.web")
 
 
 class NoDatabase(RuntimeError):
@@ -180,8 +175,4 @@ class Queries:
                 for t, d, k, x, f, s, e in reversed(rows)]
 
 
-def shown_name(follower: FollowerRecord | None, fallback: str = "someone") -> str:
-    return follower.name if follower is not None and follower.name else fallback
-
-
-__all__ = ["Found", "NoDatabase", "Queries", "ThreadLine", "shown_name"]
+__all__ = ["Found", "NoDatabase", "Queries", "ThreadLine"]
