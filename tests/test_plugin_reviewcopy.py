@@ -30,6 +30,7 @@ from brandbot.ops.cli import main
 from brandbot.ops.simulate import SimulatedNetwork
 from brandbot.ops.storeviews import StoreRecords
 from brandbot.runtime.bot import Bot
+from brandbot.runtime.capabilities import Networks
 from brandbot.runtime.loader import load_plugins
 from brandbot.runtime.reviewcopies import NAMESPACE, format_review_report, review_report
 from brandbot.store.sqlite import SqliteStore
@@ -250,3 +251,9 @@ async def test_a_broken_thanks_template_fails_at_start_with_its_line(make_bot, b
     config = {**bundled, "brand": BRAND, "plugins": {"reviewcopy": {"thanks": "Thanks {{ nmae }} for {{ blog }}"}}}
     with pytest.raises(ConfigError, match=r"brandbot.yaml:\d+.*nmae"):
         await make_bot(networks=("console",), plugins=["reviewcopy"], config=config)
+
+
+async def test_plugins_can_tell_a_read_only_network(make_bot, bundled) -> None:
+    bot = await make_bot(networks=("console", "blogs"), plugins=["reviewcopy"], config={**bundled, "brand": BRAND})
+    networks = Networks(bot.bot.networks)
+    assert networks["blogs"].read_only and not networks["console"].read_only

@@ -33,6 +33,11 @@ class NetworkInfo:
         return self._network.requires_summons
 
     @property
+    def read_only(self) -> bool:
+        """True where the bot only reads (blogs): every message to it is refused."""
+        return self._network.read_only
+
+    @property
     def limits(self) -> RateLimits:
         return self._network.limits
 
