@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from brandbot.core.errors import ConfigError
 from brandbot.runtime.calendar import RECORDS, SENT, job_name
 from brandbot.testing import BotHarness, MakeBot
 
@@ -219,3 +221,68 @@ posts:
                             at=datetime(2027, 3, 14, 10, 30, tzinfo=UTC), **extra)
     await again.advance(60)
     assert not any("Giveaway #2" in t for t in again.take_sent())
+
+
+async def test_a_broken_posts_file_stops_the_start_and_a_reload_keeps_the_calendar(
+        make_bot: MakeBot, tmp_path: Path) -> None:
+    broken = POSTS.replace("at: 2027-03-14 12:00", "at: 2027-03-14 25:00")
+    with pytest.raises(ConfigError) as info:
+        await start_bot(make_bot, tmp_path / "a", broken)
+    assert f"{tmp_path / 'a' / 'posts.yaml'}:4" in str(info.value)
+    bot = await start_bot(make_bot, tmp_path / "b")
+    (tmp_path / "b" / "posts.yaml").write_text(broken)
+    await bot.bot.reload()
+    await bot.advance(3 * HOUR)
+    assert len(bot.sent) == 2  # the typo did not drop the post that was planned
+
+
+async def test_a_scheduled_giveaway_that_cannot_open_tells_the_staff(make_bot: MakeBot, tmp_path: Path) -> None:
+    posts = """\
+posts:
+  - id: spring
+    at: 2027-03-14 10:00
+    timezone: UTC
+    giveaway: prize="Signed copy" enter=#spring networks=telegram
+    networks: [memory:news]
+"""
+    extra = {"plugin_dirs": [str(ROOT / "plugins")], "plugins": {"giveaway": {}},
+             "staff": {"network": "memory", "conversation": "staff"}}
+    bot = await start_bot(make_bot, tmp_path / "a", posts, load=["giveaway"], **extra)
+    await bot.advance(2 * HOUR)
+    staff = [r.text for r in bot.networks["memory"].sent if r.conversation.id == "staff"]
+    assert len(staff) == 1 and "Can't open the giveaway of post 'spring'" in staff[0] and "networks=: 'telegram' is not running" in staff[0]
+
+
+async def test_a_budget_deferral_within_the_grace_waits_and_one_beyond_it_is_refused(
+        make_bot: MakeBot, tmp_path: Path) -> None:
+    # X costs 0.01 a post here; a budget of 0.015 pays for one post a UTC day
+    posts = """\
+timezone: UTC
+posts:
+  - id: first
+    at: 2027-03-14 10:00
+    networks: [x]
+    text: "first"
+  - id: late-evening
+    at: 2027-03-14 23:30
+    grace: 1h
+    networks: [x]
+    text: "deferred to midnight, within its grace"
+  - id: noon
+    at: 2027-03-15 12:00
+    networks: [x]
+    text: "deferred to the next midnight: beyond its grace"
+"""
+    bot = await start_bot(make_bot, tmp_path / "a", posts, policy={"daily_cost_budget": 0.015})
+    await bot.advance(2 * HOUR)
+    assert bot.take_sent() == ["first"]
+    await bot.advance(13.5 * HOUR)  # 23:30: today's budget is spent, so it waits for 00:00
+    assert bot.take_sent() == []
+    await bot.advance(HOUR)
+    assert bot.take_sent() == ["deferred to midnight, within its grace"]
+    await bot.advance(11.5 * HOUR)  # 12:00 on the 15th: spent again, and midnight is 12h away
+    assert bot.take_sent() == []
+    noon = [r for r in await records(bot) if r["post"] == "noon"]
+    assert noon[0]["action"] == "refuse" and "later than the post's late rule allows" in noon[0]["reason"]
+    await bot.advance(13 * HOUR)
+    assert bot.take_sent() == []

@@ -190,7 +190,7 @@ class Bot:
         for lp in self.generation.plugins:
             for func in lp.plugin.startup:
                 await self.scheduler.run(func, lp, {}, f"start-up hook of plugin {lp.plugin.name}")
-        await self.calendar.sync()  # after the hooks: the tour's stops are known by then
+        await self.calendar.sync(strict=True)  # after the hooks: the tour's stops are known by then
         await self.intake.settled()
 
     # -- reload ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ from brandbot.core.errors import ConfigError
 from brandbot.core.events import Conversation, Reply
 from brandbot.core.policy import Verdict
 from brandbot.core.postsfile import BrandPost, PostsFile, Target, load_posts
-from brandbot.core.records import OutboxEntry
+from brandbot.core.records import OutboxEntry, OutboxStatus
 from brandbot.core.templates import TemplateEngine
 from brandbot.runtime.scheduler import Scheduler
 from brandbot.runtime.sending import Sending
@@ -100,15 +100,18 @@ class Calendar:
             return PostsFile(())
         return load_posts(path, default_timezone=config.top.timezone, expected_by=config.where("posts"))
 
-    async def sync(self) -> None:
+    async def sync(self, *, strict: bool = False) -> None:
         """Read the posts file again and put each post's job at its pending occurrence.
 
-        Jobs of posts no longer in the file are removed. A broken file keeps the posts
-        already loaded (a reload must not drop the calendar) and says why.
+        Jobs of posts no longer in the file are removed. At start (``strict``) a broken
+        file stops the bot with its file:line; on a reload it keeps the posts already
+        loaded (a typo must not drop the calendar) and says why.
         """
         try:
             posts = self.load().posts
         except ConfigError as exc:
+            if strict:
+                raise
             log.error("posts file not loaded; the calendar keeps its previous posts: %s", exc)
             return
         self._posts = {post.id: post for post in posts}
@@ -222,6 +225,11 @@ class Calendar:
                 effects.once_keys.append((once, self._clock.now()))  # refused is decided: not tried again
             action = {Verdict.ALLOW: "send", Verdict.DEFER: "defer", Verdict.REFUSE: "refuse"}[decision.verdict]
             detail = "" if decision.allowed else f"{decision.reason}: {decision.detail}"
+            if self._too_late_when_deferred(post, due, decision.until, effects):
+                action = "refuse"
+                detail += (f"; it could leave only at {decision.until:%Y-%m-%d %H:%M} UTC, later than the post's "
+                           f"late rule allows ({post.late.describe()})")
+                effects.outbox[-1] = replace(effects.outbox[-1], status=OutboxStatus.REFUSED, reason=detail)
             if late:
                 detail = f"late (due {due:%H:%M} UTC){'; ' + detail if detail else ''}"
             outbox_id = effects.outbox[-1].id if effects.outbox else 0
@@ -229,6 +237,14 @@ class Calendar:
             self._transactions.add(effects)
             if not decision.allowed:
                 log.warning("calendar: post %r on %s %s", post.id, target.label, detail)
+
+    @staticmethod
+    def _too_late_when_deferred(post: BrandPost, due: datetime, until: datetime | None, effects: Effects) -> bool:
+        """A budget deferral that would post it later than its late rule allows: refuse instead
+        (a morning post that waits for tomorrow's budget is worse than none)."""
+        if until is None or not effects.outbox or effects.outbox[-1].status is not OutboxStatus.PENDING:
+            return False
+        return late_verdict(due, until, post.late) is Lateness.TOO_LATE
 
     async def _open_giveaway(self, post: BrandPost, due: datetime) -> None:
         """The giveaway plugin opens it (its checks, its seed, its announcement)."""
