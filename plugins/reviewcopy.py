@@ -184,7 +184,8 @@ async def review_found(ctx: Ctx) -> None:
     blog, author = event.extra("blog"), event.extra("author")
     link, title = event.extra("link") or (event.post_id or ""), event.extra("title")
     site = event.extra("site") == "yes"
-    matched = [c for c in await reviewcopies.load_copies(ctx.data) if c.matches(blog, author, site=site)]
+    matched = [c for c in await reviewcopies.load_copies(ctx.data)
+               if c.matches(blog, author, site=site, published=event.time)]
     record = reviewcopies.Review(event.id, ctx.follower.id, blog, author, title, link, event.extra("rating"),
                                  event.time, matched[0].follower_id if matched else 0)
     ctx.data.set(record.key, record.to_json(), follower_id=ctx.follower.id)
@@ -201,7 +202,7 @@ async def _thank(ctx: Ctx, copy: reviewcopies.Copy, link: str, title: str) -> No
     settings = ctx.config
     if not await ctx.once(f"reviewcopy:thanks:{ctx.event.id}:f{copy.follower_id}:"):
         return
-    done = copy.reviewed_at(ctx.now, link, title)
+    done = copy.reviewed_at(max(copy.sent, min(ctx.event.time, ctx.now)), link, title)  # when it was published
     ctx.data.set(done.key, done.to_json(), follower_id=copy.follower_id)
     await ctx.people.tag(copy.follower_id, add=[settings.tag])
     person = await ctx.people.add_points(copy.follower_id, settings.points, f"review on {ctx.event.extra('blog')}")

@@ -90,3 +90,8 @@ def test_a_copy_matches_its_blog_or_on_a_review_site_its_writer() -> None:
     nameless = Copy(3, "Cy", "", sent)
     assert nameless.matches("any.example", "cy") and not nameless.matches("any.example", "")
     assert not bea.reviewed_at(sent, "l", "t").matches("saltandpages.example", "Bea Quill")
+    from datetime import timedelta
+
+    assert not bea.matches("saltandpages.example", "Bea", published=sent - timedelta(days=1))  # an older review
+    asked = Copy(4, "Di", "di.example", sent, requested=sent - timedelta(days=3))
+    assert asked.matches("di.example", "Di", published=sent - timedelta(days=1))  # written while the copy travelled

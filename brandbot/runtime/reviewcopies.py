@@ -111,14 +111,18 @@ class Copy:
     def days_to_review(self) -> int | None:
         if self.reviewed is None:
             return None
-        return max(0, (self.reviewed - self.sent).days)
+        return max(0, round((self.reviewed - self.sent).total_seconds() / 86400))  # whole days, rounded
 
-    def matches(self, blog: str, author: str, *, site: bool = False) -> bool:
+    def matches(self, blog: str, author: str, *, site: bool = False, published: datetime | None = None) -> bool:
         """Whether a review on ``blog`` by ``author`` is this copy's review.
 
         On a blog, the blog decides; on a review site (``site``: many writers on one
-        host), or when the staff named no blog, the writer's name must be the person's."""
+        host), or when the staff named no blog, the writer's name must be the person's.
+        A review ``published`` before the person asked (or, if they never asked, before
+        the copy was sent) is an older one, not this copy's."""
         if self.reviewed is not None:
+            return False
+        if published is not None and published < (self.requested or self.sent):
             return False
         same_name = bool(author) and " ".join(author.casefold().split()) == " ".join(self.name.casefold().split())
         if self.blog and self.blog != blog_of(blog):
