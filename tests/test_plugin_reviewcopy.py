@@ -257,3 +257,21 @@ async def test_plugins_can_tell_a_read_only_network(make_bot, bundled) -> None:
     bot = await make_bot(networks=("console", "blogs"), plugins=["reviewcopy"], config={**bundled, "brand": BRAND})
     networks = Networks(bot.bot.networks)
     assert networks["blogs"].read_only and not networks["console"].read_only
+
+
+async def test_a_reader_who_asked_on_x_is_thanked_in_reply_to_their_mention(make_bot, bundled) -> None:
+    bot = await make_bot(networks=("x", "console"), plugins=["reviewcopy"], start=START,
+                         config={**bundled, "brand": BRAND, "admins": {"console": ["staff"]}})
+    asked = await bot.receive("mention", "@inkwell could I get an ARC? I review at inkdrops", author="ines",
+                              network="x", conversation="t-77")
+    await bot.receive("command", "/reviewcopy sent x:ines inkdrops.example", author="staff", network="console",
+                      conversation="staff")
+    await bot.advance(5 * 86400)
+    entry = FeedEntry("Ink Drops", "inkdrops.example", "Ink Drops", "https://inkdrops.example/salt", "g",
+                      "The Salt Orchard: a review", "★★★★☆", "Ines", published=bot.clock.now())
+    event = entry_event(entry, Watch(tuple(BRAND.values())), bot.clock.now())
+    assert event is not None
+    await bot.deliver(event)
+    [thanks] = bot.networks["x"].sent
+    assert thanks.text.startswith("Thank you for your review of The Salt Orchard on Ink Drops, Ines!")
+    assert thanks.conversation.id == "t-77" and thanks.in_reply_to == asked.event.post_id  # summoned: allowed on X

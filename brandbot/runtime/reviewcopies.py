@@ -56,6 +56,7 @@ class Request:
     kind: str
     event_id: str
     time: datetime
+    addressed: bool = True  # whether they addressed the brand (X answers only those who did)
 
     @property
     def key(self) -> str:
@@ -64,7 +65,8 @@ class Request:
     @classmethod
     def of(cls, event: Event, follower_id: int, name: str) -> Request:
         return cls(follower_id, name, event.network, event.author.id, event.author.handle, event.conversation.id,
-                   event.conversation.private, event.post_id or "", event.kind.value, event.id, event.time)
+                   event.conversation.private, event.post_id or "", event.kind.value, event.id, event.time,
+                   event.addressed)
 
     def event(self) -> Event:
         """The person's request as an event again, for ``ctx.answer`` (threaded under it)."""
@@ -72,21 +74,21 @@ class Request:
             kind=Kind.parse(self.kind), network=self.network, id=self.event_id,
             author=Person(self.network, self.user_id, self.handle, self.name),
             conversation=Conversation(self.network, self.conversation, private=self.private),
-            time=self.time, post_id=self.post_id or None, addressed=True,
+            time=self.time, post_id=self.post_id or None, addressed=self.addressed,
         )
 
     def to_json(self) -> dict[str, Any]:
         return {"follower_id": self.follower_id, "name": self.name, "network": self.network,
                 "user_id": self.user_id, "handle": self.handle, "conversation": self.conversation,
                 "private": self.private, "post_id": self.post_id, "kind": self.kind, "event_id": self.event_id,
-                "time": self.time.isoformat()}
+                "time": self.time.isoformat(), "addressed": self.addressed}
 
     @classmethod
     def from_json(cls, v: Mapping[str, Any]) -> Request:
         return cls(int(v["follower_id"]), str(v.get("name", "")), str(v["network"]), str(v["user_id"]),
                    str(v.get("handle", "")), str(v["conversation"]), bool(v.get("private", False)),
                    str(v.get("post_id", "")), str(v.get("kind", "direct")), str(v.get("event_id", "")),
-                   datetime.fromisoformat(v["time"]))
+                   datetime.fromisoformat(v["time"]), bool(v.get("addressed", True)))
 
 
 @dataclass(frozen=True, slots=True)
