@@ -301,6 +301,24 @@ def cmd_followers(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(config, work))
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy the SQLite database (storage.path) into PostgreSQL, then compare the counts."""
+    from brandbot.ops.migrate import copy_database, format_counts
+    from brandbot.runtime.runlock import RunLock
+
+    config = _load(args)
+    if config.storage_path == ":memory:":
+        raise BrandbotError("storage.path is ':memory:': there is no database to migrate")
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        raise BrandbotError(f"--to must be a postgresql://user:password@host:port/database URL, not {args.to!r}")
+    brand = args.brand or config.top.storage.brand_id
+    with RunLock(config.storage_path, "migration"):
+        counts = asyncio.run(copy_database(Path(config.storage_path), args.to, brand))
+    print(format_counts(counts))
+    print(f"copied; to use it, set storage.url to this database in {config.path} and restart")
+    return 0
+
+
 def cmd_loyalty(args: argparse.Namespace) -> int:
 
     from brandbot.core import loyalty
@@ -534,6 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="the standard performance workload (events/s, latency, RSS)")
     bench.add_arguments(p)
     p.set_defaults(func=bench.run_from_args)
+
+    p = sub.add_parser("migrate", help="copy the SQLite database into PostgreSQL (progress, then a count check)")
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host:port/database")
+    p.add_argument("--brand", default="", help="brand id of the rows in PostgreSQL (default: storage.brand_id)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("loyalty", help="loyalty maintenance")
     lsub = p.add_subparsers(dest="action", required=True)

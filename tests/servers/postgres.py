@@ -15,6 +15,7 @@ stops and starts the server under a running store.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import itertools
 import os
@@ -33,6 +34,7 @@ import pytest
 #: Seconds a start or a stop may take before the fixture gives up (and says why).
 START_TIMEOUT = 60.0
 _SERVER_USER = "postgres"
+_PR_SET_PDEATHSIG = 1
 _databases = itertools.count(1)
 
 
@@ -52,6 +54,13 @@ def _bin_dir() -> Path:
             "'postgres'"
         )
     return Path(found[-1]).parent
+
+
+def _die_with_the_tests() -> None:
+    """In the server's process before exec: stop it when the test process dies, even by
+    SIGKILL or a timeout, so a killed run leaves no server behind (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGQUIT)
 
 
 def _free_port() -> int:
@@ -138,7 +147,8 @@ class PostgresServer:
                     "-c", "fsync=off", "-c", "full_page_writes=off",
                     "-c", "max_connections=200", "-c", "shared_buffers=32MB",
                 ],
-                stdout=log, stderr=subprocess.STDOUT, **self._as_user(),  # type: ignore[call-overload]
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_the_tests,  # noqa: PLW1509
+                **self._as_user(),  # type: ignore[call-overload]
             )  # fmt: skip
         finally:
             log.close()
