@@ -139,8 +139,9 @@ async def test_answering_assigning_and_releasing_a_handoff(served: Served) -> No
         assert status == 400 and "write an answer first" in html
         status, _, html = await post(http, served, token, "/inbox/answer", target="telegram:dm:nobody", text="hi")
         assert status == 400 and "no longer handed off" in html
-        status, _, html = await post(http, served, token, "/inbox/assign", target=target, to="mallory")
-        assert status == 400 and "pick a colleague" in html
+        for who in ("mallory", "vic"):  # not a login; a viewer, who could not act on it
+            status, _, html = await post(http, served, token, "/inbox/assign", target=target, to=who)
+            assert status == 400 and "pick a colleague" in html
 
         sent_before = len(h.networks["telegram"].sent)
         assert (await post(http, served, token, "/inbox/answer", target=target, text="Bo here: fixed it."))[1] == \

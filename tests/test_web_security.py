@@ -85,6 +85,28 @@ async def test_a_wrong_password_or_unknown_name_is_refused_alike(served: Served)
             assert r.status == 303
 
 
+async def test_guessing_a_password_locks_the_name_for_a_while(served: Served) -> None:
+    limit = served.ui.throttle.limit
+    async with client() as http:
+        async with http.get(served.url + "/login") as r:
+            token = csrf_in(await r.text())
+
+        async def attempt(password: str) -> int:
+            async with http.post(served.url + "/login", data={"csrf": token, "name": "kim", "password": password},
+                                 allow_redirects=False) as r:
+                return r.status
+
+        assert [await attempt(f"guess-{i}") for i in range(limit)] == [401] * limit
+        assert await attempt(PASSWORDS["kim"]) == 429  # the right password, too late
+        right = base64.b64encode(f"kim:{PASSWORDS['kim']}".encode()).decode()
+        async with http.get(served.url + "/metrics", headers={"Authorization": f"Basic {right}"}) as r:
+            assert r.status == 401  # basic auth shares the lock
+        async with http.get(served.url + "/", allow_redirects=False) as r:
+            assert r.status == 303
+    async with client() as http:
+        await login(http, served.url, "ana")  # other names are not affected
+
+
 async def test_the_login_form_itself_needs_its_csrf_token(served: Served) -> None:
     async with client() as http:
         async with http.post(served.url + "/login", data={"name": "ana", "password": PASSWORDS["ana"]},

@@ -15,7 +15,7 @@ from brandbot.core.config import HttpConfig, WebAccount, load_config
 from brandbot.core.errors import ConfigError
 from brandbot.ops.cli import main
 from brandbot.testing import write_config
-from brandbot.web.accounts import check_login
+from brandbot.web.accounts import LoginThrottle, check_login
 from brandbot.web.charts import bar_chart, line_chart
 from brandbot.web.guard import safe_next
 from brandbot.web.numbers import RangeError, day_range, per_day, percentile
@@ -91,6 +91,26 @@ def test_tag_and_points_forms() -> None:
             parse_points(amount, reason)
 
 
+def test_the_login_throttle_counts_failures_per_name_within_the_window() -> None:
+    throttle = LoginThrottle(limit=3, window=60.0)
+    for t in (0.0, 10.0, 20.0):
+        assert throttle.wait("kim", t) == 0
+        throttle.failed("kim", t)
+    assert throttle.wait("kim", 30.0) == 30.0  # until the first failure leaves the window
+    assert throttle.wait("ana", 30.0) == 0
+    assert throttle.wait("kim", 60.0) == 0  # one failure aged out: one more try
+    throttle.succeeded("kim")
+    assert throttle.wait("kim", 61.0) == 0
+
+
+def test_report_needs_a_kind_or_html(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, None, None)
+    assert main(["-c", str(path), "report"]) == 1
+    assert "say which report: brandbot report advocates" in capsys.readouterr().err
+    assert main(["-c", str(path), "report", "--html", str(tmp_path / "r.html")]) == 1  # ':memory:' storage
+    assert "no database to report on" in capsys.readouterr().err
+
+
 def test_after_login_only_paths_of_this_site() -> None:
     assert safe_next("/people?q=a") == "/people?q=a"
     for target in (None, "", "//evil.example", "https://evil.example", "/\\evil.example", "people"):
@@ -125,6 +145,6 @@ def test_bad_web_settings_are_config_errors(tmp_path: Path, http: dict, message:
 
 def test_the_seeded_accounts_load() -> None:
 
-    assert set(HttpConfig(accounts=accounts(), secret=SECRET).accounts) == {"ana", "bo", "vic"}  # type: ignore[arg-type]
+    assert set(HttpConfig(accounts=accounts(), secret=SECRET).accounts) == {"ana", "bo", "kim", "vic"}  # type: ignore[arg-type]
 
 

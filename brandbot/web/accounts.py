@@ -7,6 +7,7 @@ answer time does not tell which names exist.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -57,4 +58,37 @@ def user_of(accounts: Mapping[str, WebAccount], name: str) -> User | None:
     return User(name, account.role) if account is not None else None
 
 
-__all__ = ["STAFF", "VIEWER", "User", "check_login", "hash_password", "user_of"]
+class LoginThrottle:
+    """At most ``limit`` failed logins per name within ``window`` seconds; then that name waits.
+
+    Keyed by the name tried, not the address: behind a reverse proxy every visitor comes
+    from 127.0.0.1. Someone guessing can lock a name out for a while, never get in.
+    """
+
+    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+
+    def wait(self, name: str, now: float) -> float:
+        """Seconds until ``name`` may try again (0: now)."""
+        recent = self._recent(name, now)
+        return recent[0] + self.window - now if len(recent) >= self.limit else 0.0
+
+    def failed(self, name: str, now: float) -> None:
+        self._recent(name, now).append(now)
+        if len(self._failures) > 10_000:  # names nobody tries any more
+            for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
+                del self._failures[key]
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+    def _recent(self, name: str, now: float) -> deque[float]:
+        recent = self._failures.setdefault(name, deque())
+        while recent and recent[0] <= now - self.window:
+            recent.popleft()
+        return recent
+
+
+__all__ = ["STAFF", "VIEWER", "LoginThrottle", "User", "check_login", "hash_password", "user_of"]

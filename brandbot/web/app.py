@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from brandbot.web import inbox, people
-from brandbot.web.accounts import check_login
+from brandbot.web.accounts import LoginThrottle, check_login
 from brandbot.web.advocates import advocates_context, advocates_data
 from brandbot.web.audit import AuditLog
 from brandbot.web.guard import (
@@ -58,11 +59,12 @@ class WebUI:
         self.env = environment()
         self.queries = Queries(bot.config.storage_path)
         self.audit = AuditLog(bot.store, bot.clock)
+        self.throttle = LoginThrottle()
 
     # -- wiring ------------------------------------------------------------------------
     def mount(self, app: web.Application) -> None:
         http = self.bot.config.top.http
-        app.middlewares.append(make_guard(self.codec, lambda: self.bot.config.top.http.accounts,
+        app.middlewares.append(make_guard(self.codec, lambda: self.bot.config.top.http.accounts, self.throttle,
                                           secure=http.secure_cookies, max_age=http.session_hours * 3600))
         app.middlewares.append(_no_database)
         app.on_response_prepare.append(add_security_headers)
@@ -112,10 +114,17 @@ class WebUI:
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         name = str(form.get("name", ""))[:100]
+        wait = self.throttle.wait(name, time.monotonic())
+        if wait > 0:
+            log.warning("web: login for %r from %s refused: too many failures", name, request.remote)
+            return await self.login_page(request, f"Too many failed logins for this name; try again in "
+                                         f"{max(1, round(wait / 60))} min.", 429)
         user = check_login(self.bot.config.top.http.accounts, name, str(form.get("password", "")))
         if user is None:
+            self.throttle.failed(name, time.monotonic())
             log.warning("web: failed login for %r from %s", name, request.remote)
             return await self.login_page(request, "Wrong name or password.", 401)
+        self.throttle.succeeded(name)
         self.codec.revoke(session_of(request))
         response = redirect(safe_next(str(form.get("next", "/"))))
         http = self.bot.config.top.http

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from brandbot.core.config import WebAccount
-from brandbot.web.accounts import User, check_login, user_of
+from brandbot.web.accounts import LoginThrottle, User, check_login, user_of
 from brandbot.web.sessions import COOKIE, Session, SessionCodec
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,8 +49,8 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def basic_user(accounts: Mapping[str, WebAccount], header: str) -> User | None:
-    """The account named by an ``Authorization: Basic`` header with the right password."""
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(name, password) from an ``Authorization: Basic`` header, if it is one."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -57,7 +58,19 @@ def basic_user(accounts: Mapping[str, WebAccount], header: str) -> User | None:
         name, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    return check_login(accounts, name, password) if sep else None
+    return (name, password) if sep else None
+
+
+def basic_user(accounts: Mapping[str, WebAccount], header: str, throttle: LoginThrottle) -> User | None:
+    """The account an ``Authorization: Basic`` header names, if its password is right and the
+    name is not waiting after too many failures (the same throttle as the login form)."""
+    credentials = basic_credentials(header)
+    if credentials is None or throttle.wait(credentials[0], time.monotonic()) > 0:
+        return None
+    user = check_login(accounts, *credentials)
+    if user is None:
+        throttle.failed(credentials[0], time.monotonic())
+    return user
 
 
 SESSION = web.RequestKey("brandbot_session", Session)
@@ -78,8 +91,8 @@ def set_session(response: web.StreamResponse, codec: SessionCodec, session: Sess
                         max_age=int(max_age), path="/")
 
 
-def make_guard(codec: SessionCodec, accounts: Callable[[], Mapping[str, WebAccount]], *, secure: bool,
-               max_age: float) -> Middleware:
+def make_guard(codec: SessionCodec, accounts: Callable[[], Mapping[str, WebAccount]], throttle: LoginThrottle, *,
+               secure: bool, max_age: float) -> Middleware:
     """The middleware; ``accounts`` is read per request so a config reload takes effect."""
 
     @web.middleware
@@ -105,7 +118,7 @@ def make_guard(codec: SessionCodec, accounts: Callable[[], Mapping[str, WebAccou
             return await handler(request)
         user = current_user(request)
         if path == "/metrics":
-            if user is None and basic_user(accounts(), request.headers.get("Authorization", "")) is None:
+            if user is None and basic_user(accounts(), request.headers.get("Authorization", ""), throttle) is None:
                 return web.Response(status=401, text="log in, or scrape with basic_auth of an http.accounts login",
                                     headers={"WWW-Authenticate": 'Basic realm="brandbot"'})
             return await handler(request)
@@ -130,5 +143,5 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
         response.headers.setdefault(name, value)
 
 
-__all__ = ["SECURITY_HEADERS", "add_security_headers", "basic_user", "current_user", "make_guard", "redirect", "safe_next", "session_of",
+__all__ = ["SECURITY_HEADERS", "add_security_headers", "basic_credentials", "basic_user", "current_user", "make_guard", "redirect", "safe_next", "session_of",
            "set_session"]

@@ -24,6 +24,7 @@ from aiohttp import web
 from brandbot.core.events import Conversation, Event, Kind, Person, Reply
 from brandbot.core.policy import Decision, Verdict
 from brandbot.core.records import FollowerRecord
+from brandbot.web.accounts import STAFF
 from brandbot.web.guard import current_user, redirect
 from brandbot.web.queries import Queries, ThreadLine
 
@@ -127,6 +128,11 @@ async def answer_handoff(bot: Bot, queries: Queries, handoff: Handoff, text: str
     return await bot.sending.outbound(reply, event=event, follower=follower, essential=True)
 
 
+def colleagues(bot: Bot) -> list[str]:
+    """Who a conversation can be assigned to: the logins with the staff role."""
+    return sorted(name for name, account in bot.config.top.http.accounts.items() if account.role == STAFF)
+
+
 # -- pages ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Card:
@@ -155,13 +161,12 @@ async def inbox(ui: WebUI, request: web.Request, error: str = "", status: int = 
         notice = ""
         error = error or f"The policy refused the answer ({refused[:200]})."
     return ui.page(request, "inbox.html", "Inbox", status=status, cards=await _cards(ui),
-                   colleagues=sorted(ui.bot.config.top.http.accounts), done=notice, error=error)
+                   colleagues=colleagues(ui.bot), done=notice, error=error)
 
 
 async def inbox_list(ui: WebUI, request: web.Request) -> web.StreamResponse:
     """The list alone, for the live update (the page's script swaps it in)."""
-    return ui.page(request, "inbox_list.html", "Inbox", cards=await _cards(ui),
-                   colleagues=sorted(ui.bot.config.top.http.accounts))
+    return ui.page(request, "inbox_list.html", "Inbox", cards=await _cards(ui), colleagues=colleagues(ui.bot))
 
 
 async def stream(ui: WebUI, request: web.Request) -> web.StreamResponse:
@@ -208,8 +213,8 @@ async def assign(ui: WebUI, request: web.Request) -> web.StreamResponse:
     colleague = str(form.get("to", ""))
     try:
         handoff = await find_handoff(ui.bot, str(form.get("target", "")))
-        if colleague not in ui.bot.config.top.http.accounts:
-            raise InboxError("pick a colleague from the list (the logins in http.accounts)")
+        if colleague not in colleagues(ui.bot):
+            raise InboxError("pick a colleague from the list (the staff logins in http.accounts)")
     except InboxError as exc:
         return await inbox(ui, request, str(exc), 400)
     ui.bot.store.kv_set(INBOX_NAMESPACE, handoff.target, json.dumps({"to": colleague, "by": name}))
@@ -234,5 +239,5 @@ async def release(ui: WebUI, request: web.Request) -> web.StreamResponse:
     return redirect("/inbox?done=released")
 
 
-__all__ = ["INBOX_NAMESPACE", "Handoff", "InboxError", "answer", "answer_handoff", "assign", "find_handoff", "inbox",
+__all__ = ["INBOX_NAMESPACE", "Card", "Handoff", "InboxError", "answer", "answer_handoff", "assign", "colleagues", "find_handoff", "inbox",
            "inbox_list", "open_handoffs", "parse_target", "release", "split_target", "stream"]

@@ -25,8 +25,9 @@ from brandbot.web.app import WebUI
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SECRET = "test-secret-for-the-web-ui-0123456789-abcdef"
-PASSWORDS = {"ana": "ana-staff-password", "bo": "bo-staff-password", "vic": "vic-viewer-password"}
-ROLES = {"ana": "staff", "bo": "staff", "vic": "viewer"}
+PASSWORDS = {"ana": "ana-staff-password", "bo": "bo-staff-password", "vic": "vic-viewer-password",
+             "kim": "kim-staff-password"}  # kim: the login throttle's test locks her out
+ROLES = {"ana": "staff", "bo": "staff", "vic": "viewer", "kim": "staff"}
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 RULES = [
     {"name": "hello", "kinds": ["mention", "direct"], "reply": "Hi {{ name }}, thanks for writing!"},
