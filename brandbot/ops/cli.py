@@ -114,9 +114,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_role(args: argparse.Namespace) -> int:
     """``brandbot gateway`` / ``brandbot worker``: one role of a scaled-out deployment (docs/scaling.md)."""
-    from brandbot.scale.roles import build_role
+    from brandbot.scale.roles import build_role, storage_url
 
     config = _load(args)
+    storage_url(config)  # a shared database is required: say so before anything starts
     redactor = _setup_logging(args.log_level or config.top.logging.level, config.top.logging.json_format, config)
     tune_runtime()
 

@@ -55,12 +55,12 @@ def build_networks(config: BotConfig, clock: Clock, hooks: Mapping[str, Mapping[
 def build_role(role: Role, config: BotConfig, *, store: Store | None = None,
                hooks: Mapping[str, Mapping[str, Any]] | None = None, **kwargs: Any) -> Bot:
     """A Gateway or a Worker for ``config`` (``store``: given, or from ``storage.url``)."""
+    store = store if store is not None else open_store(config)  # first: it says what to fix in the config
     settings = config.top.redis
     clock: Clock = kwargs.pop("clock", None) or SystemClock()
     keys = Keys(config.top.storage.brand_id, settings.partitions)
-    redis = connect(settings.url)
     networks = build_networks(config, clock, hooks)
-    store = store if store is not None else open_store(config)
+    redis = connect(settings.url)
     if role == "gateway":
         return Gateway(config, store=store, networks=networks, redis=redis, keys=keys,
                        rate_margin=settings.rate_margin, clock=clock, **kwargs)
