@@ -186,9 +186,11 @@ async def review_found(ctx: Ctx) -> None:
     site = event.extra("site") == "yes"
     matched = [c for c in await reviewcopies.load_copies(ctx.data)
                if c.matches(blog, author, site=site, published=event.time)]
-    record = reviewcopies.Review(event.id, ctx.follower.id, blog, author, title, link, event.extra("rating"),
-                                 event.time, matched[0].follower_id if matched else 0)
-    ctx.data.set(record.key, record.to_json(), follower_id=ctx.follower.id)
+    # Tied to the reviewer when known (forgetting them erases it), else to the blog.
+    owner = matched[0].follower_id if matched else ctx.follower.id
+    record = reviewcopies.Review(event.id, owner, blog, author, title, link, event.extra("rating"), event.time,
+                                 matched[0].follower_id if matched else 0)
+    ctx.data.set(record.key, record.to_json(), follower_id=owner)
     for copy in matched:
         await _thank(ctx, copy, link, title)
     if not matched and ctx.config.tell_staff:

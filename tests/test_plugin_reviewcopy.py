@@ -275,3 +275,22 @@ async def test_a_reader_who_asked_on_x_is_thanked_in_reply_to_their_mention(make
     [thanks] = bot.networks["x"].sent
     assert thanks.text.startswith("Thank you for your review of The Salt Orchard on Ink Drops, Ines!")
     assert thanks.conversation.id == "t-77" and thanks.in_reply_to == asked.event.post_id  # summoned: allowed on X
+
+
+async def test_forgetting_a_reviewer_erases_their_request_copy_and_review(
+    world: tuple[BotHarness, BlogsNetwork], blogs: FakeBlogs
+) -> None:
+    """The blog's own person (named by the byline) is another follower: it stays."""
+    bot, feeds = world
+    await bot.receive("direct", "Could I get a review copy?", author="zoltana", name="Zoltana", network="telegram")
+    await bot.receive("command", "/reviewcopy sent telegram:zoltana saltandpages.example", author="staff",
+                      network="console", conversation="staff")
+    await bot.advance(3600)
+    blogs.publish("salt/feed", review_item(bot.clock, "https://saltandpages.example/zq", author="Zoltana Quixby"))
+    await poll(bot, feeds)
+    records = StoreRecords(bot.bot.store, NAMESPACE)
+    assert len(await records.items()) == 3  # the request, the copy, the review
+    zoltana = await bot.follower("zoltana", "telegram")
+    assert await bot.bot.people.forget(zoltana.id, by="test")
+    await bot.bot.store.flush()
+    assert await records.items() == []

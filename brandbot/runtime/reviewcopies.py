@@ -153,8 +153,9 @@ def copy_key(follower_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """A review found on a blog (the blog's person is ``follower_id``); ``reviewer`` is the
-    follower it was matched to through a review copy, 0 if none."""
+    """A review found on a blog; ``reviewer`` is the follower it was matched to through a
+    review copy (0 if none). It is tied to (``follower_id``) the reviewer when known, so
+    forgetting them erases it, else to the blog's own person."""
 
     event_id: str
     follower_id: int
