@@ -17,6 +17,7 @@ from brandbot.core.calendar import (
     LateRule,
     RepeatError,
     Schedule,
+    following_occurrence,
     late_verdict,
     occurrence_key,
     parse_repeat,
@@ -279,3 +280,62 @@ posts:
     assert "remove 'text:'" in message
     assert "the post needs 'text:'" in message
     assert "give the post a time" in message
+
+
+# --------------------------------------------------------------------------- restarts, as a property
+
+
+def run_with_downtime(s: Schedule, rule: LateRule, start: datetime,
+                      segments: list[tuple[int, int]]) -> tuple[list[tuple[datetime, datetime]], list[datetime]]:
+    """Drive the calendar's decisions the way the runtime does (sync at each start, the job
+    run when due, then the following occurrence; once-keys) over up-times given as (down
+    minutes, up minutes). Returns (due, posted at) pairs and the occurrences skipped as too late."""
+    posted: list[tuple[datetime, datetime]] = []
+    skipped: list[datetime] = []
+    once_keys: set[datetime] = set()
+    job: datetime | None = None
+    now = start
+    for down, up in segments:
+        now += timedelta(minutes=down)
+        end = now + timedelta(minutes=up)
+        if job is None or job > now:  # sync: a missed job is kept, its run applies the late rule
+            job = pending_occurrence(s, now, rule)
+        while job is not None and job <= end:
+            now = max(now, job)
+            due: datetime | None = job
+            while due is not None and due <= now:
+                verdict = late_verdict(due, now, rule)
+                if due in once_keys:
+                    pass  # went out (or was skipped) before the restart: the once-key says so
+                elif verdict is Lateness.TOO_LATE:
+                    skipped.append(due)
+                else:
+                    posted.append((due, now))
+                once_keys.add(due)
+                due = following_occurrence(s, due, now, rule)
+            job = due
+        now = end
+    return posted, skipped
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=starts, zone=st.sampled_from(ZONES), repeat=st.sampled_from(["daily", "weekdays", "every 6h", "mon,thu"]),
+       mode=st.sampled_from(list(LateMode)), grace=st.integers(2, 600),
+       segments=st.lists(st.tuples(st.integers(0, 6000), st.integers(0, 6000)), min_size=1, max_size=8))
+def test_across_restarts_each_occurrence_goes_out_at_most_once_and_never_too_late(
+        start: datetime, zone: str, repeat: str, mode: LateMode, grace: int, segments: list[tuple[int, int]]) -> None:
+    s = schedule(start, zone, repeat)
+    rule = LateRule(mode, timedelta(minutes=grace))
+    begin = s.first - timedelta(minutes=30) if s.first is not None else datetime(2025, 1, 1, tzinfo=UTC)
+    posted, skipped = run_with_downtime(s, rule, begin, segments)
+    dues = [due for due, _ in posted] + skipped
+    assert len(dues) == len(set(dues)), "an occurrence was handled twice"
+    allowed = rule.grace if mode is LateMode.POST else timedelta(minutes=1)
+    assert all(timedelta(0) <= at - due <= max(allowed, timedelta(minutes=1)) for due, at in posted)
+    # while the bot is up nothing is missed: every occurrence inside an up-time was handled
+    now = begin
+    for down, up in segments:
+        now += timedelta(minutes=down)
+        for due in s.between(now, now + timedelta(minutes=up)):
+            assert due in dues
+        now += timedelta(minutes=up)

@@ -269,6 +269,18 @@ def pending_occurrence(schedule: Schedule, now: datetime, rule: LateRule) -> dat
     return schedule.next_after(now)
 
 
+def following_occurrence(schedule: Schedule, done: datetime, now: datetime, rule: LateRule) -> datetime | None:
+    """After the occurrence ``done`` was handled at ``now``: the next one to handle.
+
+    Normally the next one ahead; after downtime, the latest missed one the late rule
+    still allows (it is due already, and is handled at once), never one before ``done``.
+    """
+    pending = pending_occurrence(schedule, now, rule)
+    if pending is not None and pending <= done:
+        return schedule.next_after(max(done, now))
+    return pending
+
+
 def occurrence_key(post_id: str, due: datetime) -> str:
     """The durable once-key prefix of one occurrence of one post: ``calendar:<id>:<UTC time>``."""
     return f"calendar:{post_id}:{due.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
@@ -276,6 +288,7 @@ def occurrence_key(post_id: str, due: datetime) -> str:
 
 __all__ = [
     "ON_TIME", "REPEAT_FORMS", "SHORTEST_INTERVAL", "WEEKDAYS", "LateMode", "LateRule", "Lateness", "Repeat",
-    "RepeatError", "RepeatKind", "Schedule", "exists_locally", "instant", "late_verdict", "occurrence_key",
+    "RepeatError", "RepeatKind", "Schedule", "exists_locally", "following_occurrence", "instant", "late_verdict",
+    "occurrence_key",
     "parse_repeat", "pending_occurrence",
 ]

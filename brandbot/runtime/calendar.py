@@ -27,6 +27,7 @@ from brandbot.clocks import Clock
 from brandbot.core.calendar import (
     Lateness,
     Schedule,
+    following_occurrence,
     late_verdict,
     occurrence_key,
     pending_occurrence,
@@ -185,9 +186,7 @@ class Calendar:
                 await self._skip(post, due, now)
             else:
                 await self._publish(post, due, late=verdict is Lateness.LATE_POST)
-            following = pending_occurrence(schedule, now, post.late)
-            if following is not None and following <= due:
-                following = schedule.next_after(max(due, now))
+            following = following_occurrence(schedule, due, now, post.late)
             if following is None or following > now:
                 self._put(post, following)
                 return
