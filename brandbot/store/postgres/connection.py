@@ -39,6 +39,20 @@ def _pg_dump() -> str | None:
     return candidates[-1] if candidates else None
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection released without asyncpg's reset query.
+
+    The pool sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` after
+    every use: one more round-trip and four statements per read, doubling the cost of
+    the store's point reads. The store leaves no session state behind (no SET, LISTEN,
+    cursors or session advisory locks; migrations take transaction-scoped locks), so
+    there is nothing to reset. An open transaction is still always rolled back.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class PgBase(PgWriteBehind):
     """The opened database: lifecycle, and the read helpers the concern classes share."""
 
@@ -81,6 +95,7 @@ class PgBase(PgWriteBehind):
             min_size=1,
             max_size=self._pool_size,
             server_settings={"application_name": f"brandbot:{self._brand}"},
+            connection_class=_Connection,
         )
 
     async def close(self) -> None:
