@@ -39,7 +39,7 @@ def _pg_dump() -> str | None:
     return candidates[-1] if candidates else None
 
 
-class _Connection(asyncpg.Connection):  # type: ignore[misc]
+class _Connection(asyncpg.Connection):
     """A pooled connection released without asyncpg's reset query.
 
     The pool sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` after
