@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +129,25 @@ posts:
     assert re.search(r"Sun 2027-03-14 20:00 CET\s+evening\s+console:room\s+once", planned)
     assert re.search(r"2027-03-14 11:00 UTC\s+noon\s+console:room\s+sent", went)
     assert re.search(r"2027-03-14 11:00 UTC\s+noon\s+x\s+refused\s+cost_budget: this message costs", went)
+
+
+def test_posts_previews_the_coming_days_from_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    config = write(tmp_path, f"""\
+timezone: UTC
+posts:
+  - id: daily-hello
+    at: {tomorrow} 12:00
+    repeat: daily
+    networks: [console:room]
+    text: hello
+  - id: far-away
+    at: {tomorrow + timedelta(days=30)} 12:00
+    networks: [console:room]
+    text: later
+""")
+    assert main(["-c", str(config), "posts", "--days", "3"]) == 0
+    out = capsys.readouterr().out
+    coming = out.split("Coming up in the next 3 days")[1].split("Went out")[0]
+    assert f"{tomorrow:%Y-%m-%d} 12:00 UTC  daily-hello" in coming
+    assert 2 <= coming.count("daily-hello") <= 3 and "far-away" not in coming

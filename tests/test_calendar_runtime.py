@@ -286,3 +286,16 @@ posts:
     assert noon[0]["action"] == "refuse" and "later than the post's late rule allows" in noon[0]["reason"]
     await bot.advance(13 * HOUR)
     assert bot.take_sent() == []
+
+
+async def test_a_post_on_a_stop_that_is_not_in_the_tour_says_so_and_waits(
+        make_bot: MakeBot, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "tour.yaml").write_text(TOUR)
+    posts = "posts:\n  - id: soon\n    event: qa-typo\n    before: 1h\n    networks: [memory:news]\n    text: hi\n"
+    bot = await start_bot(make_bot, folder, posts, load=["events"], plugin_dirs=[str(ROOT / "plugins")],
+                          plugins={"events": {"tour_file": "tour.yaml"}})
+    assert "post 'soon'" in caplog.text and "is on tour stop 'qa-typo', which is not in the tour" in caplog.text
+    await bot.advance(6 * HOUR)
+    assert "hi" not in bot.sent

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=30, help="how many of the latest posts that went out (default 30)")
     parser.add_argument("--all", action="store_true", help="list every scheduled job (tour reminders, giveaway "
                                                            "closings), not only brand posts")
+    parser.add_argument("--days", type=int, default=0, help="also list every occurrence in the next N days, from the "
+                                                            "posts file (a preview of repeats)")
 
 
 def summary_lines(config: Any, networks: Mapping[str, Network]) -> list[str]:
@@ -67,6 +69,20 @@ def planned_rows(jobs: list[Job], posts: Mapping[str, BrandPost], everything: bo
         elif everything:
             rows.append([f"{job.due:%Y-%m-%d %H:%M} UTC", job.name, f"plugin {job.owner}", "job"])
     return rows
+
+
+def coming_rows(posts: Mapping[str, BrandPost], now: datetime, days: int) -> list[list[str]]:
+    """Every occurrence in the next ``days`` days, from the file (posts on a tour stop need
+    the running tour, so they are listed by their stop)."""
+    found: list[tuple[datetime, list[str]]] = []
+    for post in posts.values():
+        targets = ", ".join(t.label for t in post.targets)
+        if post.schedule is None:
+            found.append((datetime.max.replace(tzinfo=UTC), ["(on its stop)", post.id, targets, post.describe_time()]))
+            continue
+        for at in post.schedule.between(now, now + timedelta(days=days), limit=500):
+            found.append((at, [_local(at, post.zone), post.id, targets, post.repeat.describe()]))
+    return [row for _, row in sorted(found, key=lambda item: (item[0], item[1][1]))]
 
 
 def went_out_rows(records: list[tuple[str, str]], sent: Mapping[str, str], limit: int) -> list[list[str]]:
@@ -112,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
         waiting = [p.id for p in posts.values() if p.event and not any(r[1] == p.id for r in planned)]
         if waiting:
             print(f"  waiting for their tour stop (the bot plans them when it starts): {', '.join(waiting)}")
+        if args.days > 0:
+            coming = coming_rows(posts, datetime.now(UTC), args.days)
+            print()
+            print(f"Coming up in the next {args.days} day{'' if args.days == 1 else 's'} (from the posts file):")
+            print(_table(coming, ["when", "post", "where", "repeat"]) if coming else "  nothing")
         sent = dict(await store.kv_items(SENT))
         done = went_out_rows(await store.kv_items(RECORDS), sent, args.limit)
         print()

@@ -149,7 +149,8 @@ class Calendar:
         """Put (or move) the post's job at its pending occurrence; no job when it has no more."""
         schedule = self.schedule_of(post)
         if schedule is None:
-            log.info("calendar: post %r waits for tour stop %r (not in the tour yet)", post.id, post.event)
+            log.warning("calendar: post %r (%s) is on tour stop %r, which is not in the tour; it is not posted until "
+                        "that stop exists (tour file or /tour add)", post.id, post.where, post.event)
             return
         self._put(post, pending_occurrence(schedule, self._clock.now(), post.late))
 
