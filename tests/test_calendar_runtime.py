@@ -199,18 +199,21 @@ posts:
     assert "In an hour: Live Q&A with Maya" in bot.take_sent()
 
 
+def giveaway_post(options: str) -> str:
+    """posts.yaml with one post that opens a giveaway at 10:00 UTC in memory:news."""
+    return ("posts:\n  - id: spring\n    at: 2027-03-14 10:00\n    timezone: UTC\n"
+            f"    giveaway: {options}\n    networks: [memory:news]\n")
+
+
+#: The giveaway plugin, with the staff room on the memory network.
+GIVEAWAY = {"plugin_dirs": [str(ROOT / "plugins")], "plugins": {"giveaway": {}},
+            "staff": {"network": "memory", "conversation": "staff"}}
+
+
 async def test_a_giveaway_post_opens_the_giveaway_at_its_time_once(make_bot: MakeBot, tmp_path: Path) -> None:
-    posts = """\
-posts:
-  - id: spring
-    at: 2027-03-14 10:00
-    timezone: UTC
-    giveaway: prize="Signed copy" enter=#spring closes=2h winners=1
-    networks: [memory:news]
-"""
+    posts = giveaway_post('prize="Signed copy" enter=#spring closes=2h winners=1')
     db = tmp_path / "bot.sqlite3"
-    extra = {"plugin_dirs": [str(ROOT / "plugins")], "plugins": {"giveaway": {}}, "staff": {"network": "memory",
-                                                                                             "conversation": "staff"}}
+    extra = GIVEAWAY
     bot = await start_bot(make_bot, tmp_path / "a", posts, store=db, load=["giveaway"], **extra)
     await bot.advance(2 * HOUR)
     sent = bot.take_sent()
@@ -237,17 +240,8 @@ async def test_a_broken_posts_file_stops_the_start_and_a_reload_keeps_the_calend
 
 
 async def test_a_scheduled_giveaway_that_cannot_open_tells_the_staff(make_bot: MakeBot, tmp_path: Path) -> None:
-    posts = """\
-posts:
-  - id: spring
-    at: 2027-03-14 10:00
-    timezone: UTC
-    giveaway: prize="Signed copy" enter=#spring networks=telegram
-    networks: [memory:news]
-"""
-    extra = {"plugin_dirs": [str(ROOT / "plugins")], "plugins": {"giveaway": {}},
-             "staff": {"network": "memory", "conversation": "staff"}}
-    bot = await start_bot(make_bot, tmp_path / "a", posts, load=["giveaway"], **extra)
+    posts = giveaway_post('prize="Signed copy" enter=#spring networks=telegram')
+    bot = await start_bot(make_bot, tmp_path / "a", posts, load=["giveaway"], **GIVEAWAY)
     await bot.advance(2 * HOUR)
     staff = [r.text for r in bot.networks["memory"].sent if r.conversation.id == "staff"]
     assert len(staff) == 1 and "Can't open the giveaway of post 'spring'" in staff[0] and "networks=: 'telegram' is not running" in staff[0]
