@@ -161,6 +161,9 @@ class Worker(Bot):
                 else:
                     log.error("stream entry %s is not a brandbot event; acknowledged and skipped", entry_id)
         await self.settled()  # handled and committed: only now may Redis forget them
+        # Announced before acknowledged: a partition given up after this batch cannot have
+        # its next owner's replies reach the gateway before these.
+        await self._flush_replies()
         for partition, entries in batch.items():
             ids = [entry_id for entry_id, _ in entries]
             stream = self.keys.events(partition)
