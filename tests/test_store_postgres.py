@@ -248,6 +248,50 @@ async def test_brands_share_a_database_without_seeing_each_other(pg_url: str) ->
         assert [t for _, t in await globex.audit()] == []
 
 
+async def test_what_another_process_still_holds_of_a_forgotten_person_never_comes_back(
+    two: tuple[PostgresStore, PostgresStore], pg_url: str
+) -> None:
+    worker, admin = two
+    ana, _ = await worker.resolve(Person("telegram", "ana-1", "ana", "Ana"), T0)
+    ben, _ = await worker.resolve(Person("telegram", "ben-1", "ben", "Ben"), T0)
+    await worker.flush()
+    # The worker is in the middle of Ana's event: its writes are buffered ...
+    worker.put_follower(dataclasses.replace(ana, points=5))
+    worker.add_interaction(Interaction(ana.id, T0, Direction.IN, "mention", "telegram", "c",
+                                       text="Ana's words in flight"))
+    worker.kv_set("loyalty", "badge", "gold", ana.id)
+    worker.add_interaction(Interaction(ben.id, T0, Direction.IN, "mention", "telegram", "c",
+                                       text="ben's words"))
+    # ... when an admin's command, handled by another process, forgets her.
+    assert await admin.forget_follower(ana.id, T0)
+    await worker.flush()
+    assert await rows(pg_url, f"SELECT COUNT(*) FROM followers WHERE id = {ana.id}") == [(0,)]
+    assert await rows(pg_url, "SELECT text FROM interactions") == [("ben's words",)]
+    assert await rows(pg_url, "SELECT COUNT(*) FROM plugin_data") == [(0,)]
+    # The worker learnt it: its later writes about her are dropped at once.
+    worker.put_follower(ana)
+    await worker.flush()
+    assert await rows(pg_url, "SELECT id FROM followers") == [(ben.id,)]
+
+
+async def test_what_another_process_still_holds_of_a_merged_person_goes_to_the_survivor(
+    two: tuple[PostgresStore, PostgresStore], pg_url: str
+) -> None:
+    worker, admin = two
+    keep, _ = await worker.resolve(Person("telegram", "t1", "ana"), T0)
+    merged, _ = await worker.resolve(Person("x", "x1", "ana_x"), T0)
+    await worker.flush()
+    worker.add_interaction(Interaction(merged.id, T0, Direction.IN, "mention", "x", "c", text="late"))
+    worker.put_follower(dataclasses.replace(merged, points=9))
+    await admin.merge_followers(keep.id, merged.id, dataclasses.replace(keep, points=30))
+    await worker.flush()
+    assert await rows(pg_url, "SELECT id, points FROM followers") == [(keep.id, 30)]
+    assert await rows(pg_url, "SELECT follower_id, text FROM interactions") == [(keep.id, "late")]
+    assert await worker.resolve(Person("x", "x1", "ana_x"), T0) == (
+        dataclasses.replace(keep, points=30), False
+    )
+
+
 # --- one transaction per batch ----------------------------------------------------------------------
 
 

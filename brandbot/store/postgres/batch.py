@@ -9,11 +9,12 @@ logged and dropped, so they do not block every later write.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from brandbot.store.postgres import gone
 from brandbot.store.sqlite.rows import _FOLLOWER_NAMES, _INTERACTION_COLUMNS, _OUTBOX_COLUMNS
 
 logger = logging.getLogger("brandbot.store.postgres")
@@ -89,21 +90,27 @@ SQL_DELETE_JOB = "DELETE FROM jobs WHERE brand = $1 AND name = $2"
 
 @dataclass(slots=True)
 class Batch:
-    """What one commit writes: (table, sql, rows) in order, and how many writes it holds."""
+    """What one commit writes: (table, sql, rows) in order, how many writes it holds, and
+    the follower ids its rows name (checked against merges and forgets, see gone.py)."""
 
     statements: list[tuple[str, str, list[tuple[Any, ...]]]]
     writes: int
+    follower_ids: list[int] = field(default_factory=list)
 
 
-async def write_batch(conn: asyncpg.Connection, batch: Batch) -> None:
+async def write_batch(conn: asyncpg.Connection, batch: Batch, brand: str) -> dict[int, int]:
+    """Returns the followers found gone meanwhile: {id: survivor or 0}."""
     async with conn.transaction():
+        await gone.lock_shared(conn, brand)
         for _, sql, rows in batch.statements:
             await conn.executemany(sql, rows)
+        return await gone.settle_late_writes(conn, brand, batch.follower_ids)
 
 
-async def salvage_batch(conn: asyncpg.Connection, batch: Batch) -> None:
+async def salvage_batch(conn: asyncpg.Connection, batch: Batch, brand: str) -> dict[int, int]:
     """One statement per row, each in a savepoint; rows that cannot be stored are dropped."""
     async with conn.transaction():
+        await gone.lock_shared(conn, brand)
         for table, sql, rows in batch.statements:
             for row in rows:
                 try:
@@ -114,3 +121,4 @@ async def salvage_batch(conn: asyncpg.Connection, batch: Batch) -> None:
                         "store: dropped a %s row that cannot be stored (%s); first column %r",
                         table, exc, row[1],
                     )  # fmt: skip
+        return await gone.settle_late_writes(conn, brand, batch.follower_ids)

@@ -17,6 +17,7 @@ import asyncpg
 from brandbot.core.errors import StoreError
 from brandbot.core.events import Person
 from brandbot.core.records import FollowerQuery, FollowerRecord, Identity
+from brandbot.store.postgres import gone
 from brandbot.store.postgres.batch import SQL_UPSERT_FOLLOWER
 from brandbot.store.postgres.connection import PgBase
 from brandbot.store.postgres.rows import (
@@ -201,6 +202,7 @@ class PgFollowersMixin(PgBase):
         self, conn: asyncpg.Connection, keep_id: int, merge_id: int, merged_row: tuple[Any, ...]
     ) -> None:
         b = self._brand
+        await gone.lock_exclusive(conn, b)  # no batch of any process commits meanwhile
         found = await conn.fetch(
             "SELECT id FROM followers WHERE brand = $1 AND id = ANY($2::bigint[]) FOR UPDATE",
             b, [keep_id, merge_id],
@@ -224,6 +226,7 @@ class PgFollowersMixin(PgBase):
             "INSERT INTO audit (brand, time, text) VALUES ($1, $2, $3)",
             b, now, "merged two followers",
         )  # fmt: skip
+        await gone.record_merge(conn, b, keep_id, merge_id)
 
     async def unlink_identity(self, network: str, user_id: str, now: datetime) -> FollowerRecord:
         """Detach one identity into a new follower of its own (history stays with the old)."""

@@ -22,6 +22,7 @@ import asyncpg
 
 from brandbot.core.errors import StoreError
 from brandbot.core.records import FollowerExport
+from brandbot.store.postgres import gone
 from brandbot.store.postgres.batch import Batch
 from brandbot.store.postgres.followers import PgFollowersMixin
 from brandbot.store.postgres.rows import (
@@ -49,6 +50,8 @@ TABLES_WITHOUT_PERSON: Mapping[str, str] = {
     "cursors": "how far each network's feed was read",
     "audit": "anonymous lines ('forgot a follower'); mentions are still swept",
     "schema_version": "the migrations applied",
+    "gone_followers": "bare ids of followers merged away or forgotten, so that late writes of "
+    "other processes cannot bring them back (numbers only)",
 }
 _TEXT_TYPES = frozenset({"text", "character varying", "character"})
 
@@ -261,6 +264,7 @@ class PgPrivacyMixin(PgFollowersMixin):
         self, conn: asyncpg.Connection, follower_id: int, now: datetime
     ) -> set[int] | None:
         b = self._brand
+        await gone.lock_exclusive(conn, b)  # no batch of any process commits meanwhile
         if not await conn.fetchval(
             "SELECT 1 FROM followers WHERE brand = $1 AND id = $2 FOR UPDATE", b, follower_id
         ):
@@ -305,6 +309,7 @@ class PgPrivacyMixin(PgFollowersMixin):
             "INSERT INTO audit (brand, time, text) VALUES ($1, $2, $3)",
             b, now, "forgot a follower",
         )  # fmt: skip
+        await gone.record_forget(conn, b, id_list)
         return ids
 
     async def audit(self, limit: int = 100) -> list[tuple[datetime, str]]:

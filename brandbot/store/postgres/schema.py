@@ -179,8 +179,23 @@ CREATE TABLE audit (
 );
 """
 
+# Followers merged away (survivor: the id they live on as) or forgotten (survivor 0): late
+# writes from any process naming them are redirected or dropped at commit (see gone.py).
+_GONE_FOLLOWERS = """
+CREATE TABLE gone_followers (
+    brand text NOT NULL,
+    id bigint NOT NULL,
+    survivor bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (brand, id)
+);
+CREATE INDEX gone_followers_by_survivor ON gone_followers (brand, survivor);
+"""
+
 #: Every schema step, oldest first. Append; never edit or reorder.
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL_SCHEMA),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _INITIAL_SCHEMA),
+    Migration(2, "followers merged away or forgotten", _GONE_FOLLOWERS),
+)
 
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

@@ -228,7 +228,13 @@ class PgWriteBehind:
             ("jobs", SQL_PUT_JOB, [row for v, row in jobs.values() if v is not None]),
             ("jobs", SQL_DELETE_JOB, [row for v, row in jobs.values() if v is None]),
         ]
-        batch = Batch([s for s in statements if s[2]], self._count)
+        named = set(followers)
+        named.update(identity.follower_id for identity, _ in identities.values())
+        named.update(row[2] for row in interactions)
+        named.update(entry.follower_id for entry, _ in outbox.values())
+        named.update(value[1] for value, _ in kv.values() if value is not None)
+        named.discard(0)
+        batch = Batch([s for s in statements if s[2]], self._count, sorted(named))
         self._count = 0
         return batch
 
@@ -252,14 +258,14 @@ class PgWriteBehind:
         try:
             async with self._acquire() as conn:
                 try:
-                    await write_batch(conn, batch)
+                    gone = await write_batch(conn, batch, self._brand)
                 except DATA_ERRORS as exc:
                     logger.error(
                         "store: a buffered row cannot be written (%s); writing the batch row "
                         "by row to keep the rest",
                         exc,
                     )
-                    await salvage_batch(conn, batch)
+                    gone = await salvage_batch(conn, batch, self._brand)
         except BaseException as exc:
             for buffer in self._buffers():
                 buffer.restore()
@@ -273,6 +279,12 @@ class PgWriteBehind:
             raise
         for buffer in self._buffers():
             buffer.settle()
+        if gone:  # another process merged or forgot them: later writes follow suit
+            logger.info("store: %d followers were merged or forgotten elsewhere", len(gone))
+            self._gone.update(gone)
+            for old, new in list(self._gone.items()):
+                if new in gone:
+                    self._gone[old] = gone[new]
         self._committed_seq = max(self._committed_seq, batch_seq)
         self._committed.set()
         if self.on_flush is not None:
