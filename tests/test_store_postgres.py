@@ -373,6 +373,23 @@ async def test_a_server_that_never_comes_back_is_reported_not_waited_for_forever
         assert await rows(url, "SELECT value FROM cursors") == [("v",)]
 
 
+async def test_backup_writes_a_dump_that_restores_into_an_empty_database(
+    pg_url: str, postgres_server: Any, tmp_path: Path
+) -> None:
+    async with PostgresStore(pg_url) as s:
+        s.set_cursor("k", "v")  # buffered: the backup commits it first
+        await s.backup(tmp_path / "brandbot.dump")
+        with pytest.raises(StoreError, match="exists"):
+            await s.backup(tmp_path / "brandbot.dump")
+    target = await postgres_server.create_database()
+    restore = await asyncio.create_subprocess_exec(
+        str(postgres_server.bin / "pg_restore"), f"--dbname={target}", str(tmp_path / "brandbot.dump")
+    )
+    assert await restore.wait() == 0
+    async with PostgresStore(target) as restored:
+        assert await restored.get_cursor("k") == "v"
+
+
 # --- configuration --------------------------------------------------------------------------------------
 
 
