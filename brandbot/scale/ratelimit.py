@@ -27,14 +27,16 @@ from redis.asyncio import Redis
 from brandbot.networks.base import RateLimits, Window
 from brandbot.scale.streams import Keys
 
-# KEYS: one sorted set per window. ARGV: count and span (ms) per window, then a unique member.
-# Returns 0 when the send was recorded, else the milliseconds to wait before asking again.
-# A send is recorded as "in flight" (scored IN_FLIGHT_MS in the future: it may arrive at
+# KEYS: one sorted set per window. ARGV: count and span (microseconds) per window, the
+# in-flight horizon, then a unique member. Returns 0 when the send was recorded, else the
+# microseconds to wait before asking again. Times are Redis's, in microseconds (exact in a
+# double until the year 2255), so "a window apart" holds to the microsecond.
+# A send is recorded as "in flight" (scored IN_FLIGHT_US in the future: it may arrive at
 # any moment) until DONE scores it with the time it was answered; a window whose edge is
 # a send still in flight is asked again soon.
 _TAKE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local horizon = tonumber(ARGV[#ARGV - 1])
 local wait = 0
 for i, key in ipairs(KEYS) do
@@ -45,7 +47,7 @@ for i, key in ipairs(KEYS) do
   if n >= count then
     local edge = redis.call('ZRANGE', key, n - count, n - count, 'WITHSCORES')
     local ready = tonumber(edge[2]) + span - now
-    if tonumber(edge[2]) > now then ready = 25 end
+    if tonumber(edge[2]) > now then ready = 25000 end
     if ready > wait then wait = ready end
   end
 end
@@ -53,14 +55,14 @@ if wait > 0 then return wait end
 local member = ARGV[#ARGV]
 for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now + horizon, member)
-  redis.call('PEXPIRE', key, tonumber(ARGV[2 * i]) + horizon)
+  redis.call('PEXPIRE', key, math.ceil((tonumber(ARGV[2 * i]) + horizon) / 1000))
 end
 return 0
 """
 # KEYS: the windows of one send; ARGV[1] its member. The send was answered: score it now.
 _DONE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for _, key in ipairs(KEYS) do
   redis.call('ZADD', key, 'XX', now, ARGV[1])
 end
@@ -69,7 +71,7 @@ return 0
 
 #: How long a send may stay "in flight" in the windows (a process that died mid-send, or
 #: could not report the answer, leaves its entries; they count as arrived after this).
-IN_FLIGHT_MS = 20_000
+IN_FLIGHT_US = 20_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class WindowKey:
 
     key: str
     count: int
-    span_ms: int
+    span_us: int
 
 
 def windows_for(keys: Keys, network: str, limits: RateLimits, conversation: str, private: bool,
@@ -100,7 +102,7 @@ def windows_for(keys: Keys, network: str, limits: RateLimits, conversation: str,
 
     def add(scope: str, specs: tuple[Window, ...]) -> None:
         for i, (count, seconds) in enumerate(specs):
-            out.append(WindowKey(keys.rate(network, f"{scope}:{i}"), count, round((seconds + margin) * 1000)))
+            out.append(WindowKey(keys.rate(network, f"{scope}:{i}"), count, round((seconds + margin) * 1_000_000)))
 
     add("all", limits.overall)
     if private:
@@ -131,13 +133,13 @@ class SharedRateLimiter:
             return 0.0, None
         args: list[str | int] = []
         for w in windows:
-            args += [w.count, w.span_ms]
+            args += [w.count, w.span_us]
         member = f"{self._me}-{next(self._ids)}"
-        args += [IN_FLIGHT_MS, member]
+        args += [IN_FLIGHT_US, member]
         keys = tuple(w.key for w in windows)
-        wait_ms = int(await self._take(keys=list(keys), args=args))
-        if wait_ms > 0:
-            return wait_ms / 1000.0, None
+        wait_us = int(await self._take(keys=list(keys), args=args))
+        if wait_us > 0:
+            return wait_us / 1_000_000, None
         return 0.0, Ticket(keys, member)
 
     async def take(self, network: str, limits: RateLimits, conversation: str, private: bool) -> Ticket | None:
@@ -154,4 +156,4 @@ class SharedRateLimiter:
             await self._done(keys=list(ticket.keys), args=[ticket.member])
 
 
-__all__ = ["IN_FLIGHT_MS", "SharedRateLimiter", "Ticket", "WindowKey", "windows_for"]
+__all__ = ["IN_FLIGHT_US", "SharedRateLimiter", "Ticket", "WindowKey", "windows_for"]
