@@ -30,6 +30,9 @@ R = TypeVar("R")
 
 logger = logging.getLogger("brandbot.store.postgres")
 
+#: Seconds one connection attempt may take (asyncpg's default is 60).
+_CONNECT_TIMEOUT = 10.0
+
 
 def _pg_dump() -> str | None:
     found = shutil.which("pg_dump")
@@ -96,6 +99,7 @@ class PgBase(PgWriteBehind):
             max_size=self._pool_size,
             server_settings={"application_name": f"brandbot:{self._brand}"},
             connection_class=_Connection,
+            timeout=_CONNECT_TIMEOUT,  # a host that does not answer is retried, not awaited for a minute
         )
 
     async def close(self) -> None:
