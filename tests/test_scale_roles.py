@@ -49,6 +49,10 @@ async def test_the_deployment_snippet_builds_both_roles(tmp_path: Path) -> None:
     assert isinstance(gateway, Gateway) and isinstance(worker, Worker)
     assert gateway.keys.events(3) == "brandbot:{acme}:events:3" == worker.keys.events(3)
     assert all(isinstance(n, GuardedNetwork) for n in gateway.networks.values())  # every send is limited
+    scraped = gateway.metrics.render().decode() + worker.metrics.render().decode()
+    for series in ("brandbot_gateway_outstanding 0.0", "brandbot_gateway_replayed_total 0.0",
+                   "brandbot_worker_claimed_total 0.0", "brandbot_worker_partitions_held 0.0"):
+        assert series in scraped
     await gateway.redis.aclose()
     await worker.redis.aclose()
 

@@ -35,6 +35,7 @@ from brandbot.core.records import OutboxEntry
 from brandbot.networks.base import Network
 from brandbot.runtime.bot import Bot
 from brandbot.scale.connection import UNAVAILABLE, retrying, stop_tasks
+from brandbot.scale.metrics import GATEWAY_HELP, RoleCollector
 from brandbot.scale.publisher import EventPublisher
 from brandbot.scale.ratelimit import SharedRateLimiter
 from brandbot.scale.sendguard import GuardedNetwork
@@ -70,6 +71,16 @@ class Gateway(Bot):
         self._sent_once: Lru[int, bool] = Lru(200_000)
         self._feed: list[asyncio.Task[None]] = []
         self._closing = False
+        self.metrics.registry.register(RoleCollector("gateway", self._counters, self._gauges, GATEWAY_HELP))
+
+    def _counters(self) -> dict[str, float]:
+        guarded = [n for n in self.networks.values() if isinstance(n, GuardedNetwork)]
+        return {**{k: float(v) for k, v in self.publisher.stats.items()},
+                "duplicate_sends_suppressed": float(sum(n.duplicates_suppressed for n in guarded)),
+                "rate_wait_seconds": sum(n.waited for n in guarded)}
+
+    def _gauges(self) -> dict[str, float]:
+        return {"outstanding": float(self.publisher.outstanding())}
 
     # -- events in: to the stream -------------------------------------------------------
     async def submit(self, event: Event) -> None:

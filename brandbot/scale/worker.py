@@ -35,6 +35,7 @@ from brandbot.runtime.bot import Bot
 from brandbot.scale.connection import UNAVAILABLE, retrying, stop_tasks
 from brandbot.scale.gateway import process_name
 from brandbot.scale.leases import Leases
+from brandbot.scale.metrics import WORKER_HELP, RoleCollector
 from brandbot.scale.streams import WORKERS_GROUP, Keys, WireFormatError, decode_event, encode_outbox
 from brandbot.store.base import Store
 
@@ -68,6 +69,10 @@ class Worker(Bot):
         self._closing = False
         self.transactions.deliver = self._announce
         self.counts = {"handled": 0, "acked": 0, "claimed": 0, "batches": 0, "replies": 0}
+        self.metrics.registry.register(RoleCollector(
+            "worker", lambda: {k: float(v) for k, v in self.counts.items()},
+            lambda: {"partitions_held": float(len(self.leases.held)), "live_workers": float(len(self.leases.live))},
+            WORKER_HELP))
 
     # -- replies: announced to the gateway after their commit -----------------------------
     def _announce(self, entry: OutboxEntry) -> None:
