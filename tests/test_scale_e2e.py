@@ -6,7 +6,11 @@ be answered exactly once, each person's answers in the order they wrote, with lo
 counts equal to a recomputation from history and no platform rate window exceeded
 (checked where the sends arrive: at the fakes). Then the same with a worker SIGKILLed 5
 times during the run (and started again each time): nothing lost, nothing answered twice
-(the gateway sends, so a worker killed mid-batch has no send in flight).
+(the gateway sends, so a worker killed mid-batch has no send in flight). Smaller runs
+then SIGKILL Redis, SIGKILL the gateway, and stop PostgreSQL for a while.
+
+The platforms' rate limits set the pace (about 30 s for 2,000 answers), so these tests
+take minutes, not seconds.
 """
 
 from __future__ import annotations
@@ -65,9 +69,11 @@ async def make_cluster(tmp_path: Path, postgres_server: PostgresServer) -> Async
 
 
 async def run_load(cluster: Cluster, people: list[Person], kills: int = 0,
-                   redis_crash: RedisServer | None = None, gateway_crash: bool = False) -> None:
+                   redis_crash: RedisServer | None = None, gateway_crash: bool = False,
+                   pg_restart: PostgresServer | None = None) -> None:
     """Start the cluster, push every event (killing a worker ``kills`` times, or Redis or
-    the gateway once after the second round), wait for all the answers, stop the cluster."""
+    the gateway once, or restarting PostgreSQL, after the second round), wait for all the
+    answers, stop the cluster."""
     redis = connect(cluster.redis_url)
     cluster.start("gateway")
     for n in range(cluster.workers):
@@ -91,6 +97,11 @@ async def run_load(cluster: Cluster, people: list[Person], kills: int = 0,
             redis_crash.kill()
             await asyncio.sleep(1.0)
             redis_crash.start()
+        if pg_restart is not None and seq == 1:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(pg_restart.stop)
+            await asyncio.sleep(2.0)  # every process keeps running, waiting
+            await asyncio.to_thread(pg_restart.start)
         if gateway_crash and seq == 1:
             await asyncio.sleep(0.3)
             cluster.kill("gateway")
@@ -182,4 +193,15 @@ async def test_a_gateway_killed_mid_run_resumes_from_the_stored_offset(
     expected = {f"got {text_of(p, seq)}" for p in people for seq in range(PER_PERSON)}
     assert set(got) == expected
     assert sum(n - 1 for n in got.values()) <= 4  # TelegramNetwork sends at most 4 at once
+    await check_store(cluster, people)
+
+
+async def test_postgres_restarting_mid_run_makes_every_process_wait(
+        make_cluster: Factory, redis_server: RedisServer, postgres_server: PostgresServer) -> None:  # noqa: F811
+    """PostgreSQL stopped for 2 s mid-run, then started again: no process exits (no crash
+    loop: each was started once and stops cleanly at the end), nothing is lost or doubled."""
+    cluster = await make_cluster("delta", redis_server.url)
+    people = make_people(cluster.telegram, cluster.discord, 40, 60)
+    await run_load(cluster, people, pg_restart=postgres_server)
+    check_answers(cluster, people, in_order=False)
     await check_store(cluster, people)
