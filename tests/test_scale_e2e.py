@@ -187,7 +187,7 @@ async def test_a_gateway_killed_mid_run_resumes_from_the_stored_offset(
     committed again; the workers' dedupe drops what was. Only a reply being sent at the kill
     may go twice (its row was not yet marked sent): at most the outbox's sends in flight."""
     cluster = await make_cluster("gamma", redis_server.url)
-    people = make_people(cluster.telegram, cluster.discord, 120, 0)
+    people = make_people(cluster.telegram, cluster.discord, 80, 0)
     await run_load(cluster, people, gateway_crash=True)
     got = Counter(text for _chat, text in replies(cluster))
     expected = {f"got {text_of(p, seq)}" for p in people for seq in range(PER_PERSON)}
@@ -201,7 +201,7 @@ async def test_postgres_restarting_mid_run_makes_every_process_wait(
     """PostgreSQL stopped for 2 s mid-run, then started again: no process exits (no crash
     loop: each was started once and stops cleanly at the end), nothing is lost or doubled."""
     cluster = await make_cluster("delta", redis_server.url)
-    people = make_people(cluster.telegram, cluster.discord, 40, 60)
+    people = make_people(cluster.telegram, cluster.discord, 30, 40)
     await run_load(cluster, people, pg_restart=postgres_server)
     check_answers(cluster, people, in_order=False)
     await check_store(cluster, people)
