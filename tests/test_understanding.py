@@ -198,9 +198,11 @@ def test_the_example_brand_understands_the_labelled_set() -> None:
     rows = read_labelled(LABELLED)
     assert len(rows) >= 240
     got = asyncio.run(answers(load_config(CONFIG), rows))
-    assert accuracy([r.expect for r in rows], got) >= ACCURACY
+    misses = [(r.text, r.expect, g) for r, g in zip(rows, got, strict=True) if g != r.expect]
+    assert accuracy([r.expect for r in rows], got) >= ACCURACY, misses
     complaints = [(r, g) for r, g in zip(rows, got, strict=True) if r.intent == "complaint"]
-    assert sum(g == "plugin:handoff" for _, g in complaints) / len(complaints) >= COMPLAINTS_TO_A_PERSON
+    to_a_person = sum(g == "plugin:handoff" for _, g in complaints) / len(complaints)
+    assert to_a_person >= COMPLAINTS_TO_A_PERSON, misses
 
 
 # -- through the bot --------------------------------------------------------------------------

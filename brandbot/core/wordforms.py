@@ -29,9 +29,13 @@ _MEMORY = 50_000
 
 
 class WordForms:
-    """The form keys of words in a fixed set of languages, with a memory of recent tokens."""
+    """The form keys of words in a fixed set of languages, with a memory of recent tokens.
 
-    __slots__ = ("_memory", "_stemmers", "languages")
+    :meth:`only` gives a view that adds to a text's keys only the form keys some rule
+    uses: most words of a message then cost one dict lookup and add nothing.
+    """
+
+    __slots__ = ("_memory", "_relevant", "_seen", "_stemmers", "_useful", "_with_keys", "languages")
 
     def __init__(self, languages: Sequence[str]) -> None:
         unknown = [code for code in languages if code not in ALGORITHMS]
@@ -40,6 +44,17 @@ class WordForms:
         self.languages: tuple[str, ...] = tuple(dict.fromkeys(languages))
         self._stemmers = tuple((code, Stemmer.Stemmer(ALGORITHMS[code])) for code in self.languages)
         self._memory: dict[str, tuple[str, ...]] = {}
+        self._relevant: frozenset[str] | None = None
+        self._useful: dict[str, tuple[str, ...]] = {}  # token -> its relevant keys, if it has any
+        self._seen: set[str] = set()  # tokens whose relevant keys are known (most have none)
+        self._with_keys: set[str] = set()  # the tokens of ``_useful``, as a set
+
+    def only(self, relevant: frozenset[str]) -> WordForms:
+        """The same stemmers (and memory), adding only the form keys in ``relevant`` to texts."""
+        view = WordForms.__new__(WordForms)
+        view.languages, view._stemmers, view._memory = self.languages, self._stemmers, self._memory
+        view._relevant, view._useful, view._seen, view._with_keys = relevant, {}, set(), set()
+        return view
 
     def keys(self, token: str) -> tuple[str, ...]:
         """The form keys of one normalized token ("shipping" -> ("en:ship", "de:shipping"))."""
@@ -53,11 +68,43 @@ class WordForms:
         return known
 
     def add_keys(self, tokens: Iterable[str], into: set[str]) -> None:
-        """Add the form keys of every token to ``into`` (a text view's key set)."""
-        memory = self._memory
-        for token in tokens:
-            known = memory.get(token)
-            into.update(known if known is not None else self.keys(token))
+        """Add the form keys of every token to ``into`` (a text view's key set, holding the tokens).
+
+        A restricted view (:meth:`only`) works with set operations in C: the tokens not
+        seen before are stemmed once, and only those with a relevant key cost more.
+        """
+        relevant = self._relevant
+        if relevant is None:
+            memory = self._memory
+            for token in tokens:
+                known = memory.get(token)
+                into.update(known if known is not None else self.keys(token))
+            return
+        seen, useful = self._seen, self._useful
+        if not into <= seen:  # a word not met before (rarely, once the vocabulary is known)
+            fresh = into - seen
+            if len(seen) >= _MEMORY:
+                seen.clear()
+                useful.clear()
+                self._with_keys.clear()
+            for token in fresh:
+                found = tuple(key for key in self.keys(token) if key in relevant)
+                if found:
+                    useful[token] = found
+                    self._with_keys.add(token)
+            seen.update(fresh)
+        for token in into & self._with_keys:  # set & set: CPython walks the smaller one
+            into.update(useful[token])
+
+    def relevant_keys(self, token: str) -> tuple[str, ...]:
+        """The form keys of a token of a text that went through :meth:`add_keys` (the relevant
+        ones only, for a restricted view)."""
+        if self._relevant is None:
+            return self.keys(token)
+        found = self._useful.get(token)
+        if found is None and token not in self._seen:  # forgotten since (the memory started over)
+            found = tuple(key for key in self.keys(token) if key in self._relevant)
+        return found or ()
 
     def also_matches(self, keyword_keys: Iterable[str], vocabulary: Iterable[str]) -> list[str]:
         """Words of ``vocabulary`` that share a form key with the keyword (for ``brandbot check``)."""

@@ -125,6 +125,7 @@ class _SideBuilder:
     literals: dict[str, list[int]] = field(default_factory=dict)
     exact: list[int] = field(default_factory=list)
     forms: WordForms | None = None
+    form_keys: set[str] = field(default_factory=set)  # every form key a rule of this side uses
 
     def add(self, ordinal: int, spec: MatchSpec | None) -> None:
         """File the rule under one necessary condition of its match (its trigger).
@@ -134,6 +135,8 @@ class _SideBuilder:
         """
         if spec is not None and spec.forms is not None:
             self.forms = spec.forms
+            for term in (*spec.any, *spec.all, *((spec.phrase,) if spec.phrase else ())):
+                self.form_keys.update(key for keys in term.forms for key in keys if ":" in key)
         if spec is None or spec.intent is not None:
             self.base.append(ordinal)
             return
@@ -168,7 +171,7 @@ class _SideBuilder:
             by_word={word: tuple(hits) for word, hits in self.by_word.items()},
             literals=self._freeze_literals(),
             exact=frozenset(self.exact),
-            forms=self.forms,
+            forms=self.forms.only(frozenset(self.form_keys)) if self.forms is not None else None,
         )
 
     def _freeze_literals(self) -> tuple[_Literals, ...]:

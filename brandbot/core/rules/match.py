@@ -43,29 +43,11 @@ class TextView:
         positions = self._positions
         if positions is None:
             positions = self._positions = {}
-            forms = self.forms
             for i, token in enumerate(self.tokens):
                 positions.setdefault(token, []).append(i)
                 if token[0] in "#@":
                     positions.setdefault(token[1:], []).append(i)
-                if forms is not None:
-                    for key in forms.keys(token):
-                        positions.setdefault(key, []).append(i)
         return positions
-
-    def has_forms(self, sets: tuple[frozenset[str], ...]) -> bool:
-        """Like :meth:`has_sequence`, each position matching any key of its set (word forms)."""
-        if len(sets) == 1:
-            return not sets[0].isdisjoint(self.keys)
-        positions = self.positions
-        starts = sorted({i for key in sets[0] for i in positions.get(key, ())})
-        mine, forms = self.tokens, self.forms
-        for i in starts:
-            if i + len(sets) > len(mine):
-                break
-            if all(_token_in(mine[i + j], wanted, forms) for j, wanted in enumerate(sets) if j):
-                return True
-        return False
 
     def has_sequence(self, tokens: tuple[str, ...]) -> bool:
         if len(tokens) == 1:
@@ -85,11 +67,30 @@ class TextView:
                 return True
         return False
 
+    def has_forms(self, sets: tuple[frozenset[str], ...]) -> bool:
+        """Like :meth:`has_sequence`, each position matching any key of its set (word forms)."""
+        keys = self.keys
+        for wanted in sets:  # every word must occur somewhere: set lookups in C, before any scan
+            if wanted.isdisjoint(keys):
+                return False
+        n = len(sets)
+        if n == 1:
+            return True
+        mine, forms, first = self.tokens, self.forms, sets[0]
+        for i in range(len(mine) - n + 1):
+            if _token_in(mine[i], first, forms):
+                for j in range(1, n):
+                    if not _token_in(mine[i + j], sets[j], forms):
+                        break
+                else:
+                    return True
+        return False
+
 
 def _token_in(token: str, wanted: frozenset[str], forms: WordForms | None) -> bool:
     if token in wanted or strip_prefix(token) in wanted:
         return True
-    return forms is not None and not wanted.isdisjoint(forms.keys(token))
+    return forms is not None and not wanted.isdisjoint(forms.relevant_keys(token))
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ class Term:
         needs_text = not tokens or "".join(tokens) != text.replace(" ", "")
         sets: tuple[frozenset[str], ...] = ()
         if forms is not None and not case_sensitive and not needs_text:
-            sets = tuple(frozenset({t}) if t[0] in "#@" else frozenset({t, *forms.keys(t)}) for t in tokens)
+            # The word itself need not be in its set: as written in a message, it has the same
+            # form keys. A hashtag or mention keyword stays exact.
+            sets = tuple(frozenset({t}) if t[0] in "#@" else frozenset(forms.keys(t)) for t in tokens)
         return cls(keyword, tokens, text, needs_text, sets)
 
     def matches_view(self, view: TextView) -> bool:
