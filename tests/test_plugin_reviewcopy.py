@@ -294,3 +294,18 @@ async def test_forgetting_a_reviewer_erases_their_request_copy_and_review(
     assert await bot.bot.people.forget(zoltana.id, by="test")
     await bot.bot.store.flush()
     assert await records.items() == []
+
+
+def test_the_replays_review_line_is_what_the_feed_watcher_makes() -> None:
+    """examples/tour_day.jsonl's blog review has the shape entry_event gives the same entry."""
+    root = Path(__file__).resolve().parents[1]
+    line = next(raw for raw in (root / "examples" / "tour_day.jsonl").read_text().splitlines() if '"blogs"' in raw)
+    replayed = parse_event(line, 1)
+    data = dict(replayed.data)
+    entry = FeedEntry(data["feed"], data["blog"], data["blog_title"], data["link"], data["link"], data["title"],
+                      data["author"], data["excerpt"], published=replayed.time)
+    made = entry_event(entry, Watch(tuple(BRAND.values())), replayed.time)
+    assert made is not None
+    assert (made.kind, made.author.id, made.author.name, made.conversation.id, made.post_id, dict(made.data)) == (
+        replayed.kind, replayed.author.id, replayed.author.name, replayed.conversation.id, replayed.post_id, data)
+    assert made.text == replayed.text and not replayed.addressed
