@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from brandbot.core.policy import Decision as Decision
     from brandbot.core.policy import Reason as Reason
     from brandbot.core.policy import Verdict as Verdict
+    from brandbot.core.reading import IntentHit as IntentHit
+    from brandbot.core.reading import Reading as Reading
     from brandbot.core.records import FollowerQuery as FollowerQuery
     from brandbot.core.records import FollowerRecord as Follower
     from brandbot.core.records import Identity as Identity
@@ -96,6 +98,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Decision": ("brandbot.core.policy", "Decision"),
     "Reason": ("brandbot.core.policy", "Reason"),
     "Verdict": ("brandbot.core.policy", "Verdict"),
+    "Reading": ("brandbot.core.reading", "Reading"),  # ctx.reading: language, sentiment, intent
+    "IntentHit": ("brandbot.core.reading", "IntentHit"),
     # errors
     "BrandbotError": ("brandbot.core.errors", "BrandbotError"),
     "ConfigError": ("brandbot.core.errors", "ConfigError"),
@@ -162,6 +166,7 @@ __all__ = [
     "Follower",
     "FollowerQuery",
     "Identity",
+    "IntentHit",
     "Interaction",
     "JobContext",
     "Kind",
@@ -174,6 +179,7 @@ __all__ = [
     "Plugin",
     "PluginData",
     "PluginError",
+    "Reading",
     "Reason",
     "Reply",
     "RuleError",

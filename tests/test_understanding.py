@@ -251,3 +251,54 @@ async def test_no_promotion_to_someone_whose_last_message_was_negative(make_bot,
     assert bot.take_sent() == ["Sorry?"]
     await bot.receive("direct", "Thanks, that's lovely!", author="ana")
     assert bot.take_sent() == ["Enter our giveaway!"]
+
+
+# -- brandbot check and brandbot intents eval -------------------------------------------------
+
+
+def test_brandbot_check_reports_word_forms_thin_and_overlapping_intents(tmp_path: Path) -> None:
+    from brandbot.ops.cli import check_config
+
+    (tmp_path / "intents.yaml").write_text(textwrap.dedent("""
+        intents:
+          shipping:
+            examples: [do you ship to Canada?, how long does delivery take, when will my book arrive,
+                       how much is postage, do you deliver abroad]
+          delivery:
+            examples: [do you ship to Canada?]
+    """), encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - {name: shipping, match: {intent: shipping, any: [ship]}, reply: We ship daily.}\n",
+        encoding="utf-8")
+    (tmp_path / "brandbot.yaml").write_text(
+        "brand: {name: B}\nstorage: {path: ':memory:'}\nnetworks: {console: {}}\nplugin_dirs: []\n"
+        "rules: [rules.yaml]\nunderstanding: {intents: intents.yaml}\n", encoding="utf-8")
+    lines = check_config(load_config(tmp_path / "brandbot.yaml"))
+    assert any("rule 'shipping' also matches ship (+" in line and "shipping" in line for line in lines), lines
+    assert any("intent 'delivery' has 1 examples" in line for line in lines), lines
+    assert any(line.startswith("WARNING overlap") and "'shipping'" in line and "'delivery'" in line
+               for line in lines), lines
+
+
+def test_intents_eval_prints_accuracy_precision_recall_and_a_confusion_table(tmp_path: Path) -> None:
+    from brandbot.ops.understanding_check import evaluate
+
+    labelled = tmp_path / "few.jsonl"
+    labelled.write_text("\n".join([
+        '{"text": "do you ship to Canada?", "intent": "shipping", "expect": "rule:shipping", "lang": "en"}',
+        '{"text": "my book arrived damaged, so disappointed", "intent": "complaint", "expect": "plugin:handoff"}',
+        '{"text": "what a lovely cover", "intent": "none", "expect": "rule:fallback"}',
+    ]) + "\n", encoding="utf-8")
+    out = "\n".join(evaluate(load_config(CONFIG), labelled, show_misses=True))
+    assert "answers: 100.0% of 3 messages answered as labelled" in out, out
+    assert "complaints to a person: 1 of 1 (100.0%)" in out
+    assert "intents: " in out and "expected/got" in out and "precision" in out
+
+
+def test_a_plugin_filter_cannot_ask_for_an_intent() -> None:
+    from brandbot.core.matching import compile_match
+
+    with pytest.raises(RuleError, match=r"ctx\.reading\.intent_name"):
+        compile_match({"intent": "shipping"})
+    assert compile_match({"any": ["ship"]}).matches("shipping today?")
+    assert not compile_match({"any": ["ship"], "word_forms": False}).matches("shipping today?")

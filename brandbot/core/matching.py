@@ -17,6 +17,7 @@ from brandbot.core.errors import RuleError
 from brandbot.core.rules.compile import _compile_match
 from brandbot.core.rules.match import MatchSpec
 from brandbot.core.rules.schema import MatchModel
+from brandbot.core.wordforms import WordForms
 
 
 def compile_match(spec: Mapping[str, Any], *, where: str = "") -> MatchSpec:
@@ -28,8 +29,14 @@ def compile_match(spec: Mapping[str, Any], *, where: str = "") -> MatchSpec:
             f"{'.'.join(str(p) for p in e.get('loc', ())) or 'match'}: "
             f"{str(e.get('msg', 'invalid')).removeprefix('Value error, ')}"
             for e in exc.errors(include_url=False))
-        raise RuleError(f"match: {problems} (keys: any, all, phrase, regex, not, case_sensitive)", where) from None
-    return _compile_match(model)
+        raise RuleError(f"match: {problems} (keys: any, all, phrase, regex, not, case_sensitive, word_forms)",
+                        where) from None
+    if model.intent is not None:
+        raise RuleError("match: intent is for YAML rules; a plugin handler reads ctx.reading.intent_name "
+                        f"(e.g. if ctx.reading.intent_name != {model.intent!r}: return)", where)
+    # English word forms ("ship" also matches "shipping"), as rules have by default;
+    # ``word_forms: false`` keeps a filter exact.
+    return _compile_match(model, WordForms(("en",)) if model.word_forms and not model.case_sensitive else None)
 
 
 __all__ = ["MatchSpec", "compile_match"]

@@ -61,8 +61,9 @@ def understanding_lines(config: Any, book: RuleBook, reader: TextReader | None =
     word_forms = "on" if book.forms is not None else "off"
     lines = [f"understanding: languages {', '.join(settings.languages) or '-'} (word forms {word_forms})"]
     intents = load_intent_set(config)
-    lines += also_matches(book, _vocabulary(book, intents, [
-        "ships shipped shipment delivered deliveries reviews reviewers reviewing tours touring events readings"]))
+    from brandbot.understanding.intents import packaged_vocabulary
+
+    lines += also_matches(book, _vocabulary(book, intents, packaged_vocabulary()))
     if intents is None:
         return lines
     lines.append(f"intents: {len(intents.intents)} from {settings.intents}: "

@@ -10,6 +10,7 @@ score reaches that intent's threshold.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,17 @@ from wordllama import WordLlama
 
 from brandbot.core.intents import IntentSet
 from brandbot.core.reading import IntentHit
+
+
+def packaged_vocabulary() -> set[str]:
+    """Whole words of the packaged tokenizer's vocabulary (about 12,000, mostly English):
+    what ``brandbot check`` tries a rule's keywords on to show what their word forms match."""
+    folder = Path(wordllama.__file__).parent / "tokenizers"
+    found: set[str] = set()
+    for path in folder.glob("*.json"):
+        vocab = json.loads(path.read_text(encoding="utf-8")).get("model", {}).get("vocab", {})
+        found.update(token[1:].lower() for token in vocab if token[:1] == "\u2581" and token[1:].isalpha())
+    return found
 
 
 def load_model() -> Any:
