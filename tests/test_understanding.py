@@ -302,3 +302,14 @@ def test_a_plugin_filter_cannot_ask_for_an_intent() -> None:
         compile_match({"intent": "shipping"})
     assert compile_match({"any": ["ship"]}).matches("shipping today?")
     assert not compile_match({"any": ["ship"], "word_forms": False}).matches("shipping today?")
+
+
+async def test_the_persons_language_is_kept_for_short_messages(make_bot, bundled) -> None:
+    greet = {"name": "hi", "priority": 10, "match": {"any": ["ok"]},
+             "reply": {"en": "Hello!", "de": "Hallo!"}}
+    bot = await make_bot(plugins=[], rules=[SHIPPING, greet, FALLBACK], config=understanding(bundled))
+    await bot.receive("direct", "Wie lange dauert der Versand nach Österreich?", author="jonas")
+    assert bot.take_sent() == ["Wir versenden in 2 Tagen."]
+    assert "lang:de" in (await bot.follower("jonas")).tags  # stored with the person
+    await bot.receive("direct", "ok", author="jonas")  # too short to tell: the person's language
+    assert bot.take_sent() == ["Hallo!"]

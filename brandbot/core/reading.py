@@ -10,6 +10,7 @@ keyword rule that answered first), and those cost nothing. The readers themselve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -77,32 +78,38 @@ _UNSET: object = object()
 class Reading:
     """One message as read, each fact computed once, on first use.
 
-    ``known_language`` is the person's language from earlier messages: the fallback for
-    texts too short to tell ("ok", "hi").
+    ``known_language`` is the person's language from earlier messages (or a function that
+    looks it up, called only if needed): the fallback for texts too short to tell ("ok").
     """
 
-    __slots__ = ("_intent", "_language", "_reader", "_sentiment", "known_language", "text")
+    __slots__ = ("_detected", "_intent", "_known", "_language", "_reader", "_sentiment", "text")
 
-    def __init__(self, text: str, reader: Reader, known_language: str = "") -> None:
+    def __init__(self, text: str, reader: Reader, known_language: str | Callable[[], str] = "") -> None:
         self.text = text
-        self.known_language = known_language
+        self._known = known_language
         self._reader = reader
         self._language: str | None = None
+        self._detected = ""
         self._sentiment: float | None = None
         self._intent: object = _UNSET
+
+    @property
+    def known_language(self) -> str:
+        known = self._known
+        return known if isinstance(known, str) else known()
 
     @property
     def language(self) -> str:
         """The message's language, else the person's known one, else ""."""
         if self._language is None:
-            self._language = (self._reader.language(self.text) if self.text else "") or self.known_language
+            self._detected = self._reader.language(self.text) if self.text else ""
+            self._language = self._detected or self.known_language
         return self._language
 
     @property
     def detected_language(self) -> str:
-        """The language found in this message if someone asked for it ("" if not asked or unsure)."""
-        language = self._language
-        return language if language is not None and language != self.known_language else ""
+        """The language found in this message itself, if someone asked for it ("" if not asked or unsure)."""
+        return self._detected
 
     @property
     def sentiment(self) -> float:

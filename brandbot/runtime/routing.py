@@ -33,7 +33,9 @@ from brandbot.core.events import Event, Kind
 from brandbot.core.plugin import HandlerSpec, Role
 from brandbot.core.policy import promotion_refused
 from brandbot.core.reading import PlainReader, Reader, Reading
+from brandbot.core.records import FollowerRecord
 from brandbot.core.rules import Rule, RuleBook, RuleState, conditions_hold, once_key
+from brandbot.core.rules.state import PersonMemory
 from brandbot.runtime.context import Context
 from brandbot.store.base import Store
 
@@ -221,6 +223,19 @@ class IntentRuleResponder:
             await self.responder.respond(ctx)
 
 
+#: A person's language is kept as a tag: "lang:de".
+LANGUAGE_TAG = "lang:"
+
+
+def language_tag(tags: Iterable[str]) -> str:
+    """The language a person's ``lang:`` tag names, or ""."""
+    return next((t[len(LANGUAGE_TAG):] for t in tags if t.startswith(LANGUAGE_TAG)), "")
+
+
+def _known_language(memory: PersonMemory, follower: FollowerRecord) -> str:
+    return memory.language(follower.id) or language_tag(follower.tags)
+
+
 #: The kinds whose text is a person's own message (what "their last message" means).
 _PERSONAL = frozenset({Kind.DIRECT, Kind.MENTION, Kind.REPLY, Kind.QUOTE})
 
@@ -351,14 +366,31 @@ class Router:
 
     async def dispatch(self, ctx: Context, *, responders_allowed: bool = True) -> RouteResult:
         """Run the watchers, then the responders by priority; each handler and rule that
-        runs reports its own run time to ``on_latency`` (one series per handler name)."""
+        runs reports its own run time to ``on_latency`` (one series per handler name).
+
+        The message is read lazily (``ctx.reading``); if something asked for its language,
+        the person's language is kept as their tag ``lang:<code>`` (stored with them, shown
+        to the staff, usable in ``when: {tags: ...}``), for the short messages to come.
+        """
+        rules = self._rules
+        if rules is None or ctx.reading is not None:
+            return await self._dispatch(ctx, responders_allowed)
+        memory, follower = rules.state.people, ctx.follower
+        ctx.reading = reading = Reading(ctx.event.text, rules.reader, partial(_known_language, memory, follower))
+        if rules.promotions and ctx.event.kind in _PERSONAL and ctx.event.text:
+            memory.remember(follower.id, reading)  # for "no promotions after a negative message"
+        result = await self._dispatch(ctx, responders_allowed)
+        detected = reading.detected_language
+        if detected:
+            memory.note_language(follower.id, detected)
+        if detected and f"{LANGUAGE_TAG}{detected}" not in ctx.follower.tags:
+            old = [t for t in ctx.follower.tags if t.startswith(LANGUAGE_TAG)]
+            ctx.follower = await ctx.people.tag(ctx.follower.id, add=[f"{LANGUAGE_TAG}{detected}"], remove=old)
+        return result
+
+    async def _dispatch(self, ctx: Context, responders_allowed: bool) -> RouteResult:
         event = ctx.event
         rules = self._rules
-        if rules is not None and ctx.reading is None:
-            memory = rules.state.people
-            ctx.reading = Reading(event.text, rules.reader, memory.language(ctx.follower.id))
-            if event.kind in _PERSONAL and event.text:
-                memory.remember(ctx.follower.id, ctx.reading)
         errors = await self._watch(ctx, event)
         if ctx.replied:
             # A watcher must not reply; the reply was sent but we say so loudly.

@@ -207,6 +207,9 @@ class PersonMemory:
             return last.detected_language
         return str(self._languages.get(follower_id, ""))
 
+    def note_language(self, follower_id: int, language: str) -> None:
+        self._languages.put(follower_id, language)
+
     def remember(self, follower_id: int, reading: Reading) -> None:
         """The person's latest message (the one before it hands on its language, if it told one)."""
         previous = self._last.get(follower_id, None)
