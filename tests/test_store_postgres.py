@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.util
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -388,6 +389,19 @@ async def test_backup_writes_a_dump_that_restores_into_an_empty_database(
     assert await restore.wait() == 0
     async with PostgresStore(target) as restored:
         assert await restored.get_cursor("k") == "v"
+
+
+async def test_the_store_benchmark_runs_at_a_tiny_size(pg_url: str) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "bench_store_postgres", Path(__file__).resolve().parents[1] / "benchmarks" / "store_postgres.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = await bench.measure(pg_url, events=30, batch=10)
+    assert figures["batch"]["rows"] == 120
+    assert figures["commits"]["commits"] == 30 and figures["reads"]["round_trips"] == 60
+    assert figures["claims"] == {**figures["claims"], "rows": 30, "claimed_twice": 0}
 
 
 # --- configuration --------------------------------------------------------------------------------------
