@@ -202,6 +202,10 @@ class PgWriteBehind:
                 logger.warning("store: %s; retrying in %.2f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _RETRY_MAX_SECONDS)
+            except Exception:  # a bug must not stop the flusher: every later write would wait
+                logger.exception("store: the flusher failed; retrying in %.2f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _RETRY_MAX_SECONDS)
             if self._count:
                 self._kick.set()
 
