@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -189,16 +190,39 @@ class SqliteBase(WriteBehind):
             await asyncio.shield(self._filler)
 
     async def _fill_filter(self, target: KeyFilter, sql: str, *, single: bool = False) -> None:
-        """Fill ``target`` with every key the query returns, sized to double."""
-        total = int((await self._fetch(f"SELECT COUNT(*) FROM ({sql})"))[0][0])
-        target.start_fill(max(_MIN_FILTER_CAPACITY, 2 * total))
-        cursor = await self._connection().execute(sql)
+        """Fill ``target`` with every key the query returns, sized to double.
+
+        The scan runs in a worker thread on a connection of its own (on the shared one, its
+        open statement would hold a read snapshot that every other read there would see
+        until it ended) and hands the keys to the loop chunk by chunk, in order. Cancelled
+        (the store closes), it stops after the chunk in hand and is waited for, so no
+        thread is still reading when the database is closed.
+        """
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def scan() -> int:
+            db = sqlite3.connect(self._path)
+            try:
+                db.execute("PRAGMA query_only = ON")
+                total = int(db.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0])
+                loop.call_soon_threadsafe(target.start_fill, max(_MIN_FILTER_CAPACITY, 2 * total))
+                cursor = db.execute(sql)
+                while not stop.is_set() and (rows := cursor.fetchmany(50_000)):
+                    keys = [row[0] for row in rows] if single else [tuple(row) for row in rows]
+                    loop.call_soon_threadsafe(target.fill, keys)
+                return total
+            finally:
+                db.close()
+
+        scanning = loop.run_in_executor(None, scan)
         try:
-            while rows := await cursor.fetchmany(50_000):
-                target.fill([row[0] for row in rows] if single else map(tuple, rows))
-        finally:
-            await cursor.close()
-        target.finish_fill(total)
+            total = await asyncio.shield(scanning)
+        except asyncio.CancelledError:
+            stop.set()
+            await asyncio.wait([scanning])
+            raise
+        target.finish_fill(total)  # after every chunk: they were queued to the loop first
 
     async def backup(self, target: str | Path) -> None:
         """Write a consistent copy of the database to ``target`` while running (VACUUM INTO)."""
