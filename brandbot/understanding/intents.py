@@ -50,6 +50,12 @@ class Embedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
 
+    def one(self, text: str) -> np.ndarray:
+        """One text's unit vector (the per-message path: no batch bookkeeping)."""
+        vector = np.asarray(self._model.embed([text])[0], dtype=np.float32)
+        norm = float(np.sqrt(vector @ vector))
+        return vector / norm if norm else vector
+
 
 class IntentModel:
     """The examples of every intent, embedded, and the classification of a message."""
@@ -64,24 +70,25 @@ class IntentModel:
         self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=np.int64)
         self.matrix = embed(phrases) if phrases else np.zeros((0, 1), dtype=np.float32)
         self.phrases = tuple(phrases)
-        self._thresholds = np.array([i.threshold for i in intents.intents], dtype=np.float32)
+        self._thresholds = [i.threshold for i in intents.intents]
+        self._names = intents.names
 
     def scores(self, text: str) -> np.ndarray:
         """Per intent, the similarity of ``text`` to its closest example."""
         if not len(self.phrases):
             return np.full(len(self.intents.intents), -1.0, dtype=np.float32)
-        similarity = self.matrix @ self._embed([text])[0]
+        similarity = self.matrix @ self._embed.one(text)
         return np.maximum.reduceat(similarity, self._starts)
 
     def classify(self, text: str) -> IntentHit | None:
-        scores = self.scores(text)
-        if not len(scores):
+        scores = self.scores(text).tolist()  # Python floats: cheaper to read one by one than numpy's
+        if not scores:
             return None
-        i = int(np.argmax(scores))
+        i = max(range(len(scores)), key=scores.__getitem__)
         if scores[i] < self._thresholds[i]:
             return None
-        names = self.intents.names
-        return IntentHit(names[i], float(scores[i]), tuple(zip(names, map(float, scores), strict=True)))
+        names = self._names
+        return IntentHit(names[i], scores[i], tuple(zip(names, scores, strict=True)))
 
     def overlaps(self, close: float = 0.75) -> list[str]:
         """Examples nearly the same as another intent's example (similarity ``close`` or
