@@ -14,13 +14,16 @@ reads that see buffered writes, versioned migrations), shaped for sharing:
   UPDATE SKIP LOCKED`` and a lease (``due_jobs``, ``claim_outbox``), so two processes
   never run the same job or send the same reply;
 - PostgreSQL restarting makes the store wait and retry (``reconnect_timeout``): a failed
-  commit keeps its batch, reads try again, nothing buffered is lost.
+  commit keeps its batch, reads try again, nothing buffered is lost;
+- a merge or forget by one process wins over what others still hold in their buffers
+  (``gone``: checked in every batch's transaction).
 
 One person's events must be handled by one process at a time (the scale-out roles
 partition events by person): follower rows are written whole, as SQLite's are.
 
 The modules, one concern each: ``schema`` (migrations), ``rows`` (records to rows),
-``ids`` (id blocks), ``batch`` (the SQL of a commit), ``writer`` (write-behind),
+``ids`` (id blocks), ``batch`` (the SQL of a commit), ``gone`` (merged and forgotten
+followers across processes), ``writer`` (write-behind),
 ``connection`` (open, close, reads), then the roles: ``followers``, ``history`` (and
 dedupe), ``outbox`` (and claims), ``keyed`` (cursors, once-keys, plugin data, jobs),
 ``privacy``.
