@@ -83,9 +83,9 @@ class UnderstandingConfig(_Strict):
     intents: str | None = Field(None, description="YAML file of intents with example phrases, relative to this file")
     negative_below: float = Field(-0.3, ge=-1, le=0, description="Sentiment at or below this is negative")
     positive_above: float = Field(0.3, ge=0, le=1, description="Sentiment at or above this is positive")
-    promotions: list[str] = Field(default_factory=lambda: ["plugin:loyalty", "plugin:giveaway"],
-                                  description="Responders (plugin:NAME, rule:NAME) that never answer a person "
-                                  "whose last message was negative")
+    promotions: list[str] = Field(default_factory=lambda: ["plugin:loyalty.thank_milestone"],
+                                  description="Responders (plugin:NAME, plugin:NAME.handler, rule:NAME) that never "
+                                  "answer a person whose last message was negative (milestone cheer, invitations)")
 
 
 class LoggingConfig(_Strict):
