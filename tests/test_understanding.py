@@ -313,3 +313,16 @@ async def test_the_persons_language_is_kept_for_short_messages(make_bot, bundled
     assert "lang:de" in (await bot.follower("jonas")).tags  # stored with the person
     await bot.receive("direct", "ok", author="jonas")  # too short to tell: the person's language
     assert bot.take_sent() == ["Hallo!"]
+
+
+async def test_no_milestone_cheer_right_after_a_complaint(make_bot, bundled) -> None:
+    config = {**understanding(bundled), "loyalty": {"milestones": {"interactions": [2]}}}
+    bot = await make_bot(plugins=["loyalty"], rules=[FALLBACK], config=config)
+    sent = {}
+    for person, second in (("ana", "This is the worst service ever, I'm furious"), ("ben", "Lovely, thank you!")):
+        await bot.receive("direct", "hello", author=person)
+        bot.take_sent()
+        await bot.receive("direct", second, author=person)
+        sent[person] = bot.take_sent()
+    assert not any(text.startswith("Thank you for your") for text in sent["ana"]), sent
+    assert any(text.startswith("Thank you for your 2nd interaction, Ben!") for text in sent["ben"]), sent
