@@ -107,6 +107,7 @@ class Intake:
         self._config = config
         self._router = router
         self._person_locks: dict[int, list[Any]] = {}  # follower id -> [lock, users]
+        self._finished = 0  # events that left the person lock (see handle_uncommitted)
         self.stats: dict[str, int] = {"events": 0, "duplicates": 0}
         self.handled: deque[Handled] | None = None  # set to a deque to keep a trace (simulate, tests)
         runtime = config().top.runtime
@@ -145,6 +146,7 @@ class Intake:
         self._metrics.event_in(event.network, event.kind.value)
         event = self._truncate(event)
         now = self._clock.now()
+        finished_before = self._finished
         stored, created = await self._store.resolve(event.author, now)
         # One event per person at a time (their conversations may differ): the person's
         # counts written with one event must never include another event still running.
@@ -153,9 +155,14 @@ class Intake:
             held = self._person_locks[stored.id] = [asyncio.Lock(), 0]
         held[1] += 1
         try:
+            # The record is read again only if another event may have changed it since
+            # ``resolve``: one of this person's holds the lock, or any event finished while
+            # resolve waited (a store that reads over the network; SQLite's never waits).
+            reread = held[0].locked() or self._finished != finished_before
             async with held[0]:
-                return await self._handle_person(event, stored, created, now)
+                return await self._handle_person(event, stored, created, now, reread=reread)
         finally:
+            self._finished += 1
             held[1] -= 1
             if held[1] == 0:
                 del self._person_locks[stored.id]
@@ -168,9 +175,10 @@ class Intake:
                     len(event.text), limit)
         return dataclasses.replace(event, text=event.text[:limit])
 
-    async def _handle_person(self, event: Event, stored: FollowerRecord, created: bool, now: datetime) -> Handled:
-        # Another event of this person may have finished while we waited: read again.
-        stored = self._inflight.latest(stored.id) or await self._store.get_follower(stored.id) or stored
+    async def _handle_person(self, event: Event, stored: FollowerRecord, created: bool, now: datetime, *,
+                             reread: bool) -> Handled:
+        if reread:  # another event of this person may have finished while we waited: read again
+            stored = self._inflight.latest(stored.id) or await self._store.get_follower(stored.id) or stored
         follower = self._inflight.begin(stored)
         fid = follower.id
         effects = Effects(processed=Processed(event.network, event.id, now))
