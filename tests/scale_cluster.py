@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -148,6 +149,16 @@ class Cluster:
             lines = [line for line in path.read_text(errors="replace").splitlines() if " httpx " not in line]
             out.append(f"--- {path.name} (last 15 of {len(lines)} lines)\n" + "\n".join(lines[-15:]))
         return "\n".join(out)
+
+    async def wait_reading(self, name: str, redis: Redis, timeout: float = 60.0) -> None:
+        """Until process ``name`` (a worker) holds at least one partition's lease."""
+        keys = Keys(self.brand, self.partitions)
+        me = f"worker-{socket.gethostname()}-{self.procs[name].pid}".encode()
+        deadline = time.monotonic() + timeout
+        while me not in await redis.mget([keys.lease(p) for p in range(self.partitions)]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} held no partition after {timeout:.0f}s\n{self.logs()}")
+            await asyncio.sleep(0.05)
 
     async def wait_ready(self, redis: Redis, timeout: float = 60.0) -> None:
         """The gateway polls Telegram and is identified on Discord; every worker holds leases."""
