@@ -155,10 +155,12 @@ class Intake:
             held = self._person_locks[stored.id] = [asyncio.Lock(), 0]
         held[1] += 1
         try:
-            # The record is read again only if another event may have changed it since
-            # ``resolve``: one of this person's holds the lock, or any event finished while
-            # resolve waited (a store that reads over the network; SQLite's never waits).
-            reread = held[0].locked() or self._finished != finished_before
+            # The store is read again only if another event may have written the record
+            # since ``resolve``: another event of this person holds or awaits the lock (their
+            # count, not ``locked()``: a released lock reads unlocked while the waiter it woke
+            # has not run yet), or any event finished while resolve waited (a store that reads
+            # over the network; SQLite's never waits).
+            reread = held[1] > 1 or self._finished != finished_before
             async with held[0]:
                 return await self._handle_person(event, stored, created, now, reread=reread)
         finally:
@@ -177,8 +179,13 @@ class Intake:
 
     async def _handle_person(self, event: Event, stored: FollowerRecord, created: bool, now: datetime, *,
                              reread: bool) -> Handled:
-        if reread:  # another event of this person may have finished while we waited: read again
-            stored = self._inflight.latest(stored.id) or await self._store.get_follower(stored.id) or stored
+        # Another event (of this person, or one whose plugin changed this person) may hold a
+        # newer record in flight; one may also have finished while we waited: read again.
+        latest = self._inflight.latest(stored.id)
+        if latest is not None:
+            stored = latest
+        elif reread:
+            stored = await self._store.get_follower(stored.id) or stored
         follower = self._inflight.begin(stored)
         fid = follower.id
         effects = Effects(processed=Processed(event.network, event.id, now))
