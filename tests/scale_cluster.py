@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,28 @@ class Cluster:
             lines = [line for line in path.read_text(errors="replace").splitlines() if " httpx " not in line]
             out.append(f"--- {path.name} (last 15 of {len(lines)} lines)\n" + "\n".join(lines[-15:]))
         return "\n".join(out)
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.brand, self.partitions)
+
+    def pause(self, *names: str) -> None:
+        for name in names:
+            self.procs[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, *names: str) -> None:
+        for name in names:
+            self.procs[name].send_signal(signal.SIGCONT)
+
+    async def wait_appended(self, redis: Redis, stream: Callable[[int], str], count: int, streams: int = 0,
+                            timeout: float = 60.0) -> None:
+        """Until ``streams`` streams (``stream(0..)``; all partitions by default) hold ``count`` entries."""
+        deadline = time.monotonic() + timeout
+        names = {stream(p) for p in range(streams or self.partitions)}
+        while sum([await redis.xlen(name) for name in names]) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} entries appended after {timeout:.0f}s\n{self.logs()}")
+            await asyncio.sleep(0.05)
 
     async def wait_reading(self, name: str, redis: Redis, timeout: float = 60.0) -> None:
         """Until process ``name`` (a worker) holds at least one partition's lease."""

@@ -92,15 +92,26 @@ async def run_load(cluster: Cluster, people: list[Person], kills: int = 0,
 
     killing = asyncio.create_task(killer())
     for seq in range(PER_PERSON):
+        crash_redis = redis_crash is not None and seq == 1
+        if crash_redis:  # the workers pause: this round is appended, and not committed, when Redis dies
+            cluster.pause("worker0", "worker1")
         for n, person in enumerate(people):
             await push(cluster, person, seq)
-            if n % 50 == 49:
+            if n % 50 == 49 and not crash_redis:
                 await asyncio.sleep(0.4)  # events keep arriving while workers are killed
-        if redis_crash is not None and seq == 1:
-            await asyncio.sleep(0.3)  # mid-stream: entries, acks and notices in the last second
+        if crash_redis:
+            assert redis_crash is not None
+            await cluster.wait_appended(redis, cluster.keys.events, len(people) * (seq + 1))
+            # worker1 commits its partitions' share and announces the replies, which the
+            # paused gateway does not read; worker0's share stays uncommitted.
+            cluster.pause("gateway")
+            cluster.resume("worker1")
+            await cluster.wait_appended(redis, lambda _p: cluster.keys.outbox, len(people) * seq + 1, streams=1)
+            await asyncio.sleep(1.0)
             redis_crash.kill()
             await asyncio.sleep(1.0)
             redis_crash.start()
+            cluster.resume("gateway", "worker0")
         if pg_restart is not None and seq == 1:
             await asyncio.sleep(0.3)
             await asyncio.to_thread(pg_restart.stop)
@@ -167,7 +178,9 @@ async def test_a_worker_killed_five_times_loses_nothing_and_doubles_nothing(
 
 
 async def test_redis_killed_mid_run_costs_a_replay_never_an_event(make_cluster: Factory, tmp_path: Path) -> None:
-    """Redis runs without persistence here, so its SIGKILL loses everything: stream entries,
+    """The workers pause while a round of events is appended; then one worker commits its
+    share and announces the replies while the gateway is paused; then Redis is SIGKILLed.
+    It runs without persistence here, so the kill loses everything: stream entries,
     consumer groups, acknowledgements, leases, reply notices, rate windows (with
     ``appendfsync everysec`` a crash loses the last second or two of these; this is the
     worst case of it). The gateway appends again what the store has not committed, the
@@ -181,6 +194,9 @@ async def test_redis_killed_mid_run_costs_a_replay_never_an_event(make_cluster: 
         await run_load(cluster, people, redis_crash=redis)
         check_answers(cluster, people, in_order=False)  # a replayed event comes after newer ones
         await check_store(cluster, people)
+        gateway_log = (cluster.folder / "gateway.1.log").read_text()
+        assert "appending it again" in gateway_log  # worker0's share of the round was replayed
+        assert "outbox sweep" in gateway_log  # worker1's replies were found in the store
     finally:
         redis.stop()
 
