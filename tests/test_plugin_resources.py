@@ -157,7 +157,9 @@ async def test_settings_change_templates_labels_and_how_many_links(make_bot, bun
 
 async def test_faq_rules_outrank_resources_and_the_fallback_comes_last(make_bot, bundled) -> None:
     rules = (ROOT / "config" / "rules.yaml").read_text()
-    bot = await make_bot(networks=NETS, plugins=["resources"], rules=rules, config=bot_config(bundled))
+    understanding = {"languages": ["en", "de", "es", "fr"], "intents": str(ROOT / "config" / "intents.yaml")}
+    bot = await make_bot(networks=NETS, plugins=["resources"], rules=rules,
+                         config={**bot_config(bundled), "understanding": understanding})
     await bot.receive("direct", "hello", network="telegram")  # first contact: the newcomer greeting
     bot.take_sent()
     await bot.receive("direct", "how do I track my delivery?", network="telegram")
