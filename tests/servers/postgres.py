@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -147,7 +148,11 @@ class PostgresServer:
                     "-c", "fsync=off", "-c", "full_page_writes=off",
                     "-c", "max_connections=200", "-c", "shared_buffers=32MB",
                 ],
-                stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_the_tests,  # noqa: PLW1509
+                # The death signal follows the thread that started the server, not the
+                # process: set from a worker thread (asyncio.to_thread), it stopped the server
+                # as soon as that thread ended. There, the fixture's teardown stops it.
+                stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_the_tests if threading.current_thread() is threading.main_thread() else None,  # noqa: PLW1509
                 **self._as_user(),  # type: ignore[call-overload]
             )  # fmt: skip
         finally:
