@@ -26,12 +26,15 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
     OverflowError,
 )
 #: Errors after which waiting and trying again may succeed: the server restarts, the
-#: connection dropped, or a transaction lost a serialization race.
+#: connection dropped, or a transaction lost a serialization race. InternalClientError is
+#: a connection whose protocol the server's FATAL message put out of step (the store
+#: closes that connection, see ``writer._Checkout``; the retry gets a fresh one).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.TransactionRollbackError,

@@ -49,6 +49,34 @@ logger = logging.getLogger("brandbot.store.postgres")
 _RETRY_MAX_SECONDS = 5.0
 
 
+class _Checkout:
+    """``async with`` one pooled connection; one out of step with the server is closed.
+
+    When the server ends a session (shutdown, ``pg_terminate_backend``) it sends a FATAL
+    message, then closes. A connection idle in the pool reads that message between two
+    uses, and asyncpg's protocol stays "busy" until the close is read, one event-loop turn
+    or more later; the pool still hands it out meanwhile, and its next query raises
+    ``InternalClientError`` ("another operation is in progress"). Closing it here makes
+    the caller's retry (``TRANSIENT_ERRORS``) get a fresh connection instead of this one.
+    """
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: Any = None
+
+    async def __aenter__(self) -> Any:
+        self._conn = await self._pool.acquire()
+        return self._conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        conn, self._conn = self._conn, None
+        if isinstance(exc_info[1], asyncpg.InternalClientError):
+            conn.terminate()  # the pool forgets it and connects anew on a later acquire
+        await self._pool.release(conn)
+
+
 class PgWriteBehind:
     """The store's state, and the batch that carries its buffered writes to the database."""
 
@@ -297,13 +325,13 @@ class PgWriteBehind:
 
     # --- connections and ids --------------------------------------------------------------
 
-    def _acquire(self) -> Any:
+    def _acquire(self) -> _Checkout:
         """A pooled connection (``async with``); StoreError when the store is not open."""
         if self._pool is None:
             if self._closed:
                 raise StoreError("the store is closed")
             raise StoreError("the store is not open; call open() first")
-        return self._pool.acquire()
+        return _Checkout(self._pool)
 
     def _schedule_refill(self) -> None:
         """Reserve more id blocks in the background when a sequence runs low."""
