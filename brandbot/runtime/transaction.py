@@ -31,7 +31,7 @@ log = logging.getLogger("brandbot.runtime.transaction")
 
 RETRY_AFTER_FAILED_COMMIT = 1.0  # seconds; the store keeps the batch and tries again
 MAX_UNITS = 512  # events in one commit at most, while the intake is busy
-MAX_WAIT = 0.004  # seconds a reply may wait for more events to join its commit (see below)
+MAX_WAIT = 0.004  # seconds a reply may wait for more events to join its commit (measured: see above)
 
 
 class _Yield:
