@@ -206,15 +206,19 @@ async def test_a_gateway_killed_mid_run_resumes_from_the_stored_offset(
     """Telegram only (a Discord session is not resumed by a new process: what happens while
     no gateway is connected is not delivered, as on Discord). The offset is stored only
     once the events before it are committed, so the restarted gateway receives what was not
-    committed again; the workers' dedupe drops what was. Only a reply being sent at the kill
-    may go twice (its row was not yet marked sent): at most the outbox's sends in flight."""
+    committed again; the workers' dedupe drops what was. Only a reply whose "sent" mark was
+    not yet committed at the kill may go twice (see the bound below)."""
     cluster = await make_cluster("gamma", redis_server.url)
     people = make_people(cluster.telegram, cluster.discord, 80, 0)
     await run_load(cluster, people, gateway_crash=True)
     got = Counter(text for _chat, text in replies(cluster))
     expected = {f"got {text_of(p, seq)}" for p in people for seq in range(PER_PERSON)}
     assert set(got) == expected
-    assert sum(n - 1 for n in got.values()) <= 4  # TelegramNetwork sends at most 4 at once
+    # A reply goes twice only if the kill came before its "sent" mark was committed: it was
+    # in flight (TelegramNetwork sends at most 4 at once), or it finished in the loop turn
+    # before the commit its mark asked for (again at most those 4). With the mark left to
+    # the store's flush delay, 7 were seen.
+    assert sum(n - 1 for n in got.values()) <= 8
     await check_store(cluster, people)
 
 

@@ -341,6 +341,9 @@ class Outbox:
                 entry, attempts=attempt, status=OutboxStatus.SENT, reason="", post_ids=sent.post_ids
             )
             self._store.put_outbox(done)
+            # The "sent" mark is made durable at once, not after the store's flush delay: a
+            # crash re-sends what is not marked, so only the sends in flight may go twice.
+            self._store.request_commit()
             if self._on_sent is not None:
                 result = self._on_sent(done)
                 if result is not None:
