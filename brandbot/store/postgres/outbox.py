@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from brandbot.core.records import OutboxEntry, OutboxStatus
+from brandbot.store.overlay import overlay_outbox
 from brandbot.store.postgres.connection import PgBase
 from brandbot.store.postgres.rows import _OUTBOX_COLUMNS, _aware, _outbox_from, _outbox_row
 
@@ -61,18 +62,12 @@ class PgOutboxMixin(PgBase):
             "AND id > $2 AND ($3::text IS NULL OR network = $3) ORDER BY id LIMIT $4",
             self._brand, after_id, network, limit + len(buffered),
         )  # fmt: skip
-        found = {row[0]: _outbox_from(row) for row in rows}
-        for entry_id, entry in buffered.items():
-            wanted = (
-                entry.status == OutboxStatus.PENDING
-                and entry_id > after_id
-                and (network is None or entry.network == network)
-            )
-            if wanted:
-                found[entry_id] = entry
-            else:
-                found.pop(entry_id, None)
-        return sorted(found.values(), key=lambda e: e.id)[:limit]
+        return overlay_outbox(
+            map(_outbox_from, rows), buffered,
+            lambda e: e.status == OutboxStatus.PENDING and e.id > after_id
+            and (network is None or e.network == network),
+            limit,
+        )
 
     async def outbox_for(self, follower_id: int, limit: int = 50) -> list[OutboxEntry]:
         """The follower's outbox rows, newest first, buffered ones included."""
@@ -82,13 +77,8 @@ class PgOutboxMixin(PgBase):
             "ORDER BY id DESC LIMIT $3",
             self._brand, follower_id, limit + len(buffered),
         )  # fmt: skip
-        found = {row[0]: _outbox_from(row) for row in rows}
-        for entry_id, entry in buffered.items():
-            if entry.follower_id == follower_id:
-                found[entry_id] = entry
-            else:
-                found.pop(entry_id, None)
-        return sorted(found.values(), key=lambda e: e.id, reverse=True)[:limit]
+        return overlay_outbox(map(_outbox_from, rows), buffered,
+                              lambda e: e.follower_id == follower_id, limit, newest_first=True)
 
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per status (every status present, zero included)."""

@@ -9,6 +9,7 @@ from typing import Any
 import aiosqlite
 
 from brandbot.core.records import OutboxEntry, OutboxStatus
+from brandbot.store.overlay import overlay_outbox
 from brandbot.store.sqlite.connection import SqliteBase
 from brandbot.store.sqlite.rows import _OUTBOX_COLUMNS, _outbox_from, _outbox_row, _ts
 
@@ -49,18 +50,12 @@ class OutboxMixin(SqliteBase):
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {where} ORDER BY id LIMIT ?",
             (*params, limit + len(buffered)),
         )
-        found = {row[0]: _outbox_from(row) for row in rows}
-        for entry_id, entry in buffered.items():
-            wanted = (
-                entry.status == OutboxStatus.PENDING
-                and entry_id > after_id
-                and (network is None or entry.network == network)
-            )
-            if wanted:
-                found[entry_id] = entry
-            else:
-                found.pop(entry_id, None)
-        return sorted(found.values(), key=lambda e: e.id)[:limit]
+        return overlay_outbox(
+            map(_outbox_from, rows), buffered,
+            lambda e: e.status == OutboxStatus.PENDING and e.id > after_id
+            and (network is None or e.network == network),
+            limit,
+        )
 
     async def outbox_for(self, follower_id: int, limit: int = 50) -> list[OutboxEntry]:
         """The follower's outbox rows, newest first, buffered ones included."""
@@ -69,13 +64,8 @@ class OutboxMixin(SqliteBase):
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE follower_id = ? ORDER BY id DESC LIMIT ?",
             (follower_id, limit + len(buffered)),
         )
-        found = {row[0]: _outbox_from(row) for row in rows}
-        for entry_id, entry in buffered.items():
-            if entry.follower_id == follower_id:
-                found[entry_id] = entry
-            else:
-                found.pop(entry_id, None)
-        return sorted(found.values(), key=lambda e: e.id, reverse=True)[:limit]
+        return overlay_outbox(map(_outbox_from, rows), buffered,
+                              lambda e: e.follower_id == follower_id, limit, newest_first=True)
 
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per status (every status present, zero included)."""
