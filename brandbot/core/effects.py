@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from brandbot.core.fastinit import fast_init
 from brandbot.core.records import FollowerRecord, Interaction, Job, OutboxEntry, OutboxStatus
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DataWrite:
     """One plugin datum: ``value`` None deletes it; ``follower_id`` ties it to a person."""
@@ -27,6 +29,7 @@ class DataWrite:
     follower_id: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Processed:
     """The event's id, marked so a replay of it is recognised as a duplicate."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from brandbot.core.fastinit import fast_init
+
 
 class Kind(enum.StrEnum):
     """What happened on the network, independent of which network it was."""
@@ -54,6 +56,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Person:
     """Somebody on one network. The same human on two networks is two Persons, one Follower."""
@@ -73,6 +76,7 @@ class Person:
         return (self.network, self.id)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """Where an event happened: a chat, channel, DM thread or public timeline."""
@@ -87,6 +91,7 @@ class Conversation:
         return (self.network, self.id)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One thing a person did that the bot may react to.
@@ -121,6 +126,7 @@ class Event:
         return default
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A message the bot wants to send, before the policy and the outbox decide its fate."""
@@ -134,6 +140,7 @@ class Reply:
     source: str = ""  # "rule:<name>" or "plugin:<name>"; shown in history and simulate
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A reply as the outbox hands it to a network: with a stable id for idempotency."""

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from brandbot.core.events import Kind
+from brandbot.core.fastinit import fast_init
 from brandbot.core.records import Direction, FollowerRecord, Interaction
 
 #: (network, kind) pairs that never earn points, whatever the config says.
@@ -250,6 +251,7 @@ class LoyaltyConfig(BaseModel):
 # --------------------------------------------------------------------------- results
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Milestone:
     """A threshold a follower just crossed; the bot turns it into a ``milestone`` event.
@@ -266,6 +268,7 @@ class Milestone:
     tier: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Scored:
     """The follower after one interaction, the points it earned and what it unlocked."""

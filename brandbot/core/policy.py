@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from brandbot.core.durations import Duration
 from brandbot.core.events import SUMMONING_KINDS, Kind
+from brandbot.core.fastinit import fast_init
 
 
 class Verdict(enum.StrEnum):
@@ -75,6 +76,7 @@ class Reason(enum.StrEnum):
     READ_ONLY = "read_only"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the policy decided, why (for people reading the history), and until when."""
@@ -298,6 +300,7 @@ class PolicyConfig(BaseModel):
 # --------------------------------------------------------------------------- request
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SendRequest:
     """Every fact the policy needs about one outgoing message, gathered by the caller.

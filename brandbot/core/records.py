@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from brandbot.core.fastinit import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FollowerRecord:
     """One human, across all their linked network identities, and what we know of them."""
@@ -37,6 +40,7 @@ class FollowerRecord:
         return max(0, (now - self.first_seen).days)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Identity:
     """A follower's account on one network."""
@@ -53,6 +57,7 @@ class Direction(enum.StrEnum):
     OUT = "out"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Interaction:
     """One entry of a follower's history: something they did, or something we sent them.
@@ -81,6 +86,7 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"  # the network said no for good, or retries ran out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """A reply on its way out. Written before sending, updated after."""
@@ -103,6 +109,7 @@ class OutboxEntry:
     post_ids: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Job:
     """A scheduled piece of work that must survive restarts (reminders, giveaway closings)."""

@@ -37,6 +37,7 @@ from jinja2.visitor import NodeTransformer
 
 from brandbot.core.errors import TemplateError
 from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.fastinit import fast_init
 from brandbot.core.records import FollowerRecord
 
 #: Longest string or list a template may build with '*' (e.g. "{{ '=' * 40 }}" is fine).
@@ -566,6 +567,7 @@ class _LazyTemplate:
         return compiled.render(context)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Output:
     """One ``{{ name.attr.attr | filter | filter }}`` of a simple template."""

@@ -26,6 +26,7 @@ from brandbot.core import loyalty
 from brandbot.core.config import BotConfig
 from brandbot.core.effects import Effects, Processed
 from brandbot.core.events import Event, Kind
+from brandbot.core.fastinit import fast_init
 from brandbot.core.records import Direction, FollowerRecord, Interaction
 from brandbot.runtime.context import Context, Services
 from brandbot.runtime.lanes import Lanes
@@ -72,6 +73,7 @@ def share_key(event: Event, follower_id: int) -> str | None:
     return f"loyalty:share:{network}:{post}:f{follower_id}:"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Handled:
     """What happened to one event: for simulate, tests and logs."""

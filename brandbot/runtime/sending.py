@@ -22,6 +22,7 @@ from brandbot.core.config import BotConfig
 from brandbot.core.effects import DataWrite, Effects
 from brandbot.core.errors import PermanentSendError, SendError
 from brandbot.core.events import Conversation, Event, Kind, Reply
+from brandbot.core.fastinit import fast_init
 from brandbot.core.lru import Lru
 from brandbot.core.policy import Decision, Policy, Reason, SendRequest, Verdict
 from brandbot.core.records import Direction, FollowerRecord, Interaction, OutboxEntry, OutboxStatus
@@ -41,6 +42,7 @@ DM_NAMESPACE = "core.dm"
 OPEN_DMS_REMEMBERED = 10_000  # private conversations known open without asking the store
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Note:
     """One decision taken while handling an event: shown by ``simulate`` and in logs."""
