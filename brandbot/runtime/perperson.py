@@ -12,7 +12,9 @@ count, and forget people as soon as their counts no longer matter.
 
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +26,14 @@ PEOPLE_REMEMBERED = 50_000
 
 PersonKey = tuple[str, int]  # (network, follower id)
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = _EPOCH.date().toordinal()
+_MICROSECOND = timedelta(microseconds=1)
+#: "No time" in the microsecond columns (never counted, no bucket to refill, not muted).
+_NEVER = -(2**63)
+#: Networks numbered below 2**_NETWORK_BITS share one int key with the follower id.
+_NETWORK_BITS = 8
+
 
 def _hour(now: datetime) -> int:
     return int(now.astimezone(UTC).timestamp() // 3600)
@@ -33,18 +43,9 @@ def _day(now: datetime) -> int:
     return now.astimezone(UTC).date().toordinal()
 
 
-@dataclass(slots=True)
-class _Person:
-    touched: datetime  # last reply or message counted
-    hour: int = 0  # the UTC hour (hours since the epoch) ``in_hour`` counts
-    in_hour: int = 0
-    day: int = 0  # the UTC day (ordinal) ``in_day`` counts
-    in_day: int = 0
-    tokens: float = 0.0  # the flood bucket, as it was at ``counted``
-    counted: datetime | None = None  # when the last message was counted (None: never)
-    full_at: datetime | None = None  # when the bucket is full again
-    last_message: str = ""  # the event last counted, so several replies to one count once
-    muted_until: datetime | None = None
+def _micros(now: datetime) -> int:
+    """``now`` as whole microseconds since the epoch: exact, unlike a float timestamp."""
+    return ((now if now.tzinfo is not None else now.astimezone(UTC)) - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,42 +55,98 @@ class FloodStart:
     until: datetime
 
 
+class _Columns:
+    """Each remembered person's counts as one row of typed arrays (a few bytes per field).
+
+    A slots object per person, with datetimes, floats and the last event id as objects,
+    was about 540 bytes a person (27 MB for the 50,000 remembered); one row here is 52
+    bytes. Rows of forgotten people are reused.
+    """
+
+    __slots__ = ("counted", "day", "free", "full_at", "hour", "in_day", "in_hour", "message",
+                 "muted_until", "tokens")
+
+    def __init__(self) -> None:
+        self.day = array("i")  # the UTC day (ordinal) the person was last active on
+        self.hour = array("i")  # the UTC hour (hours since the epoch) ``in_hour`` counts
+        self.in_hour = array("i")
+        self.in_day = array("i")  # replies on the day of ``hour``
+        self.tokens = array("d")  # the flood bucket, as it was at ``counted``
+        self.counted = array("q")  # microseconds: when the last message was counted (or _NEVER)
+        self.full_at = array("q")  # microseconds: when the bucket is full again (or _NEVER)
+        self.muted_until = array("q")  # microseconds (or _NEVER)
+        self.message = array("q")  # hash of the event last counted: several replies count once
+        self.free: list[int] = []
+
+    def new(self, day: int) -> int:
+        """A row for a new person, active on ``day``, nothing counted."""
+        if self.free:
+            row = self.free.pop()
+            self.day[row] = day
+            self.hour[row] = self.in_hour[row] = self.in_day[row] = 0
+            self.tokens[row] = 0.0
+            self.counted[row] = self.full_at[row] = self.muted_until[row] = _NEVER
+            self.message[row] = 0
+            return row
+        self.day.append(day)
+        for column in (self.hour, self.in_hour, self.in_day, self.message):
+            column.append(0)
+        self.tokens.append(0.0)
+        for column in (self.counted, self.full_at, self.muted_until):
+            column.append(_NEVER)
+        return len(self.day) - 1
+
+
 class PersonMeter:
     """Replies per person per hour and day, and flood detection, per (network, follower).
 
     Memory stays flat: a person is forgotten, least recently active first, once their
     counts no longer matter (nothing counted today, not muted, flood bucket full again),
-    and at most ``capacity`` people are remembered.
+    and at most ``capacity`` people are remembered. The counts are rows of typed arrays
+    (:class:`_Columns`), found through one int key per person.
     """
 
     def __init__(self, capacity: int = PEOPLE_REMEMBERED) -> None:
-        self._people: OrderedDict[PersonKey, _Person] = OrderedDict()
-        self._capacity = capacity
+        self._people: OrderedDict[Hashable, int] = OrderedDict()  # key -> row
+        self._rows = _Columns()
+        self._capacity = max(1, capacity)
+        self._networks: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._people)
 
+    def _key(self, key: PersonKey) -> Hashable:
+        """One int for (network, follower id), as the rule state's variant keys."""
+        network, follower_id = key
+        numbers = self._networks
+        number = numbers.get(network)
+        if number is None:
+            number = numbers[network] = len(numbers)
+        if number >> _NETWORK_BITS or type(follower_id) is not int:
+            return key
+        return (follower_id << _NETWORK_BITS) | number
+
     def replies(self, key: PersonKey, now: datetime) -> tuple[int, int]:
         """(replies this UTC hour, replies today) to this person on this network."""
-        person = self._people.get(key)
-        if person is None:
+        row = self._people.get(self._key(key))
+        if row is None:
             return 0, 0
-        return (person.in_hour if person.hour == _hour(now) else 0,
-                person.in_day if person.day == _day(now) else 0)
+        rows, hour = self._rows, _hour(now)
+        counted = rows.hour[row]
+        return (rows.in_hour[row] if counted == hour else 0,
+                rows.in_day[row] if _same_day(counted, now) else 0)
 
     def count_reply(self, key: PersonKey, now: datetime) -> None:
-        person = self._touch(key, now)
-        hour, day = _hour(now), _day(now)
-        if person.hour != hour:
-            person.hour, person.in_hour = hour, 0
-        if person.day != day:
-            person.day, person.in_day = day, 0
-        person.in_hour += 1
-        person.in_day += 1
+        row = self._touch(key, now)
+        rows, hour = self._rows, _hour(now)
+        last = rows.hour[row]
+        in_hour = rows.in_hour[row] if last == hour else 0
+        in_day = rows.in_day[row] if _same_day(last, now) else 0
+        rows.hour[row], rows.in_hour[row], rows.in_day[row] = hour, in_hour + 1, in_day + 1
 
     def flooding(self, key: PersonKey, now: datetime) -> bool:
-        person = self._people.get(key)
-        return person is not None and person.muted_until is not None and person.muted_until > now
+        row = self._people.get(self._key(key))
+        return row is not None and self._rows.muted_until[row] > _micros(now)
 
     def count_message(self, key: PersonKey, message: str, now: datetime, flood: Flood | None) -> FloodStart | None:
         """Count one message of the person (once per event); a FloodStart when it starts a flood.
@@ -99,54 +156,62 @@ class PersonMeter:
         """
         if flood is None:
             return None
-        person = self._touch(key, now)
-        if person.last_message == message:
+        row = self._touch(key, now)
+        rows = self._rows
+        mark = hash(message)
+        if rows.message[row] == mark:
             return None
-        person.last_message = message
+        rows.message[row] = mark
         capacity = float(flood.messages)
         rate = capacity / flood.seconds  # tokens per second
         tokens = capacity
-        if person.counted is not None:
-            tokens = min(capacity, person.tokens + max(0.0, (now - person.counted).total_seconds()) * rate)
+        at = _micros(now)
+        counted = rows.counted[row]
+        if counted != _NEVER:
+            tokens = min(capacity, rows.tokens[row] + max(0, at - counted) / 1_000_000 * rate)
         started = None
         if tokens < 1.0:
-            muted = person.muted_until is not None and person.muted_until > now
-            person.muted_until = now + timedelta(seconds=flood.mute)
+            muted = rows.muted_until[row] > at
+            until = now + timedelta(seconds=flood.mute)
+            rows.muted_until[row] = _micros(until)
             if not muted:
-                started = FloodStart(person.muted_until)
+                started = FloodStart(until)
         else:
             tokens -= 1.0
-        person.tokens, person.counted = tokens, now
-        person.full_at = now + timedelta(seconds=(capacity - tokens) / rate)
+        rows.tokens[row], rows.counted[row] = tokens, at
+        rows.full_at[row] = at + timedelta(seconds=(capacity - tokens) / rate) // _MICROSECOND
         return started
 
-    def _touch(self, key: PersonKey, now: datetime) -> _Person:
-        """The person's counts, marked as active now; forgets people whose counts expired."""
-        self._sweep(now)
-        person = self._people.get(key)
-        if person is None:
-            person = self._people[key] = _Person(touched=now)
-            if len(self._people) > self._capacity:
-                self._people.popitem(last=False)
+    def _touch(self, key: PersonKey, now: datetime) -> int:
+        """The person's row, marked as active now; forgets people whose counts expired."""
+        today = _day(now)
+        self._sweep(today, _micros(now))
+        people, short = self._people, self._key(key)
+        row = people.get(short)
+        if row is None:
+            if len(people) >= self._capacity:
+                _, oldest = people.popitem(last=False)
+                self._rows.free.append(oldest)
+            row = people[short] = self._rows.new(today)
         else:
-            person.touched = now
-            self._people.move_to_end(key)
-        return person
+            self._rows.day[row] = today
+            people.move_to_end(short)
+        return row
 
-    def _sweep(self, now: datetime) -> None:
+    def _sweep(self, today: int, now: int) -> None:
         """Forget, least recently active first, the people whose counts no longer matter."""
-        people = self._people
+        people, rows = self._people, self._rows
         while people:
-            key, person = next(iter(people.items()))
-            if not _forgettable(person, now):
+            key, row = next(iter(people.items()))
+            if rows.day[row] == today or rows.muted_until[row] > now or rows.full_at[row] > now:
                 return
             del people[key]
+            rows.free.append(row)
 
 
-def _forgettable(person: _Person, now: datetime) -> bool:
-    return (_day(person.touched) != _day(now)
-            and (person.muted_until is None or person.muted_until <= now)
-            and (person.full_at is None or person.full_at <= now))
+def _same_day(hour: int, now: datetime) -> bool:
+    """Whether the UTC hour ``hour`` (hours since the epoch) is on ``now``'s UTC day."""
+    return hour // 24 + _EPOCH_DAY == _day(now)
 
 
 class PersonCosts:
