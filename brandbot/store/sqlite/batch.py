@@ -67,6 +67,23 @@ _SQL_PUT_JOB = "INSERT OR REPLACE INTO jobs (name, due, owner, payload) VALUES (
 _SQL_DELETE_JOB = "DELETE FROM jobs WHERE name = ?"
 
 
+#: Every batch statement, in the order a batch writes them (followers before identities:
+#: identities reference followers).
+_BATCH_ORDER = (
+    ("followers", _SQL_UPSERT_FOLLOWER),
+    ("identities", _SQL_UPSERT_IDENTITY),
+    ("interactions", _SQL_PUT_INTERACTION),
+    ("processed", _SQL_MARK_PROCESSED),
+    ("outbox", _SQL_PUT_OUTBOX),
+    ("cursors", _SQL_SET_CURSOR),
+    ("once_keys", _SQL_MARK_ONCE),
+    ("plugin_data", _SQL_KV_SET),
+    ("plugin_data", _SQL_KV_DELETE),
+    ("jobs", _SQL_PUT_JOB),
+    ("jobs", _SQL_DELETE_JOB),
+)
+
+
 @dataclass(slots=True)
 class _Batch:
     """What one commit writes: (table, sql, rows) in order, and how many writes it holds."""
@@ -111,3 +128,38 @@ def _salvage_batch(db: sqlite3.Connection, batch: _Batch) -> None:
     except BaseException:
         _rollback(db)
         raise
+
+
+def commit_batch(
+    db: sqlite3.Connection,
+    batch: _Batch,
+    bulk: tuple[str, list[str | None]] | None,
+    finish_checkpoint: bool,
+) -> None:
+    """Write ``batch`` durably; runs on the store's writer thread.
+
+    ``bulk`` is the one-statement form (see ``bulk.py``) and its parameters. When it
+    fails, the batch is written statement by statement as before, which tells the data's
+    fault (a constraint: the batch is written row by row, the bad rows logged and
+    dropped) from the database's (I/O, a lock: raised, and the caller keeps the batch
+    for a retry). That second try also reloads a schema changed by another connection,
+    which a failed prepare of the one statement does not.
+    """
+    if finish_checkpoint:
+        with contextlib.suppress(sqlite3.Error):  # a busy reader: the next round retries
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    if bulk is not None:
+        try:
+            db.execute(*bulk)  # no BEGIN: one statement is one transaction, commit included
+            return
+        except (sqlite3.Error, OverflowError, ValueError) as exc:
+            logger.debug("store: writing the batch statement by statement (%s)", exc)
+    try:
+        _write_batch(db, batch)
+    except _DATA_ERRORS as exc:
+        logger.error(
+            "store: a buffered row cannot be written (%s); writing the batch row by "
+            "row to keep the rest",
+            exc,
+        )
+        _salvage_batch(db, batch)

@@ -1,11 +1,11 @@
-"""Opening, closing and reading: the two connections every concern works through.
+"""Opening, closing and reading: the connections every concern works through.
 
-Commits and point reads run synchronously on a connection owned by the event loop's
-thread. Profiling showed the C work of a batch is tens of microseconds, while handing
-each statement to aiosqlite's thread cost a thread hop, and under load that thread
-waited milliseconds for the GIL: commits fell seconds behind. Work that may take long
-(migrations, scans, exports, merges and forgets, WAL checkpoints that may fsync) still
-runs off the loop, on the aiosqlite connection or a worker thread.
+Point reads run synchronously on a read-only connection owned by the event loop's
+thread: an indexed lookup is microseconds of C, cheaper than a thread hop. Batches are
+committed on a writer connection used by the store's writer thread only, one statement
+per batch (see ``bulk.py``), so SQLite's work runs beside the loop. Work that may take
+long (migrations, scans, exports, merges and forgets, WAL checkpoints that may fsync)
+runs on the aiosqlite connection or a worker thread.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -29,6 +30,8 @@ import aiosqlite
 from brandbot.core.errors import StoreError
 from brandbot.store import migrations
 from brandbot.store.bloom import KeyFilter
+from brandbot.store.sqlite.batch import _BATCH_ORDER
+from brandbot.store.sqlite.bulk import BulkStatement, unsupported_reason
 from brandbot.store.sqlite.rows import _job_from
 from brandbot.store.sqlite.writer import _MIN_FILTER_CAPACITY, WriteBehind
 
@@ -116,13 +119,12 @@ class SqliteBase(WriteBehind):
                 await conn.execute_fetchall(pragma)
             self._version = await migrations.migrate(conn)
             self._db = self._open_loop_connection()
+            self._writer = self._open_writer()
             self._conn = conn
             await self._load()
         except BaseException as exc:
             self._conn = None
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            self._close_loop_connections()
             await conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"cannot open database {self._path}: {exc}") from exc
@@ -132,14 +134,49 @@ class SqliteBase(WriteBehind):
         )
 
     def _open_loop_connection(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._path, isolation_level=None)
+        """The event loop's connection: point reads only."""
+        db = self._open_connection()
+        db.execute("PRAGMA query_only = ON").fetchall()
+        return db
+
+    def _open_connection(self, *, check_same_thread: bool = True) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=check_same_thread)
         for pragma in _CONNECTION_PRAGMAS:
             db.execute(pragma).fetchall()
-        # Checkpoints copy the WAL into the database and may fsync: they run on the
-        # aiosqlite thread (see _checkpoint), never inside a commit on the event loop.
+        # Checkpoints copy the WAL into the database and may fsync: they run on a worker
+        # thread (see _checkpoint), never inside a commit.
         db.execute("PRAGMA wal_autocheckpoint = 0").fetchall()
         db.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}").fetchall()
         return db
+
+    def _open_writer(self) -> sqlite3.Connection:
+        """The connection that commits batches, used by the one writer thread only."""
+        db = self._open_connection(check_same_thread=False)
+        reason = unsupported_reason()
+        if reason is None:
+            bulk = BulkStatement([sql for _, sql in _BATCH_ORDER])
+            bulk.install(db)
+            self._bulk = bulk
+        else:
+            logger.warning(
+                "store: %s; batches are committed with one statement per row, which keeps "
+                "the event loop busier (upgrade SQLite to 3.38 or newer)",
+                reason,
+            )
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="brandbot-store-writer")
+        return db
+
+    def _close_loop_connections(self) -> None:
+        """Close the reader and the writer (no commit is running: caller holds ``_lock``
+        or open failed), and let the writer thread go."""
+        db, writer, thread = self._db, self._writer, self._write_thread
+        self._db = self._writer = self._write_thread = None
+        self._bulk = None
+        if thread is not None:
+            thread.shutdown(wait=True)
+        for connection in (db, writer):
+            if connection is not None:
+                connection.close()
 
     async def _load(self) -> None:
         """Counters from the database, the small tables, and the key filters."""
@@ -252,19 +289,18 @@ class SqliteBase(WriteBehind):
                 await flusher
         if self._checkpointer is not None:  # let a running checkpoint finish
             await asyncio.shield(self._checkpointer)
-        conn, db = self._conn, self._db
+        conn = self._conn
         if conn is None:
             return
         try:
             async with self._lock:
-                self._commit_pending()
+                await self._commit_pending()
                 with contextlib.suppress(sqlite3.Error):
                     # Keeps the planner's statistics fresh.
                     await conn.execute_fetchall("PRAGMA optimize")
         finally:
-            self._conn = self._db = None
-            if db is not None:
-                db.close()
+            self._conn = None
+            self._close_loop_connections()
             await conn.close()
             if self._temp_dir is not None:
                 shutil.rmtree(self._temp_dir, ignore_errors=True)
@@ -311,7 +347,7 @@ class SqliteBase(WriteBehind):
         ``erase`` also zeroes pages freed by the work (secure_delete ON rather than the
         usual FAST), for work that removes personal data.
         """
-        self._commit_pending()
+        await self._commit_pending()
         conn = self._connection()
         try:
             if erase:

@@ -1,4 +1,4 @@
-"""The write-behind machinery: buffered writes, committed in batches on the loop's thread.
+"""The write-behind machinery: buffered writes, committed in batches on a writer thread.
 
 Every incoming event causes several small writes (processed id, follower counters,
 history row, outbox row). Committing each one would cap the bot at a few hundred events
@@ -7,6 +7,11 @@ the whole batch in ONE transaction, at most ``commit_delay`` seconds after the f
 write of the batch (sooner when a reply waits for it, see ``ensure_committed``, or when
 ``max_batch`` writes are waiting). A commit that fails is logged and its batch kept for a
 retry, with backoff; nothing is lost.
+
+The commit itself runs on the store's writer thread as one statement (see ``bulk.py``):
+the event loop's thread only takes the batch and encodes it, and goes on handling events
+while SQLite writes. Buffered rows stay readable (``_Buffer``'s inflight) until the loop
+settles them after the commit is durable; point reads use a connection of their own.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,6 @@ from brandbot.core.lru import Lru
 from brandbot.core.records import FollowerRecord, Identity, Job, OutboxEntry
 from brandbot.store.bloom import KeyFilter
 from brandbot.store.sqlite.batch import (
-    _DATA_ERRORS,
     _SQL_DELETE_JOB,
     _SQL_KV_DELETE,
     _SQL_KV_SET,
@@ -40,10 +45,10 @@ from brandbot.store.sqlite.batch import (
     _SQL_UPSERT_FOLLOWER,
     _SQL_UPSERT_IDENTITY,
     _Batch,
-    _salvage_batch,
-    _write_batch,
+    commit_batch,
 )
 from brandbot.store.sqlite.buffers import _Buffer, _InteractionBuffer
+from brandbot.store.sqlite.bulk import BulkStatement, Unencodable
 
 # One logger name for the whole package, as before it was split into modules.
 logger = logging.getLogger("brandbot.store.sqlite")
@@ -95,11 +100,16 @@ class WriteBehind:
         #: Called with (seconds, rows) after each committed batch (metrics).
         self.on_flush: Callable[[float, int], None] | None = None
 
-        # Two connections to one WAL database. ``_db`` lives on the event loop's thread:
-        # commits and point reads run on it synchronously (microseconds of C each, no
-        # thread hop, no GIL hand-off). ``_conn`` (aiosqlite, its own thread) runs what may
-        # take long: migrations, scans, maintenance transactions, checkpoints.
+        # Three connections to one WAL database. ``_db`` lives on the event loop's thread
+        # and only reads: point reads run on it synchronously (microseconds of C each, no
+        # thread hop; WAL readers never wait for the writer). ``_writer`` commits the
+        # batches, on the ``_write_thread`` only. ``_conn`` (aiosqlite, its own thread)
+        # runs what may take long: migrations, scans, maintenance transactions.
         self._db: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
+        #: The one-statement form of a batch, when this SQLite has what it needs.
+        self._bulk: BulkStatement | None = None
         self._conn: aiosqlite.Connection | None = None
         self._version = 0
         self._closed = False
@@ -108,7 +118,7 @@ class WriteBehind:
         self._full = asyncio.Event()  # max_batch writes are waiting
         self._flusher: asyncio.Task[None] | None = None
         self._checkpointer: asyncio.Task[None] | None = None
-        self._commit_soon = False  # a commit is scheduled for the next loop turn
+        self._urgent = False  # a commit was requested: the flusher does not wait
         self._failing = False  # the last commit failed: only the flusher retries
         self._rows_since_checkpoint = 0
         # A background checkpoint ran: finish it before the next commit.
@@ -157,7 +167,7 @@ class WriteBehind:
                 return
             raise StoreError("the store is not open; call open() first")
         async with self._lock:
-            self._commit_pending()
+            await self._commit_pending()
 
     def backlog(self) -> int:
         """Buffered writes not yet taken by a commit."""
@@ -181,26 +191,18 @@ class WriteBehind:
             await self._committed.wait()
 
     def request_commit(self) -> None:
-        """Commit what is buffered at the next turn of the event loop.
+        """Start committing what is buffered at the next turn of the event loop.
 
-        Every reply waits for its row's commit: one commit per loop turn serves all the
-        replies of that turn, so the wait is one turn, not ``commit_delay``.
+        Every reply waits for its row's commit: one commit started at the next loop turn
+        serves all the replies of that turn (and those of the turns it runs beside take
+        the next one), so the wait is a commit or two, not ``commit_delay``. While a
+        maintenance transaction runs the commit follows it; while commits fail they are
+        retried with backoff, not every loop turn.
         """
-        if not self._commit_soon and self._db is not None:
-            self._commit_soon = True
-            asyncio.get_running_loop().call_soon(self._commit_now)
-
-    def _commit_now(self) -> None:
-        self._commit_soon = False
-        if self._db is None:
-            return
-        if self._lock.locked() or self._failing:
-            # A maintenance transaction runs, or commits fail: the flusher commits after
-            # it, or retries with backoff instead of every loop turn.
-            self._full.set()
-            return
-        if not self._try_commit():
+        if self._db is not None and not self._urgent:
+            self._urgent = True
             self._kick.set()
+            self._full.set()  # the flusher may be waiting out commit_delay
 
     # --- the write-behind machinery -------------------------------------------------------
 
@@ -222,11 +224,12 @@ class WriteBehind:
         while True:
             await self._kick.wait()
             remaining = self._first_write + self._commit_delay - time.monotonic()
-            if self._count < self._max_batch and remaining > 0:
+            if not self._urgent and self._count < self._max_batch and remaining > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), remaining)
             self._kick.clear()
             self._full.clear()
+            self._urgent = False
             if await self._locked_commit():
                 backoff = max(self._commit_delay, 0.05)
             else:
@@ -238,12 +241,12 @@ class WriteBehind:
     async def _locked_commit(self) -> bool:
         """One background commit; failures are logged and the batch kept for a retry."""
         async with self._lock:
-            return self._try_commit()
+            return await self._try_commit()
 
-    def _try_commit(self) -> bool:
+    async def _try_commit(self) -> bool:
         """Commit now; on failure log, keep the batch for a retry and return False."""
         try:
-            self._commit_pending()
+            await self._commit_pending()
         except Exception:
             self._failing = True
             logger.exception(
@@ -308,40 +311,43 @@ class WriteBehind:
         ):  # fmt: skip
             buffer.settle()
 
-    def _commit_pending(self) -> None:
-        """Write the buffered batch in one transaction, now. Caller holds ``_lock``.
+    async def _commit_pending(self) -> None:
+        """Write the buffered batch in one transaction on the writer thread, and wait for
+        it. Caller holds ``_lock``.
 
-        Synchronous on purpose: the batch is a few executemany calls of C work (tens of
-        microseconds for a typical batch), cheaper than handing it to another thread and
-        waiting for that thread to get the GIL back.
+        The loop's thread takes the batch and encodes it (``json.dumps``, C); the writer
+        thread runs one statement with the GIL released for all of it, so the loop goes on
+        handling events meanwhile. The batch's rows stay readable until they are settled
+        here, after the commit is durable. Cancelled meanwhile, this still waits for the
+        thread (it cannot be stopped) so that the batch is settled or restored, never both.
         """
         if self._count == 0:
             return
-        db = self._loop_connection()
-        if self._finish_checkpoint:
-            self._finish_checkpoint = False
-            with contextlib.suppress(sqlite3.Error):  # a busy reader: the next round retries
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        db = self._writer_connection()
         batch = self._take_batch()
         batch_seq = self._seq
+        finish_checkpoint, self._finish_checkpoint = self._finish_checkpoint, False
         started = time.perf_counter()
-        try:
+        bulk = None
+        if self._bulk is not None:
             try:
-                _write_batch(db, batch)
-            except _DATA_ERRORS as exc:
-                logger.error(
-                    "store: a buffered row cannot be written (%s); writing the batch row by "
-                    "row to keep the rest",
-                    exc,
-                )
-                _salvage_batch(db, batch)
-        except BaseException as exc:
+                bulk = (self._bulk.insert, self._bulk.parameters(batch.statements))
+            except Unencodable as exc:
+                logger.debug("store: writing a batch statement by statement (%s)", exc)
+        job = asyncio.get_running_loop().run_in_executor(
+            self._write_thread, commit_batch, db, batch, bulk, finish_checkpoint
+        )
+        cancelled = await _wait_out(job)
+        failure = job.exception()
+        if failure is not None:
             self._restore_batch(batch)
-            if isinstance(exc, Exception):
+            if cancelled:
+                raise asyncio.CancelledError
+            if isinstance(failure, Exception):
                 raise StoreError(
-                    f"could not commit {batch.writes} buffered writes to {self._path}: {exc}"
-                ) from exc
-            raise
+                    f"could not commit {batch.writes} buffered writes to {self._path}: {failure}"
+                ) from failure
+            raise failure
         self._settle_batch()
         self._committed_seq = max(self._committed_seq, batch_seq)
         self._committed.set()
@@ -353,6 +359,8 @@ class WriteBehind:
             )
         if self.on_flush is not None:
             self.on_flush(time.perf_counter() - started, batch.writes)
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database on a worker thread (it may wait for the disk).
@@ -376,3 +384,22 @@ class WriteBehind:
                 raise StoreError("the store is closed")
             raise StoreError("the store is not open; call open() first")
         return self._db
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        if self._writer is None or self._write_thread is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            raise StoreError("the store is not open; call open() first")
+        return self._writer
+
+
+async def _wait_out(job: asyncio.Future[None]) -> bool:
+    """Wait until ``job`` (on a thread, which cannot be stopped) is done, even through
+    cancellation; True if the waiting task was cancelled meanwhile."""
+    cancelled = False
+    while not job.done():
+        try:
+            await asyncio.wait([job])
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
