@@ -31,6 +31,11 @@ class Lru(Generic[K, V]):
         self._data.move_to_end(key)
         return value
 
+    def peek(self, key: K, default: Any = MISSING) -> Any:
+        """Like :meth:`get`, but the key keeps its place (reading does not make it recent)."""
+        value = self._data.get(key, MISSING)
+        return default if value is MISSING else value
+
     def put(self, key: K, value: V) -> None:
         data = self._data
         data[key] = value

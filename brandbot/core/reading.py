@@ -93,6 +93,17 @@ class Reading:
         self._sentiment: float | None = None
         self._intent: object = _UNSET
 
+    def settle(self) -> None:
+        """Keep only what a reading remembered after its event needs (its language and mood).
+
+        The person's known language is looked up now, which drops the lookup function and
+        what it holds, and a found intent (with its score for every intent) is dropped
+        (asked again, it is worked out again: same text, same answer).
+        """
+        if not isinstance(self._known, str):
+            self._known = self.known_language
+        self._intent = _UNSET
+
     @property
     def known_language(self) -> str:
         known = self._known
