@@ -152,3 +152,30 @@ def test_history_build_matches_its_figures(tmp_path: Path) -> None:
         assert p["count"] == 30 and p["p50"] <= p["p99"] <= p["max"]
     assert summary["target"]["result"] in ("pass", "MISS")
     assert "bytes per interaction" in history.render(summary)
+
+
+def _stages_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_stages", ROOT / "benchmarks" / "stages.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stages_attribute_each_loop_sample_to_its_innermost_stage(tmp_path: Path) -> None:
+    stages = _stages_module()
+    loop = "thread (0x1);<module> (r.py:1);Runner.run (asyncio/runners.py:118)"
+    raw = tmp_path / "raw.txt"
+    raw.write_text("\n".join([
+        (f"{loop};Lanes._work (lanes.py:93);Intake.handle_uncommitted (intake.py:167);"
+        "RuleBook.hits (rules/index.py:311) 5"),
+        f"{loop};Lanes._work (lanes.py:93);Intake.handle_uncommitted (intake.py:167) 3",
+        (f"{loop};Transactions._run (transaction.py:130);WriteBehind.flush (writer.py:9);"
+        "_write_batch (batch.py:88) 4"),
+        f"{loop};start_bot (bench.py:760);RuleBook.hits (rules/index.py:311) 7",  # start-up: left out
+        "thread (0x2);_worker (thread.py:83) 9",  # another thread: left out
+        f"{loop} 1",
+    ]) + "\n")
+    counts, total = stages.attribute(raw)
+    assert total == 13
+    assert counts == {"rule matching": 5, "handling, other": 3, "commit SQL": 4, stages.LOOP: 1}
