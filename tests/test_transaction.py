@@ -174,3 +174,24 @@ async def test_a_commit_stops_gathering_when_the_intake_runs_dry_or_the_first_re
         assert len(delivered) == 3
         await transactions.close()
         await short.close()
+
+
+async def test_replies_added_while_a_commit_waits_are_not_held_back_again_after_it(tmp_path: Path) -> None:
+    """The gathering wait counts from a batch's first reply: a reply that waited through
+    the previous commit goes into the very next one."""
+    delivered: list[int] = []
+    async with SqliteStore(tmp_path / "t.db", commit_delay=3600) as store:
+        transactions = Transactions(store, lambda entry: delivered.append(entry.id), busy=lambda: True,
+                                    max_units=100, max_wait=0.2)
+        async with store._lock:  # as a maintenance transaction: the commit must wait for the store
+            transactions.add(Effects(outbox=[reply_row(store, 0)]))
+            await asyncio.sleep(0.3)  # the first reply waited max_wait: its commit waits for the store
+            transactions.add(Effects(outbox=[reply_row(store, 1)]))  # the next batch
+            await asyncio.sleep(0.3)  # ... whose first reply has now waited max_wait too
+            assert delivered == []
+        for _ in range(50):  # loop turns, far less than max_wait: no second wait of 0.2 s
+            if len(delivered) == 2:
+                break
+            await asyncio.sleep(0)
+        assert len(delivered) == 2 and transactions.commits == 2
+        await transactions.close()

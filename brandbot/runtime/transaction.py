@@ -88,6 +88,7 @@ class Transactions:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._busy = False  # a batch is being committed (its units no longer counted above)
+        self._first_reply_at: float | None = None  # loop time the batch's first reply was added
         self.commits = 0
         self.units_committed = 0
 
@@ -97,6 +98,8 @@ class Transactions:
         self._units += 1
         replies = effects.replies()
         if replies:
+            if self._first_reply_at is None:
+                self._first_reply_at = asyncio.get_running_loop().time()
             self._replies.extend(replies)
             self._ensure_running()
             self._wake.set()
@@ -120,7 +123,10 @@ class Transactions:
         while True:
             await self._wake.wait()  # resumes in the loop's next turn: the events that
             self._wake.clear()       # finished in this one are all in the batch by then
-            deadline = loop.time() + self._max_wait
+            # The wait counts from the batch's first reply: replies added while the last
+            # commit was being written have waited for it already.
+            first = self._first_reply_at
+            deadline = (loop.time() if first is None else first) + self._max_wait
             while (self._units < self._max_units and not self._waiters and self.busy()
                    and loop.time() < deadline):
                 await _YIELD  # more events are being handled: let them join this commit
@@ -136,6 +142,7 @@ class Transactions:
     async def _commit_taken(self) -> None:
         units, replies, waiters = self._units, self._replies, self._waiters
         self._units, self._replies, self._waiters = 0, [], []
+        first_reply_at, self._first_reply_at = self._first_reply_at, None
         try:
             while True:
                 try:
@@ -150,6 +157,8 @@ class Transactions:
             # back in front of what came since, for the next commit (``close`` commits it).
             self._replies[:0], self._waiters[:0] = replies, waiters
             self._units += units
+            if first_reply_at is not None:  # the put-back replies are the batch's oldest
+                self._first_reply_at = first_reply_at
             raise
         self.commits += 1
         self.units_committed += units
