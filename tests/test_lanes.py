@@ -79,3 +79,29 @@ def test_follows_and_reposts_queue_per_person_and_messages_per_conversation() ->
     assert lane_key(event(Kind.REPOST, "ana", "post-1")) == lane_key(event(Kind.REACTION, "ana", "post-2"))
     # ... while a thread is still answered in the order it was written.
     assert lane_key(event(Kind.MENTION, "ana", "thread")) == lane_key(event(Kind.REPLY, "ben", "thread"))
+
+
+async def test_a_full_queue_lets_producers_go_on_once_it_is_down_to_three_quarters() -> None:
+    """One wake-up admits a quarter of the queue, not one event (fewer wake-ups at full speed)."""
+    gates = {n: asyncio.Event() for n in range(8)}
+
+    async def handle(n: int) -> None:
+        await gates[n].wait()
+
+    lanes: Lanes[int] = Lanes(handle, max_concurrency=8, max_queued=8)
+    for n in range(8):
+        await lanes.submit(f"k{n}", n)
+    gates[8] = asyncio.Event()
+    blocked = asyncio.create_task(lanes.submit("k8", 8))
+    await asyncio.sleep(0.01)
+    assert not blocked.done(), "a full queue must slow the producer down"
+    gates[0].set()
+    await asyncio.sleep(0.01)
+    assert lanes.queued == 7 and not blocked.done(), "one free place is not enough"
+    gates[1].set()
+    await asyncio.wait_for(blocked, 1)  # 6 of 8 queued: three quarters
+    assert lanes.queued == 7
+    for gate in gates.values():
+        gate.set()
+    await lanes.join()
+    assert lanes.queued == 0
