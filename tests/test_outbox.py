@@ -201,3 +201,29 @@ async def test_a_retry_is_sent_when_time_passes_it_as_the_sender_falls_asleep(tm
         finally:
             await outbox.stop()
     assert outbox.stats["retried"] == 1 and [r.text for r in network.sent] == ["thanks!"]
+
+
+async def test_a_sent_mark_rides_with_the_commit_being_gathered_else_asks_for_one(make_bot: Any) -> None:
+    from brandbot.core.effects import Effects
+
+    bot = (await make_bot()).bot
+    asked: list[int] = []
+    request_commit = bot.store.request_commit
+
+    def counting() -> None:  # the real request, counted
+        asked.append(1)
+        request_commit()
+
+    bot.store.request_commit = counting  # type: ignore[method-assign]
+    row = OutboxEntry(id=bot.store.next_outbox_id(), network="memory", conversation_id="c", conversation_private=False,
+                      text="hi", created=datetime(2026, 1, 1, tzinfo=UTC), next_try=datetime(2026, 1, 1, tzinfo=UTC),
+                      status=OutboxStatus.PENDING)
+    bot.transactions.add(Effects(outbox=[row]))  # a batch with a reply: its commit is coming
+    assert bot.transactions.gathering()
+    bot._commit_sent_marks()
+    assert asked == []
+    await bot.transactions.committed()  # (the reply then goes out: its own mark may ask too)
+    assert not bot.transactions.gathering()
+    before = len(asked)
+    bot._commit_sent_marks()  # nothing coming: the mark asks for its own commit
+    assert len(asked) == before + 1

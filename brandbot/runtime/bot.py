@@ -75,7 +75,7 @@ class Bot:
         self.generation: Generation = build_generation(0, config, self.networks, self.store, plugins=plugins,
                                                        rng=self._rng, on_latency=self.metrics.handler_latency)
         self.outbox = Outbox(self.store, self.networks, self.clock, on_sent=self._on_sent, on_failed=self._on_failed,
-                             rng=self._rng, metrics=self.metrics)
+                             rng=self._rng, metrics=self.metrics, commit_marks=self._commit_sent_marks)
         self.metrics.set_outbox_depth(self.outbox.depth)
         deliver = (lambda entry: None) if dry_run else self.outbox.enqueue
         self.transactions = Transactions(self.store, deliver)
@@ -157,6 +157,13 @@ class Bot:
         log.info("network %s: %s %s", network, state.value, detail)
 
     # -- after a send ----------------------------------------------------------------------
+    def _commit_sent_marks(self) -> None:
+        """A reply's "sent" mark rides with the commit the transactions are gathering (it
+        comes within their max_wait); with none coming it is committed at the next turn.
+        At full speed that saved a small commit per loop turn with a send in it."""
+        if not self.transactions.gathering():
+            self.store.request_commit()
+
     def _on_sent(self, entry: OutboxEntry) -> None:
         self.sending.on_sent(entry)
         self.calendar.on_sent(entry)

@@ -128,8 +128,12 @@ class Outbox:
         max_in_memory: int = 10_000,
         rng: random.Random | None = None,
         metrics: Any = None,
+        commit_marks: Callable[[], None] | None = None,
     ) -> None:
         self._metrics = metrics
+        # How a "sent" mark is made durable soon: the store's next-turn commit, unless the
+        # owner knows a commit is coming anyway (Bot: one the transactions are gathering).
+        self._commit_marks = commit_marks or store.request_commit
         self._store = store
         self._clock = clock
         self._queues = {
@@ -343,7 +347,7 @@ class Outbox:
             self._store.put_outbox(done)
             # The "sent" mark is made durable at once, not after the store's flush delay: a
             # crash re-sends what is not marked, so only the sends in flight may go twice.
-            self._store.request_commit()
+            self._commit_marks()
             if self._on_sent is not None:
                 result = self._on_sent(done)
                 if result is not None:

@@ -104,6 +104,11 @@ class Transactions:
             self._ensure_running()
             self._wake.set()
 
+    def gathering(self) -> bool:
+        """A batch with replies is waiting to be committed: a commit comes within max_wait
+        (writes buffered meanwhile go with it)."""
+        return bool(self._replies)
+
     async def committed(self) -> None:
         """Return once everything added so far is committed and its replies are queued."""
         if not self._units and not self._replies and not self._busy:
