@@ -43,6 +43,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -345,7 +346,9 @@ class EventStream:
         rng = random.Random(self.seed)
         self.first_contacts = 0
         f = self.followers
-        order = list(range(1, f + 1))
+        # An int array, not a list: 0.8 MB instead of 3.6 MB for 100,000 followers, which
+        # the soak would otherwise count as the bot's memory. Shuffled the same way.
+        order = array("l", range(1, f + 1))
         rng.shuffle(order)
         fans = max(1, f // 100)  # the first people to arrive are the most active
         seen = 0
