@@ -105,7 +105,7 @@ class Reference:
         return p
 
 
-KEYS = [("memory", 1), ("x", 1), ("memory", 10**12)]
+KEYS = [("memory", 1), ("x", 1), ("memory", 10**12), ("memory", 2), ("x", 7)]
 STEPS = [-1.5, 0.0, 0.000_001, 0.4, 1.0, 2.5, 3.0, 7.0, 61.0, 3599.9, 3600.0, 86_400.0]  # clocks may step back
 
 operation = st.tuples(
@@ -116,7 +116,7 @@ operation = st.tuples(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     ops=st.lists(operation, max_size=80),
     start=st.integers(0, 240 * 10**6),

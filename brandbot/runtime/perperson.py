@@ -13,7 +13,6 @@ count, and forget people as soon as their counts no longer matter.
 from __future__ import annotations
 
 from array import array
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,14 +28,11 @@ PersonKey = tuple[str, int]  # (network, follower id)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.date().toordinal()
 _MICROSECOND = timedelta(microseconds=1)
+_HOUR, _DAY = 3_600_000_000, 86_400_000_000  # in microseconds
 #: "No time" in the microsecond columns (never counted, no bucket to refill, not muted).
 _NEVER = -(2**63)
 #: Networks numbered below 2**_NETWORK_BITS share one int key with the follower id.
 _NETWORK_BITS = 8
-
-
-def _hour(now: datetime) -> int:
-    return int(now.astimezone(UTC).timestamp() // 3600)
 
 
 def _day(now: datetime) -> int:
@@ -56,15 +52,18 @@ class FloodStart:
 
 
 class _Columns:
-    """Each remembered person's counts as one row of typed arrays (a few bytes per field).
+    """Each remembered person's counts as one row of typed arrays (a few bytes per field),
+    the rows chained from the least to the most recently active.
 
     A slots object per person, with datetimes, floats and the last event id as objects,
-    was about 540 bytes a person (27 MB for the 50,000 remembered); one row here is 52
-    bytes. Rows of forgotten people are reused.
+    was about 540 bytes a person (27 MB for the 50,000 remembered); a row here is 60
+    bytes and a pointer to its key. The order is kept in the rows too (an OrderedDict's
+    links and node table were another 70 bytes a person). Rows of forgotten people are
+    reused.
     """
 
-    __slots__ = ("counted", "day", "free", "full_at", "hour", "in_day", "in_hour", "message",
-                 "muted_until", "tokens")
+    __slots__ = ("counted", "day", "free", "full_at", "hour", "in_day", "in_hour", "keys", "message",
+                 "muted_until", "newer", "newest", "older", "oldest", "tokens")
 
     def __init__(self) -> None:
         self.day = array("i")  # the UTC day (ordinal) the person was last active on
@@ -76,25 +75,67 @@ class _Columns:
         self.full_at = array("q")  # microseconds: when the bucket is full again (or _NEVER)
         self.muted_until = array("q")  # microseconds (or _NEVER)
         self.message = array("q")  # hash of the event last counted: several replies count once
+        self.keys: list[Hashable] = []  # the person each row is of (None: a free row)
+        self.older = array("i")  # the row active just before (-1: none)
+        self.newer = array("i")  # the row active just after (-1: none)
+        self.oldest = self.newest = -1
         self.free: list[int] = []
 
-    def new(self, day: int) -> int:
-        """A row for a new person, active on ``day``, nothing counted."""
+    def new(self, key: Hashable, day: int) -> int:
+        """A row for a new person, the most recently active, on ``day``, nothing counted."""
         if self.free:
             row = self.free.pop()
+            self.keys[row] = key
             self.day[row] = day
             self.hour[row] = self.in_hour[row] = self.in_day[row] = 0
             self.tokens[row] = 0.0
             self.counted[row] = self.full_at[row] = self.muted_until[row] = _NEVER
             self.message[row] = 0
-            return row
-        self.day.append(day)
-        for column in (self.hour, self.in_hour, self.in_day, self.message):
-            column.append(0)
-        self.tokens.append(0.0)
-        for column in (self.counted, self.full_at, self.muted_until):
-            column.append(_NEVER)
-        return len(self.day) - 1
+        else:
+            row = len(self.keys)
+            self.keys.append(key)
+            self.day.append(day)
+            for column in (self.hour, self.in_hour, self.in_day, self.message, self.older, self.newer):
+                column.append(0)
+            self.tokens.append(0.0)
+            for column in (self.counted, self.full_at, self.muted_until):
+                column.append(_NEVER)
+        self._link_newest(row)
+        return row
+
+    def renew(self, row: int) -> None:
+        """Make ``row`` the most recently active."""
+        if row == self.newest:
+            return
+        older, newer = self.older[row], self.newer[row]  # newer >= 0: row is not the newest
+        self.older[newer] = older
+        if older >= 0:
+            self.newer[older] = newer
+        else:
+            self.oldest = newer
+        self._link_newest(row)
+
+    def drop_oldest(self) -> Hashable:
+        """Free the least recently active row; returns whose it was."""
+        row = self.oldest
+        newer = self.newer[row]
+        self.oldest = newer
+        if newer >= 0:
+            self.older[newer] = -1
+        else:
+            self.newest = -1
+        key, self.keys[row] = self.keys[row], None
+        self.free.append(row)
+        return key
+
+    def _link_newest(self, row: int) -> None:
+        newest = self.newest
+        self.older[row], self.newer[row] = newest, -1
+        if newest >= 0:
+            self.newer[newest] = row
+        else:
+            self.oldest = row
+        self.newest = row
 
 
 class PersonMeter:
@@ -107,10 +148,12 @@ class PersonMeter:
     """
 
     def __init__(self, capacity: int = PEOPLE_REMEMBERED) -> None:
-        self._people: OrderedDict[Hashable, int] = OrderedDict()  # key -> row
+        self._people: dict[Hashable, int] = {}  # key -> row
         self._rows = _Columns()
         self._capacity = max(1, capacity)
         self._networks: dict[str, int] = {}
+        self._now: datetime | None = None  # the clock reading ``_at`` last worked out
+        self._at_now = (0, 0, 0)
 
     def __len__(self) -> int:
         return len(self._people)
@@ -131,22 +174,22 @@ class PersonMeter:
         row = self._people.get(self._key(key))
         if row is None:
             return 0, 0
-        rows, hour = self._rows, _hour(now)
+        rows, (today, hour, _) = self._rows, self._at(now)
         counted = rows.hour[row]
         return (rows.in_hour[row] if counted == hour else 0,
-                rows.in_day[row] if _same_day(counted, now) else 0)
+                rows.in_day[row] if counted // 24 + _EPOCH_DAY == today else 0)
 
     def count_reply(self, key: PersonKey, now: datetime) -> None:
         row = self._touch(key, now)
-        rows, hour = self._rows, _hour(now)
+        rows, (today, hour, _) = self._rows, self._at(now)
         last = rows.hour[row]
         in_hour = rows.in_hour[row] if last == hour else 0
-        in_day = rows.in_day[row] if _same_day(last, now) else 0
+        in_day = rows.in_day[row] if last // 24 + _EPOCH_DAY == today else 0
         rows.hour[row], rows.in_hour[row], rows.in_day[row] = hour, in_hour + 1, in_day + 1
 
     def flooding(self, key: PersonKey, now: datetime) -> bool:
         row = self._people.get(self._key(key))
-        return row is not None and self._rows.muted_until[row] > _micros(now)
+        return row is not None and self._rows.muted_until[row] > self._at(now)[2]
 
     def count_message(self, key: PersonKey, message: str, now: datetime, flood: Flood | None) -> FloodStart | None:
         """Count one message of the person (once per event); a FloodStart when it starts a flood.
@@ -165,7 +208,7 @@ class PersonMeter:
         capacity = float(flood.messages)
         rate = capacity / flood.seconds  # tokens per second
         tokens = capacity
-        at = _micros(now)
+        at = self._at(now)[2]
         counted = rows.counted[row]
         if counted != _NEVER:
             tokens = min(capacity, rows.tokens[row] + max(0, at - counted) / 1_000_000 * rate)
@@ -182,36 +225,36 @@ class PersonMeter:
         rows.full_at[row] = at + timedelta(seconds=(capacity - tokens) / rate) // _MICROSECOND
         return started
 
+    def _at(self, now: datetime) -> tuple[int, int, int]:
+        """(UTC day ordinal, UTC hours since the epoch, microseconds since the epoch) of
+        ``now``, worked out once per clock reading (a send asks several times)."""
+        if now is not self._now:
+            micros = _micros(now)
+            self._now, self._at_now = now, (micros // _DAY + _EPOCH_DAY, micros // _HOUR, micros)
+        return self._at_now
+
     def _touch(self, key: PersonKey, now: datetime) -> int:
         """The person's row, marked as active now; forgets people whose counts expired."""
-        today = _day(now)
-        self._sweep(today, _micros(now))
-        people, short = self._people, self._key(key)
+        today, _, at = self._at(now)
+        self._sweep(today, at)
+        people, rows, short = self._people, self._rows, self._key(key)
         row = people.get(short)
         if row is None:
             if len(people) >= self._capacity:
-                _, oldest = people.popitem(last=False)
-                self._rows.free.append(oldest)
-            row = people[short] = self._rows.new(today)
+                del people[rows.drop_oldest()]
+            row = people[short] = rows.new(short, today)
         else:
-            self._rows.day[row] = today
-            people.move_to_end(short)
+            rows.day[row] = today
+            rows.renew(row)
         return row
 
     def _sweep(self, today: int, now: int) -> None:
         """Forget, least recently active first, the people whose counts no longer matter."""
         people, rows = self._people, self._rows
-        while people:
-            key, row = next(iter(people.items()))
+        while (row := rows.oldest) >= 0:
             if rows.day[row] == today or rows.muted_until[row] > now or rows.full_at[row] > now:
                 return
-            del people[key]
-            rows.free.append(row)
-
-
-def _same_day(hour: int, now: datetime) -> bool:
-    """Whether the UTC hour ``hour`` (hours since the epoch) is on ``now``'s UTC day."""
-    return hour // 24 + _EPOCH_DAY == _day(now)
+            del people[rows.drop_oldest()]
 
 
 class PersonCosts:
