@@ -185,3 +185,32 @@ def test_python_run_py_with_piped_input_greets_and_remembers(tmp_path: Path) -> 
     assert len(ben) == 1 and "Ben" in ben[0]
     again = env_run("@ana: hello\n")
     assert again.returncode == 0 and "Ana" in again.stdout and "3" in again.stdout
+
+
+async def test_a_first_contact_reads_no_earlier_variant_and_a_restart_reads_it_back(make_bot, tmp_path) -> None:
+    rules = [{"name": "faq", "kinds": ["direct"], "match": {"any": ["shipping"]}, "reply": ["A", "B"]}]
+    db = tmp_path / "bot.sqlite3"
+    read: list[str] = []
+
+    def count_variant_reads(harness) -> None:  # type: ignore[no-untyped-def]
+        store = harness.bot.store
+        kv_get = store.kv_get
+
+        async def counting(namespace: str, key: str):  # type: ignore[no-untyped-def]  # the real read, counted
+            if namespace == "rules.variant":
+                read.append(key)
+            return await kv_get(namespace, key)
+
+        store.kv_get = counting
+
+    bot = await make_bot(rules=rules, store_path=db)
+    count_variant_reads(bot)
+    await bot.receive("direct", "shipping?")  # Ana is new: nothing to read back
+    assert read == []
+    first = bot.sent
+    await bot.close()
+    again = await make_bot(rules=rules, store_path=db)
+    count_variant_reads(again)
+    await again.receive("direct", "shipping?")  # known, her last variant only in the store: read back
+    assert len(read) == 1
+    assert again.sent != first  # and not repeated

@@ -120,12 +120,15 @@ class RuleResponders:
                          else IntentRuleResponder(responder, hit))
         return found
 
-    async def pick_variant(self, rule: Rule, follower_id: int) -> int:
-        """A variant index, never the one this person got last time (restored after restarts)."""
+    async def pick_variant(self, rule: Rule, follower_id: int, *, first_contact: bool = False) -> int:
+        """A variant index, never the one this person got last time (restored after restarts).
+
+        A person met for the first time by this event has no earlier variant to read back.
+        """
         if len(rule.variants) <= 1:
             return 0
         key = f"{rule.name}:f{follower_id}:"
-        if self.state.last_variant(rule.name, follower_id) is None:  # new, or forgotten
+        if not first_contact and self.state.last_variant(rule.name, follower_id) is None:  # new, or forgotten
             saved = await self._store.kv_get(VARIANT_NAMESPACE, key)
             if saved is not None:
                 self.state.remember_variant(rule.name, follower_id, int(saved))
@@ -175,7 +178,7 @@ class RuleResponder:
             await ctx.add_points(actions.points, self.source)
             ctx.note("action", f"points {actions.points:+d}")
         if rule.variants:
-            index = await self.owner.pick_variant(rule, ctx.follower.id)
+            index = await self.owner.pick_variant(rule, ctx.follower.id, first_contact=ctx.first_contact)
             variants = rule.variants
             if rule.translations and ctx.reading is not None:
                 variants = rule.variants_for(ctx.reading.language)
