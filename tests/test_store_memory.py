@@ -179,17 +179,15 @@ async def test_prune_rebuilds_a_full_processed_filter(tmp_path: Path, monkeypatc
         assert not await store.is_processed("x", "old3")
 
 
-async def test_a_requested_commit_starts_at_the_next_loop_turn(tmp_path: Path) -> None:
+async def test_a_requested_commit_happens_at_the_next_loop_turn(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
     async with SqliteStore(path, commit_delay=3600) as store:
         store.mark_processed("x", "e1", T0)
-        seq = store.write_seq()
         store.request_commit()
         store.request_commit()  # one commit serves every request of the turn
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        assert store.backlog() == 0  # taken by a commit, which runs on the writer thread
-        await asyncio.wait_for(store.ensure_committed(seq), 30)  # not the 3600 s timer
+        assert store.backlog() == 0
         with sqlite3.connect(path) as other:
             assert other.execute("SELECT event_id FROM processed").fetchall() == [("e1",)]
 

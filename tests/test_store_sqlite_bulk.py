@@ -22,7 +22,7 @@ from brandbot.core.errors import StoreError
 from brandbot.core.events import Person
 from brandbot.core.records import FollowerRecord
 from brandbot.store.migrations import MIGRATIONS
-from brandbot.store.sqlite import SqliteStore
+from brandbot.store.sqlite import SqliteStore, writer
 from brandbot.store.sqlite.batch import _BATCH_ORDER, _Batch, commit_batch
 from brandbot.store.sqlite.bulk import BulkStatement, Unencodable, bulk_form, unsupported_reason
 
@@ -159,6 +159,12 @@ def test_an_old_sqlite_is_named_and_the_batch_still_written(
 # --- the store: a commit in flight on the writer thread -------------------------------------
 
 
+@pytest.fixture
+def on_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every batch goes to the writer thread (only large ones do by default)."""
+    monkeypatch.setattr(writer, "_THREAD_MIN_WRITES", 1)
+
+
 def _rows_of(path: Path, sql: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
@@ -189,6 +195,7 @@ async def _fill(store: SqliteStore) -> FollowerRecord:
     return follower
 
 
+@pytest.mark.usefixtures("on_the_thread")
 async def test_reads_see_a_batch_while_the_writer_thread_commits_it(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
     async with SqliteStore(path, commit_delay=3600) as store:
@@ -214,6 +221,7 @@ async def test_reads_see_a_batch_while_the_writer_thread_commits_it(tmp_path: Pa
         assert await store.kv_get("ns", "k") == "v"  # settled into the cache
 
 
+@pytest.mark.usefixtures("on_the_thread")
 async def test_a_commit_that_fails_on_the_thread_keeps_its_batch(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
     async with SqliteStore(path, commit_delay=3600) as store:
@@ -237,6 +245,7 @@ async def test_a_commit_that_fails_on_the_thread_keeps_its_batch(tmp_path: Path)
     assert _rows_of(path, "SELECT value FROM cursors") == [("1",)]
 
 
+@pytest.mark.usefixtures("on_the_thread")
 async def test_a_commit_cancelled_in_flight_is_settled_once_and_close_commits_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -258,3 +267,26 @@ async def test_a_commit_cancelled_in_flight_is_settled_once_and_close_commits_th
     assert _rows_of(path, "SELECT name, points FROM followers") == [("Ann", 5)]
     assert _rows_of(path, "SELECT key FROM cursors") == [("late",)]
     assert _rows_of(path, "SELECT event_id FROM processed") == [("e1",)]
+
+
+async def test_a_small_batch_is_committed_on_the_loop_and_a_large_one_on_the_thread(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.db"
+    async with SqliteStore(path, commit_delay=3600) as store:
+        store.set_cursor("small", "1")
+        other = _hold_write_lock(path)
+        try:
+            for i in range(writer._THREAD_MIN_WRITES):
+                store.mark_processed("x", f"e{i}", T0)
+            flushing = asyncio.create_task(store.flush())
+            await _taken(store)  # the loop goes on while the thread waits for the lock
+            assert await store.is_processed("x", "e3") and not flushing.done()
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        await flushing
+        store.set_cursor("small", "2")
+        await store.flush()
+        assert _rows_of(path, "SELECT value FROM cursors") == [("2",)]
+    assert _rows_of(path, "SELECT COUNT(*) FROM processed") == [(writer._THREAD_MIN_WRITES,)]

@@ -8,12 +8,14 @@ Why it is shaped this way:
   flusher commits the whole batch in ONE transaction, at most ``commit_delay`` seconds
   after the first write of the batch (sooner when a reply waits for it, see
   ``ensure_committed``, or when ``max_batch`` writes are waiting).
-- Commits and point reads run synchronously on a connection owned by the event loop's
-  thread. Profiling showed the C work of a batch is tens of microseconds, while handing
-  each statement to aiosqlite's thread cost a thread hop, and under load that thread
-  waited milliseconds for the GIL: commits fell seconds behind. Work that may take long
-  (migrations, scans, exports, merges and forgets, WAL checkpoints that may fsync)
-  still runs off the loop, on the aiosqlite connection or a worker thread.
+- Point reads run synchronously on a read-only connection owned by the event loop's
+  thread (an indexed lookup is microseconds of C, cheaper than a thread hop). Small
+  batches are committed there too; large ones (under load) go to a writer thread as ONE
+  statement whose parameters are the rows as JSON (``bulk.py``), so the GIL is released
+  for the whole write and SQLite works beside the loop (``executemany`` on a thread
+  would take the GIL back once per row). Work that may take long (migrations, scans,
+  exports, merges and forgets, WAL checkpoints that may fsync) runs off the loop, on
+  the aiosqlite connection or a worker thread.
 - Reads must see buffered writes, so every buffered table keeps its not-yet-committed
   rows in memory (``_Buffer``: "pending" until the flusher takes them, "inflight" while
   they are being committed) and reads look there before the database.

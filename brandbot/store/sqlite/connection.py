@@ -2,8 +2,9 @@
 
 Point reads run synchronously on a read-only connection owned by the event loop's
 thread: an indexed lookup is microseconds of C, cheaper than a thread hop. Batches are
-committed on a writer connection used by the store's writer thread only, one statement
-per batch (see ``bulk.py``), so SQLite's work runs beside the loop. Work that may take
+committed on a writer connection: small ones at once on the loop's thread, large ones
+on the store's writer thread as one statement (see ``bulk.py``), so SQLite's work runs
+beside the loop. Work that may take
 long (migrations, scans, exports, merges and forgets, WAL checkpoints that may fsync)
 runs on the aiosqlite connection or a worker thread.
 """
@@ -150,7 +151,8 @@ class SqliteBase(WriteBehind):
         return db
 
     def _open_writer(self) -> sqlite3.Connection:
-        """The connection that commits batches, used by the one writer thread only."""
+        """The connection that commits batches (one at a time: on the loop's thread or
+        the writer thread, see ``WriteBehind._commit_pending``)."""
         db = self._open_connection(check_same_thread=False)
         reason = unsupported_reason()
         if reason is None:
@@ -159,8 +161,9 @@ class SqliteBase(WriteBehind):
             self._bulk = bulk
         else:
             logger.warning(
-                "store: %s; batches are committed with one statement per row, which keeps "
-                "the event loop busier (upgrade SQLite to 3.38 or newer)",
+                "store: %s; every batch is committed on the event loop's thread, one "
+                "statement per row, which keeps the loop busier under load (upgrade SQLite "
+                "to 3.38 or newer)",
                 reason,
             )
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="brandbot-store-writer")

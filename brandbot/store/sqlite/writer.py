@@ -1,4 +1,4 @@
-"""The write-behind machinery: buffered writes, committed in batches on a writer thread.
+"""The write-behind machinery: buffered writes, committed in batches.
 
 Every incoming event causes several small writes (processed id, follower counters,
 history row, outbox row). Committing each one would cap the bot at a few hundred events
@@ -8,10 +8,11 @@ write of the batch (sooner when a reply waits for it, see ``ensure_committed``, 
 ``max_batch`` writes are waiting). A commit that fails is logged and its batch kept for a
 retry, with backoff; nothing is lost.
 
-The commit itself runs on the store's writer thread as one statement (see ``bulk.py``):
-the event loop's thread only takes the batch and encodes it, and goes on handling events
-while SQLite writes. Buffered rows stay readable (``_Buffer``'s inflight) until the loop
-settles them after the commit is durable; point reads use a connection of their own.
+A small batch is committed at once on the event loop's thread (``executemany``); a large
+one (under load) on the store's writer thread as one statement (see ``bulk.py``): the
+loop only takes and encodes it and goes on handling events while SQLite writes. Buffered
+rows stay readable (``_Buffer``'s inflight) until the loop settles them after the commit
+is durable; point reads use a connection of their own.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ _RETRY_MAX_SECONDS = 5.0
 _MIN_FILTER_CAPACITY = 1_000_000
 #: Committed rows after which the WAL is checkpointed (off the event loop's thread).
 _CHECKPOINT_ROWS = 50_000
+#: Writes from which a batch is committed on the writer thread rather than at once on the
+#: loop's thread (see ``_commit_pending``). A thread commit costs more CPU in all (JSON in
+#: and out: ~55-70 us of C per event on the thread and ~8 us of encoding on the loop,
+#: against ~40-50 us of executemany and COMMIT on the loop) and adds the thread's wake-up
+#: and two GIL hand-offs to the wait of the replies in the batch; it pays when the loop's
+#: thread is the bottleneck. Measured with ``brandbot bench``-like runs (60k events, 30k
+#: followers, 100 rules): at 2,000 events/s batches hold 11-55 writes (p90), so they stay
+#: here; at the maximum rate they hold ~230 writes (31 events) when written here and
+#: grow to ~2,800 (400 events) once on the thread.
+_THREAD_MIN_WRITES = 512
 
 
 def _checkpoint_file(path: str) -> None:
@@ -103,7 +114,8 @@ class WriteBehind:
         # Three connections to one WAL database. ``_db`` lives on the event loop's thread
         # and only reads: point reads run on it synchronously (microseconds of C each, no
         # thread hop; WAL readers never wait for the writer). ``_writer`` commits the
-        # batches, on the ``_write_thread`` only. ``_conn`` (aiosqlite, its own thread)
+        # batches: on the loop's thread when small, else on the ``_write_thread`` (never
+        # both at once: one commit at a time, under ``_lock``). ``_conn`` (aiosqlite, its own thread)
         # runs what may take long: migrations, scans, maintenance transactions.
         self._db: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
@@ -312,14 +324,17 @@ class WriteBehind:
             buffer.settle()
 
     async def _commit_pending(self) -> None:
-        """Write the buffered batch in one transaction on the writer thread, and wait for
-        it. Caller holds ``_lock``.
+        """Write the buffered batch in one transaction and return once it is durable.
+        Caller holds ``_lock``.
 
-        The loop's thread takes the batch and encodes it (``json.dumps``, C); the writer
-        thread runs one statement with the GIL released for all of it, so the loop goes on
-        handling events meanwhile. The batch's rows stay readable until they are settled
-        here, after the commit is durable. Cancelled meanwhile, this still waits for the
-        thread (it cannot be stopped) so that the batch is settled or restored, never both.
+        A small batch (a reply waiting at low load) is written at once on the loop's
+        thread, ``executemany`` per table: a thread hand-off would add the writer thread's
+        wake-up and two GIL hand-offs to the reply's delay. A large one (under load) is
+        encoded here (``json.dumps``, C) and written on the writer thread as one statement
+        with the GIL released for all of it, so the loop goes on handling events
+        meanwhile. Either way the batch's rows stay readable until they are settled here,
+        after the commit is durable. Cancelled while the thread writes, this still waits
+        for it (it cannot be stopped), so that the batch is settled or restored, never both.
         """
         if self._count == 0:
             return
@@ -328,12 +343,22 @@ class WriteBehind:
         batch_seq = self._seq
         finish_checkpoint, self._finish_checkpoint = self._finish_checkpoint, False
         started = time.perf_counter()
-        bulk = None
-        if self._bulk is not None:
+        if self._bulk is None or batch.writes < _THREAD_MIN_WRITES:
             try:
-                bulk = (self._bulk.insert, self._bulk.parameters(batch.statements))
-            except Unencodable as exc:
-                logger.debug("store: writing a batch statement by statement (%s)", exc)
+                commit_batch(db, batch, None, finish_checkpoint)
+            except Exception as exc:
+                self._restore_batch(batch)
+                raise self._commit_error(batch, exc) from exc
+            except BaseException:
+                self._restore_batch(batch)
+                raise
+            self._settled(batch, batch_seq, started)
+            return
+        bulk = None
+        try:
+            bulk = (self._bulk.insert, self._bulk.parameters(batch.statements))
+        except Unencodable as exc:
+            logger.debug("store: writing a batch statement by statement (%s)", exc)
         job = asyncio.get_running_loop().run_in_executor(
             self._write_thread, commit_batch, db, batch, bulk, finish_checkpoint
         )
@@ -344,10 +369,19 @@ class WriteBehind:
             if cancelled:
                 raise asyncio.CancelledError
             if isinstance(failure, Exception):
-                raise StoreError(
-                    f"could not commit {batch.writes} buffered writes to {self._path}: {failure}"
-                ) from failure
+                raise self._commit_error(batch, failure) from failure
             raise failure
+        self._settled(batch, batch_seq, started)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _commit_error(self, batch: _Batch, failure: Exception) -> StoreError:
+        return StoreError(
+            f"could not commit {batch.writes} buffered writes to {self._path}: {failure}"
+        )
+
+    def _settled(self, batch: _Batch, batch_seq: int, started: float) -> None:
+        """The batch is durable: forget its buffered rows, wake who waits for it."""
         self._settle_batch()
         self._committed_seq = max(self._committed_seq, batch_seq)
         self._committed.set()
@@ -359,8 +393,6 @@ class WriteBehind:
             )
         if self.on_flush is not None:
             self.on_flush(time.perf_counter() - started, batch.writes)
-        if cancelled:
-            raise asyncio.CancelledError
 
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database on a worker thread (it may wait for the disk).
