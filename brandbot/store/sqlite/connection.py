@@ -53,6 +53,10 @@ _CONNECTION_PRAGMAS = (
 )
 #: SQLite page cache of the event-loop connection, in KiB (the OS caches the rest).
 _PAGE_CACHE_KIB = 4096
+#: The part of it the read connection gets (the writer gets the rest, at least as much):
+#: a reader's cache is emptied whenever another connection has committed, so it serves
+#: only the reads between two commits.
+_READ_CACHE_KIB = 1024
 
 
 def _create_private(path: Path) -> None:
@@ -136,24 +140,27 @@ class SqliteBase(WriteBehind):
 
     def _open_loop_connection(self) -> sqlite3.Connection:
         """The event loop's connection: point reads only."""
-        db = self._open_connection()
+        db = self._open_connection(cache_kib=_READ_CACHE_KIB)
         db.execute("PRAGMA query_only = ON").fetchall()
         return db
 
-    def _open_connection(self, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    def _open_connection(
+        self, *, cache_kib: int, check_same_thread: bool = True
+    ) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=check_same_thread)
         for pragma in _CONNECTION_PRAGMAS:
             db.execute(pragma).fetchall()
         # Checkpoints copy the WAL into the database and may fsync: they run on a worker
         # thread (see _checkpoint), never inside a commit.
         db.execute("PRAGMA wal_autocheckpoint = 0").fetchall()
-        db.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}").fetchall()
+        db.execute(f"PRAGMA cache_size = -{cache_kib}").fetchall()
         return db
 
     def _open_writer(self) -> sqlite3.Connection:
         """The connection that commits batches (one at a time: on the loop's thread or
         the writer thread, see ``WriteBehind._commit_pending``)."""
-        db = self._open_connection(check_same_thread=False)
+        cache_kib = max(_PAGE_CACHE_KIB - _READ_CACHE_KIB, _READ_CACHE_KIB)
+        db = self._open_connection(cache_kib=cache_kib, check_same_thread=False)
         reason = unsupported_reason()
         if reason is None:
             bulk = BulkStatement([sql for _, sql in _BATCH_ORDER])
