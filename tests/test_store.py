@@ -296,3 +296,21 @@ def test_any_sequence_of_kv_writes_ends_like_a_dict(
                 assert await s.kv_get("ns", key) == model.get(key)
 
     asyncio.run(scenario())
+
+
+async def test_a_known_person_out_of_every_cache_is_resolved_with_one_read(tmp_path: Path) -> None:
+    path = tmp_path / "one-read.db"
+    async with SqliteStore(path) as store:
+        ana, created = await store.resolve(Person("x", "1", handle="ana", name="Ana"), T0)
+        assert created
+        await store.flush()
+    async with SqliteStore(path) as store:  # reopened: nothing cached
+        await store.filters_filled()
+        statements: list[str] = []
+        assert store._db is not None
+        store._db.set_trace_callback(statements.append)  # the read connection's SQL, as run
+        again, created = await store.resolve(Person("x", "1", handle="ana", name="Ana"), T0)
+        store._db.set_trace_callback(None)
+        assert (again.id, again.name, created) == (ana.id, "Ana", False)
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+        assert await store.get_follower(ana.id) == again  # cached by that read

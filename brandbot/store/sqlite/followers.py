@@ -35,6 +35,16 @@ from brandbot.store.sqlite.rows import (
 #: The columns ``list_followers`` may order by.
 ORDER_COLUMNS = ("points", "last_seen", "first_seen", "interactions", "name")
 
+#: A known person's identity and follower row in one read (the follower part is NULL
+#: when the identity points at nobody).
+_SQL_RESOLVE = (
+    "SELECT " + ", ".join(f"i.{c.strip()}" for c in _IDENTITY_COLUMNS.split(","))
+    + ", " + ", ".join(f"f.{c}" for c in _FOLLOWER_NAMES)
+    + " FROM identities AS i LEFT JOIN followers AS f ON f.id = i.follower_id"
+    " WHERE i.network = ? AND i.user_id = ?"
+)
+_IDENTITY_WIDTH = len(_IDENTITY_COLUMNS.split(","))
+
 
 class FollowersMixin(SqliteBase):
     """The Followers role: people, their identities per network, merges and unlinks."""
@@ -43,17 +53,23 @@ class FollowersMixin(SqliteBase):
         """The follower behind ``person``; created with its identity if new."""
         key = (person.network, person.id)
         identity = self._cached_identity(key)
+        stored: FollowerRecord | None = None  # the follower row read with the identity
         if identity is None and key in self._identity_seen:
-            rows = self._read_now(
-                f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE network = ? AND user_id = ?",
-                key,
-            )
+            rows = self._read_now(_SQL_RESOLVE, key)
             if rows:
                 identity = _identity_from(rows[0])
                 self._identity_cache.put(key, identity)
+                if rows[0][_IDENTITY_WIDTH] is not None:
+                    stored = _follower_from(rows[0][_IDENTITY_WIDTH:])
         if identity is not None:
             follower_id = self._redirect(identity.follower_id)
-            follower = await self.get_follower(follower_id) if follower_id else None
+            follower = self._cached_follower(follower_id) if follower_id else None
+            if follower is None and stored is not None and stored.id == follower_id:
+                # Not buffered nor cached, so the row just read is the newest there is.
+                follower = stored
+                self._follower_cache.put(follower_id, follower)
+            elif follower is None and follower_id:
+                follower = await self.get_follower(follower_id)
             if follower is not None:
                 handle = person.handle or identity.handle
                 name = person.name or identity.name
