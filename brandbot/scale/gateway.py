@@ -59,14 +59,15 @@ class Gateway(Bot):
 
     def __init__(self, config: BotConfig, *, store: Store, networks: Mapping[str, Network], redis: Redis,
                  keys: Keys, rate_margin: float = 0.0, publisher: EventPublisher | None = None,
-                 **kwargs: Any) -> None:
+                 lease: float = 5.0, **kwargs: Any) -> None:
         limiter = SharedRateLimiter(redis, keys, margin=rate_margin)
         guarded = {name: GuardedNetwork(net, limiter) for name, net in networks.items()}
         super().__init__(config, store=store, networks=guarded, **kwargs)
         self.redis = redis
         self.keys = keys
         self.name = process_name("gateway")
-        self.publisher = publisher or EventPublisher(redis, keys, store)
+        # An event Redis lost is appended again a lease later: a worker may still be handling it.
+        self.publisher = publisher or EventPublisher(redis, keys, store, replay_after=lease)
         self._enqueued: Lru[int, bool] = Lru(200_000)
         self._sent_once: Lru[int, bool] = Lru(200_000)
         self._feed: list[asyncio.Task[None]] = []

@@ -80,6 +80,29 @@ class Leases:
                 self.gained.add(partition)
                 log.info("worker %s took partition %d", self.me, partition)
 
+    async def still_mine(self, partitions: list[int]) -> set[int]:
+        """The ``partitions`` whose lease in Redis is still this worker's (one round trip).
+
+        A batch is checked before it is handled: one read before Redis crashed (it lost
+        the leases, and the gateway appends the events again for whoever holds the
+        partition now) or before this worker stalled past its lease (another worker
+        claimed the entries) must not be handled here too. Those not ours are forgotten.
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for partition in partitions:
+                pipe.get(self._keys.lease(partition))
+            owners = await pipe.execute()
+        mine = {p for p, owner in zip(partitions, owners)
+                if (owner.decode() if isinstance(owner, bytes) else owner) == self.me}
+        for partition in set(partitions) - mine:
+            if partition in self.held:
+                log.warning("worker %s no longer holds partition %d (lease lost); stopped reading it",
+                            self.me, partition)
+            self.held.discard(partition)
+            self.gained.discard(partition)
+            self.unwanted.discard(partition)
+        return mine
+
     async def give_up(self, partition: int) -> None:
         """Release a partition (its batch is committed and acknowledged)."""
         await self._release(keys=[self._keys.lease(partition)], args=[self.me])

@@ -11,6 +11,17 @@ How an event is known to be done: once the workers' consumer group has read past
 it is no longer pending (acknowledged after the commit), the store is asked to confirm;
 an event the store does not know by then was lost or failed, and is appended again (up
 to ``max_replays`` times, so an event that makes every worker fail cannot loop forever).
+
+Not at once, though: ``replay_after`` (a worker lease) later, if the store still does not
+know it. When Redis crashes it forgets which worker read which entry, but a worker may
+still be handling a batch it read before the crash; appended again at once, the event
+would be handled by two workers at the same time, each committing its own reply, and
+the reply would go twice. A batch read before the crash but not yet begun (a worker
+paused, or slow to read its socket) is dropped by its worker, whose lease is gone
+(``Leases.still_mine``); one being handled at the crash needs only the store to commit,
+and the grace gives it a lease to do so: the time after which a silent worker is
+considered gone anyway (a worker stalled longer may handle an event twice, as after a
+lease expiry: docs/scaling.md, "no fencing").
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ class Outstanding:
     fields: dict[str, str]
     entry_id: str = ""
     appended_at: float = 0.0
+    unconfirmed_since: float = 0.0  # when it was first found read past but not in the store
     replays: int = 0
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -57,7 +69,7 @@ class EventPublisher:
 
     def __init__(self, redis: Redis, keys: Keys, store: Dedupe, *, max_outstanding: int = 20_000,
                  check_interval: float = 0.05, lost_after: float = 10.0, max_replays: int = 3,
-                 maxlen: int = 100_000) -> None:
+                 maxlen: int = 100_000, replay_after: float = 5.0) -> None:
         self._redis = redis
         self._keys = keys
         self._store = store
@@ -65,6 +77,7 @@ class EventPublisher:
         self._interval = check_interval
         self._lost_after = lost_after
         self._max_replays = max_replays
+        self._replay_after = replay_after
         self._maxlen = maxlen
         self._by_partition: dict[int, dict[str, Outstanding]] = defaultdict(dict)  # entry id -> record
         self._count = 0
@@ -177,6 +190,9 @@ class EventPublisher:
             for record, hit in zip(overdue, found):
                 if hit:
                     record.appended_at = now  # still queued: workers are behind, look again later
+        # One found unconfirmed before is asked again only once its grace is over.
+        candidates = [r for r in candidates
+                      if not r.unconfirmed_since or now - r.unconfirmed_since >= self._replay_after]
         if not candidates:
             return 0
         processed = await asyncio.gather(*(self._store.is_processed(r.network, r.event_id) for r in candidates))
@@ -186,6 +202,8 @@ class EventPublisher:
                 self._release(records, record)
                 self.stats["confirmed"] += 1
                 released += 1
+            elif not record.unconfirmed_since:
+                record.unconfirmed_since = now
             else:
                 await self._replay(records, record)
         if released:
@@ -209,6 +227,7 @@ class EventPublisher:
             return
         records.pop(record.entry_id, None)
         record.replays += 1
+        record.unconfirmed_since = 0.0
         self.stats["replayed"] += 1
         log.warning("event %s:%s is not in the store although the stream was read past it; appending it "
                     "again (replay %d)", record.network, record.event_id, record.replays)

@@ -63,7 +63,7 @@ def build_role(role: Role, config: BotConfig, *, store: Store | None = None,
     redis = connect(settings.url)
     if role == "gateway":
         return Gateway(config, store=store, networks=networks, redis=redis, keys=keys,
-                       rate_margin=settings.rate_margin, clock=clock, **kwargs)
+                       rate_margin=settings.rate_margin, lease=settings.lease, clock=clock, **kwargs)
     return Worker(config, store=store, networks=networks, redis=redis, keys=keys, lease=settings.lease,
                   batch=settings.batch, clock=clock, **kwargs)
 

@@ -157,7 +157,19 @@ class Worker(Bot):
         return batch
 
     async def _handle(self, batch: dict[int, list[Entry]]) -> None:
-        """Submit in stream order, wait for the commit, then acknowledge."""
+        """Submit in stream order, wait for the commit, then acknowledge.
+
+        Only entries of partitions whose lease is still ours are handled: after a Redis
+        crash (leases gone, the gateway appending the lost events again) or a stall past
+        the lease, another worker may be handling the same events; entries left unhandled
+        stay pending for the partition's holder, or are appended again by the gateway.
+        """
+        mine = await self.leases.still_mine(sorted(batch))
+        dropped = sum(len(entries) for p, entries in batch.items() if p not in mine)
+        if dropped:
+            log.warning("worker %s leaves %d entries of partitions it no longer holds to their holder",
+                        self.name, dropped)
+        batch = {p: entries for p, entries in batch.items() if p in mine}
         for entries in batch.values():
             for entry_id, event in entries:
                 if event is not None:
