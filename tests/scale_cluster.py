@@ -270,6 +270,16 @@ def limit_violations(cluster: Cluster) -> list[str]:
     return bad
 
 
+async def pending_texts(cluster: Cluster) -> set[str]:
+    """The texts of the replies whose row is PENDING in the store now (not marked sent)."""
+    store = PostgresStore(cluster.pg_url, brand=cluster.brand)
+    await store.open()
+    try:
+        return {entry.text for entry in await store.pending_outbox(limit=100_000)}
+    finally:
+        await store.close()
+
+
 async def loyalty_mismatches(cluster: Cluster) -> tuple[int, list[str], Counter[int]]:
     """(followers, stored totals that differ from a recomputation, IN rows per follower)."""
     config = load_config(cluster.config).top.loyalty
