@@ -9,8 +9,9 @@ to the gateway, which sends them. The loop, per batch:
 2. for partitions just taken, claim the entries their previous reader left pending
    (XAUTOCLAIM: a worker killed with SIGKILL left them) and handle those first;
 3. otherwise read new entries (XREADGROUP) from every held partition;
-4. hand the events to the intake in stream order, wait until they are committed in the
-   store, and only then XACK them.
+4. check the batch's partitions are still leased to this worker (a Redis crash or a stall
+   past the lease gave them to another), hand the events to the intake in stream order,
+   wait until they are committed in the store, and only then XACK them.
 
 An entry acknowledged is committed; an entry not acknowledged is handled again by whoever
 holds its partition next, and the store's processed ids make that replay a no-op.
