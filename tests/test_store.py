@@ -314,3 +314,15 @@ async def test_a_known_person_out_of_every_cache_is_resolved_with_one_read(tmp_p
         assert (again.id, again.name, created) == (ana.id, "Ana", False)
         assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
         assert await store.get_follower(ana.id) == again  # cached by that read
+
+
+async def test_written_plugin_data_refreshes_the_cache_but_is_not_added_to_it(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "kv.db") as store:
+        assert await store.kv_get("p", "read-first") is None  # read: cached as absent
+        store.kv_set("p", "read-first", "1")
+        store.kv_set("p", "written-only", "2")
+        await store.flush()
+        assert store._kv_cache.peek(("p", "read-first")) == "1"  # a cached key is kept current
+        assert store._kv_cache.peek(("p", "written-only"), None) is None  # a written one is not added
+        assert await store.kv_get("p", "read-first") == "1"
+        assert await store.kv_get("p", "written-only") == "2"  # read back from the database
