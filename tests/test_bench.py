@@ -38,12 +38,17 @@ from brandbot.ops.bench import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _history_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_history", ROOT / "benchmarks" / "history.py")
+def _benchmark_script(name: str) -> ModuleType:
+    """A script of benchmarks/ (not a package) loaded as a module."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _history_module() -> ModuleType:
+    return _benchmark_script("history")
 
 
 def test_generated_rules_load_and_each_one_matches_its_own_trigger_text(tmp_path: Path) -> None:
@@ -154,16 +159,8 @@ def test_history_build_matches_its_figures(tmp_path: Path) -> None:
     assert "bytes per interaction" in history.render(summary)
 
 
-def _stages_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_stages", ROOT / "benchmarks" / "stages.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_stages_attribute_each_loop_sample_to_its_innermost_stage(tmp_path: Path) -> None:
-    stages = _stages_module()
+    stages = _benchmark_script("stages")
     loop = "thread (0x1);<module> (r.py:1);Runner.run (asyncio/runners.py:118)"
     raw = tmp_path / "raw.txt"
     raw.write_text("\n".join([
