@@ -37,13 +37,13 @@ ORDER_COLUMNS = ("points", "last_seen", "first_seen", "interactions", "name")
 
 #: A known person's identity and follower row in one read (the follower part is NULL
 #: when the identity points at nobody).
+_IDENTITY_NAMES = tuple(column.strip() for column in _IDENTITY_COLUMNS.split(","))
 _SQL_RESOLVE = (
-    "SELECT " + ", ".join(f"i.{c.strip()}" for c in _IDENTITY_COLUMNS.split(","))
+    "SELECT " + ", ".join(f"i.{c}" for c in _IDENTITY_NAMES)
     + ", " + ", ".join(f"f.{c}" for c in _FOLLOWER_NAMES)
     + " FROM identities AS i LEFT JOIN followers AS f ON f.id = i.follower_id"
     " WHERE i.network = ? AND i.user_id = ?"
 )
-_IDENTITY_WIDTH = len(_IDENTITY_COLUMNS.split(","))
 
 
 class FollowersMixin(SqliteBase):
@@ -59,8 +59,9 @@ class FollowersMixin(SqliteBase):
             if rows:
                 identity = _identity_from(rows[0])
                 self._identity_cache.put(key, identity)
-                if rows[0][_IDENTITY_WIDTH] is not None:
-                    stored = _follower_from(rows[0][_IDENTITY_WIDTH:])
+                follower_part = rows[0][len(_IDENTITY_NAMES):]
+                if follower_part[0] is not None:
+                    stored = _follower_from(follower_part)
         if identity is not None:
             follower_id = self._redirect(identity.follower_id)
             follower = self._cached_follower(follower_id) if follower_id else None
