@@ -11,6 +11,7 @@ tables it touches and implement no more; ``Store`` is their union, what a backen
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -69,6 +70,14 @@ class Followers(Protocol):
 
         Returns (follower, created). Updates the identity's handle/name when they changed.
         Hot path: served from a cache after the first lookup.
+        """
+
+    async def prefetch_people(self, people: Iterable[Person]) -> int:
+        """Read the known people among ``people`` ahead of their events, in as few reads as
+        the store can, so that ``resolve`` finds them in memory; returns how many were read.
+
+        Called by the intake with the authors of the events it has queued. Reads only:
+        nothing changes if the people never come, or were changed meanwhile.
         """
 
     async def get_follower(self, follower_id: int) -> FollowerRecord | None: ...

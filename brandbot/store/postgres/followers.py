@@ -8,6 +8,7 @@ joined with follower); a buffered one none. Ids come from reserved sequence bloc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -119,6 +120,16 @@ class PgFollowersMixin(PgBase):
         row = _identity_row(self._brand, identity)
         self._note_write()
         self._identities.put((identity.network, identity.user_id), identity, row)
+
+    async def prefetch_people(self, people: Iterable[Person]) -> int:
+        """Reads nothing ahead, by design: returns 0.
+
+        Workers share this database, and one follower known on two networks is in two
+        partitions, so two workers may handle them at once. A row read before its event
+        is handled could miss the other worker's commit in between; ``resolve`` reads it
+        when the event is handled instead, one read per event, as before.
+        """
+        return 0
 
     async def get_follower(self, follower_id: int) -> FollowerRecord | None:
         buffered = self._followers.get(follower_id)

@@ -53,6 +53,7 @@ from brandbot.store.sqlite.followers import ORDER_COLUMNS, FollowersMixin
 from brandbot.store.sqlite.history import HistoryMixin
 from brandbot.store.sqlite.keyed import CursorsMixin, JobsMixin, KeyValueMixin, OnceKeysMixin
 from brandbot.store.sqlite.outbox import OutboxMixin
+from brandbot.store.sqlite.prefetch import PrefetchMixin
 from brandbot.store.sqlite.privacy import PrivacyMixin
 
 # Row helpers the benchmarks read the database with (benchmarks/history.py, killtest.py).
@@ -78,6 +79,7 @@ __all__ = [
 class SqliteStore(
     PrivacyMixin,  # before FollowersMixin, which it builds on
     FollowersMixin,
+    PrefetchMixin,
     HistoryMixin,
     DedupeMixin,
     OutboxMixin,
