@@ -68,7 +68,10 @@ _CHECKPOINT_ROWS = 50_000
 #: thread is the bottleneck. Measured with ``brandbot bench``-like runs (60k events, 30k
 #: followers, 100 rules): at 2,000 events/s batches hold 11-55 writes (p90), so they stay
 #: here; at the maximum rate they hold ~230 writes (31 events) when written here and
-#: grow to ~2,800 (400 events) once on the thread.
+#: grow to ~2,800 (400 events) once on the thread. Tried at 160 (2,200 events/s,
+#: ``benchmarks/stalls.py``): the 2-6 ms loop commits of 160-512 writes (after a stall)
+#: went, but on a busy machine each thread commit let the next batch grow past the
+#: threshold too, up to 2,000-4,000 writes, and event-to-send p50 rose to 0.2-0.7 s.
 _THREAD_MIN_WRITES = 512
 
 
@@ -347,7 +350,9 @@ class WriteBehind:
         batch_seq = self._seq
         finish_checkpoint, self._finish_checkpoint = self._finish_checkpoint, False
         started = time.perf_counter()
-        if self._bulk is None or batch.writes < _THREAD_MIN_WRITES:
+        # A batch that also finishes a WAL checkpoint goes to the thread whatever its size:
+        # the checkpoint's page copies and two fsyncs kept the loop still for 10-25 ms.
+        if self._bulk is None or (batch.writes < _THREAD_MIN_WRITES and not finish_checkpoint):
             try:
                 commit_batch(db, batch, None, finish_checkpoint)
             except Exception as exc:
