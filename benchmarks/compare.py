@@ -24,6 +24,8 @@ from typing import Any
 
 FIGURES: list[tuple[str, str, str]] = [
     ("events/s at max rate", "max_rate.events_per_s", "{:,.0f}"),
+    ("CPU per event at max rate, loop's thread (us)", "max_rate.loop_cpu_us_per_event", "{:.0f}"),
+    ("CPU per event at max rate, process (us)", "max_rate.cpu_us_per_event", "{:.0f}"),
     ("arrival -> commit p99 at max rate (ms)", "max_rate.commit.arrival_to_commit_ms.p99", "{:.1f}"),
     ("handled -> commit p99 at max rate (ms)", "max_rate.commit.handled_to_commit_ms.p99", "{:.1f}"),
     ("paced: events/s", "paced.events_per_s", "{:,.0f}"),

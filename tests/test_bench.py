@@ -91,6 +91,7 @@ async def test_quick_session_reports_every_figure() -> None:
     assert main["events"] == 400 and main["bot_stats"]["events"] == 400
     assert main["bot_stats"]["duplicates"] == 0
     assert main["events_per_s"] > 0
+    assert 0 < main["loop_cpu_us_per_event"] <= main["cpu_us_per_event"]  # the loop is part of the process
     assert 0 < main["replies_sent"] < 400
     assert 2 <= main["answered_pct"] <= 80
     assert main["watchers"]["kinds"] == 400  # every watcher saw what it was meant to

@@ -812,6 +812,7 @@ async def drive(bench: BenchBot, stream: EventStream, count: int, *, label: str,
     gc_meter.start()
     try:
         t0 = time.perf_counter()
+        cpu0, loop_cpu0 = time.process_time(), time.thread_time()  # drive runs on the loop's thread
         for i, event in enumerate(stream.events(count)):
             if rate:
                 due = t0 + i * interval
@@ -836,6 +837,7 @@ async def drive(bench: BenchBot, stream: EventStream, count: int, *, label: str,
         await bot.outbox.drain()
         await bot.store.flush()
         t_done = time.perf_counter()
+        cpu, loop_cpu = time.process_time() - cpu0, time.thread_time() - loop_cpu0
     finally:
         gc_meter.stop()
         await lag.stop()
@@ -851,6 +853,10 @@ async def drive(bench: BenchBot, stream: EventStream, count: int, *, label: str,
         "handled_s": round(t_handled - t0, 3),
         "handled_events_per_s": round(count / max(1e-9, t_handled - t0)),
         "drain_after_handled_s": round(t_done - t_handled, 3),
+        # CPU time is less disturbed than the rate by other work on the machine: the
+        # loop's thread bounds the rate, the process adds the store's writer thread.
+        "loop_cpu_us_per_event": round(1e6 * loop_cpu / max(1, count), 1),
+        "cpu_us_per_event": round(1e6 * cpu / max(1, count), 1),
         "mix": stream.mix(count),
         "replies_sent": bench.network.sends,
         "answered_pct": round(100 * len(bench.network.sent_at) / max(1, count), 1)
@@ -1130,6 +1136,8 @@ def render_table(summary: dict[str, Any]) -> str:
         "{:.1f}", "%")
     add("events/s at max rate", "max_rate.events_per_s")
     add("  events/s handled (before replies drained)", "max_rate.handled_events_per_s")
+    add("  CPU per event, event loop's thread (us)", "max_rate.loop_cpu_us_per_event")
+    add("  CPU per event, whole process (us)", "max_rate.cpu_us_per_event")
     add("  replies sent + store flushed after that", "max_rate.drain_after_handled_s", "{:.1f}", "s")
     add("  answered", "max_rate.answered_pct", "{:.1f}", "%")
     add("  event generation cost", "generator_us_per_event", "{:.1f}", "us/event")
