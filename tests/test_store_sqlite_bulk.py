@@ -291,32 +291,3 @@ async def test_a_small_batch_is_committed_on_the_loop_and_a_large_one_on_the_thr
         assert _rows_of(path, "SELECT value FROM cursors") == [("2",)]
     assert _rows_of(path, "SELECT COUNT(*) FROM processed") == [(writer._THREAD_MIN_WRITES,)]
 
-
-async def test_a_small_batch_that_finishes_a_wal_checkpoint_is_committed_on_the_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The end of a checkpoint (its last page copies and two fsyncs) stays off the loop."""
-    monkeypatch.setattr(writer, "_CHECKPOINT_ROWS", 10)
-    path = tmp_path / "b.db"
-    async with SqliteStore(path, commit_delay=3600) as store:
-        for i in range(10):
-            store.mark_processed("x", f"e{i}", T0)
-        await store.flush()  # ten rows: a background checkpoint starts
-        checkpointer = store._checkpointer
-        assert checkpointer is not None
-        await checkpointer
-        assert store._finish_checkpoint  # the next commit finishes it
-        store.set_cursor("small", "1")  # one write, far below _THREAD_MIN_WRITES
-        other = _hold_write_lock(path)
-        try:
-            flushing = asyncio.create_task(store.flush())
-            while store.backlog() and not flushing.done():
-                await asyncio.sleep(0.001)
-            # On the loop's thread the commit would hold the loop until the lock's timeout.
-            assert await store.is_processed("x", "e3") and not flushing.done()
-        finally:
-            other.execute("COMMIT")
-            other.close()
-        await flushing
-        assert not store._finish_checkpoint
-    assert _rows_of(path, "SELECT value FROM cursors") == [("1",)]

@@ -350,9 +350,11 @@ class WriteBehind:
         batch_seq = self._seq
         finish_checkpoint, self._finish_checkpoint = self._finish_checkpoint, False
         started = time.perf_counter()
-        # A batch that also finishes a WAL checkpoint goes to the thread whatever its size:
-        # the checkpoint's page copies and two fsyncs kept the loop still for 10-25 ms.
-        if self._bulk is None or (batch.writes < _THREAD_MIN_WRITES and not finish_checkpoint):
+        # A batch that also finishes a WAL checkpoint (page copies and two fsyncs: 10-25 ms)
+        # stays here too. Sent to the thread, the loop handled events meanwhile and the next
+        # batch passed _THREAD_MIN_WRITES, and the next: on a busy machine commits stayed on
+        # the thread at up to 2,000 writes and p99 event-to-send rose (benchmarks/stalls.py).
+        if self._bulk is None or batch.writes < _THREAD_MIN_WRITES:
             try:
                 commit_batch(db, batch, None, finish_checkpoint)
             except Exception as exc:
