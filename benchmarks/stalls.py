@@ -14,7 +14,7 @@ watchers and events) at a fixed rate and records, for every stall:
   C call shows as the Python frame that made it);
 - garbage collections (``gc.callbacks``; no stack can be sampled during one: the
   collector holds the GIL), and store commits and WAL checkpoints, timed by wrappers
-  around the store's ``commit_batch`` and ``_checkpoint_file``.
+  around the store's ``commit_batch``, ``write_rows``, ``finish_commit`` and ``_checkpoint_file``.
 
 Each stall gets one cause: a collection or a commit covering most of it, else "not
 running" when the thread had little CPU (the machine's other work), else the innermost
@@ -175,11 +175,16 @@ class Recorder:
         from brandbot.store.sqlite import writer
 
         self.loop_thread = threading.get_ident()
-        saved = writer.commit_batch, writer._checkpoint_file
+        saved = writer.commit_batch, writer._checkpoint_file, writer.write_rows, writer.finish_commit
         writer.commit_batch = self.timed(
             "commit", writer.commit_batch,
             lambda db, batch, bulk, finish: f"{batch.writes} writes{' bulk' if bulk else ''}"
             f"{' +checkpoint' if finish else ''}")
+        # A small batch: its rows on the loop's thread, its COMMIT on the writer thread.
+        writer.write_rows = self.timed("commit", writer.write_rows,
+                                       lambda db, batch: f"{batch.writes} writes, rows")
+        writer.finish_commit = self.timed("COMMIT", writer.finish_commit,
+                                          lambda db, finish: f"COMMIT{' +checkpoint' if finish else ''}")
         writer._checkpoint_file = self.timed("checkpoint", writer._checkpoint_file, lambda path: "")
         gc.callbacks.append(self.on_gc)
         loop = asyncio.get_running_loop()
@@ -197,7 +202,7 @@ class Recorder:
             if undo is not None:
                 undo()
             gc.callbacks.remove(self.on_gc)
-            writer.commit_batch, writer._checkpoint_file = saved
+            writer.commit_batch, writer._checkpoint_file, writer.write_rows, writer.finish_commit = saved
 
     # --- attribution ----------------------------------------------------------------------
 

@@ -187,9 +187,17 @@ async def test_a_requested_commit_happens_at_the_next_loop_turn(tmp_path: Path) 
         store.request_commit()  # one commit serves every request of the turn
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        assert store.backlog() == 0
-        with sqlite3.connect(path) as other:
-            assert other.execute("SELECT event_id FROM processed").fetchall() == [("e1",)]
+        assert store.backlog() == 0  # taken by the commit (its COMMIT runs on the writer thread)
+
+        def committed() -> list[tuple[str]]:
+            with sqlite3.connect(path) as other:
+                return other.execute("SELECT event_id FROM processed").fetchall()
+
+        for _ in range(3000):  # a hang guard, not a timing assumption: no flush() asked for it
+            if committed():
+                break
+            await asyncio.sleep(0.01)
+        assert committed() == [("e1",)]
 
 
 #: Commits that go on beside a background checkpoint before the test waits for it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -291,3 +292,20 @@ async def test_a_small_batch_is_committed_on_the_loop_and_a_large_one_on_the_thr
         assert _rows_of(path, "SELECT value FROM cursors") == [("2",)]
     assert _rows_of(path, "SELECT COUNT(*) FROM processed") == [(writer._THREAD_MIN_WRITES,)]
 
+
+async def test_a_small_batch_writes_its_rows_on_the_loop_and_commits_on_the_writer_thread(tmp_path: Path) -> None:
+    """The rows need the GIL (binding), the COMMIT does not: it writes the WAL on the thread,
+    so the loop goes on while the pages are written."""
+    async with SqliteStore(tmp_path / "b.db", commit_delay=3600) as store:
+        await _fill(store)
+        assert store._writer is not None
+        ran: list[tuple[str, bool]] = []
+        loop_thread = threading.get_ident()
+        store._writer.set_trace_callback(lambda sql: ran.append((sql.split()[0].upper(), threading.get_ident() == loop_thread)))
+        await store.flush()
+        store._writer.set_trace_callback(None)
+    on_loop = {verb for verb, here in ran if here}
+    elsewhere = {verb for verb, here in ran if not here}
+    assert {"BEGIN", "INSERT"} <= on_loop and "COMMIT" not in on_loop
+    assert elsewhere == {"COMMIT"}
+    assert _rows_of(tmp_path / "b.db", "SELECT event_id FROM processed") == [("e1",)]

@@ -138,9 +138,8 @@ async def test_while_the_intake_is_busy_a_commit_gathers_events_up_to_its_size(t
                 await asyncio.sleep(0)
         assert delivered == [] and transactions.commits == 0  # busy, and 4 < 5 events: still gathering
         transactions.add(Effects(outbox=[reply_row(store, 4)]))
-        for _ in range(3):
-            await asyncio.sleep(0)
-        assert len(delivered) == 5 and transactions.commits == 1  # the fifth filled the batch
+        await until(lambda: len(delivered) == 5)  # the fifth filled the batch
+        assert transactions.commits == 1
         await transactions.close()
 
 
@@ -156,9 +155,7 @@ async def test_a_commit_stops_gathering_when_the_intake_runs_dry_or_the_first_re
             await asyncio.sleep(0)
         assert delivered == []
         busy = False  # nothing more in hand: commit now
-        for _ in range(3):
-            await asyncio.sleep(0)
-        assert len(delivered) == 1
+        await until(lambda: len(delivered) == 1)
         busy = True
         short = Transactions(store, lambda entry: delivered.append(entry.id), busy=lambda: True,
                              max_units=100, max_wait=0.01)
@@ -180,8 +177,14 @@ async def test_replies_added_while_a_commit_waits_are_not_held_back_again_after_
     """The gathering wait counts from a batch's first reply: a reply that waited through
     the previous commit goes into the very next one."""
     delivered: list[int] = []
+    asked = [0]  # how often the committer asked whether to gather more: once per loop turn of waiting
+
+    def busy() -> bool:
+        asked[0] += 1
+        return True
+
     async with SqliteStore(tmp_path / "t.db", commit_delay=3600) as store:
-        transactions = Transactions(store, lambda entry: delivered.append(entry.id), busy=lambda: True,
+        transactions = Transactions(store, lambda entry: delivered.append(entry.id), busy=busy,
                                     max_units=100, max_wait=0.2)
         async with store._lock:  # as a maintenance transaction: the commit must wait for the store
             transactions.add(Effects(outbox=[reply_row(store, 0)]))
@@ -189,9 +192,8 @@ async def test_replies_added_while_a_commit_waits_are_not_held_back_again_after_
             transactions.add(Effects(outbox=[reply_row(store, 1)]))  # the next batch
             await asyncio.sleep(0.3)  # ... whose first reply has now waited max_wait too
             assert delivered == []
-        for _ in range(50):  # loop turns, far less than max_wait: no second wait of 0.2 s
-            if len(delivered) == 2:
-                break
-            await asyncio.sleep(0)
-        assert len(delivered) == 2 and transactions.commits == 2
+            asked[0] = 0
+        await until(lambda: len(delivered) == 2)
+        assert transactions.commits == 2
+        assert asked[0] <= 2  # the second batch was not held back for another max_wait
         await transactions.close()

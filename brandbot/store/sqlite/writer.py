@@ -47,6 +47,8 @@ from brandbot.store.sqlite.batch import (
     _SQL_UPSERT_IDENTITY,
     _Batch,
     commit_batch,
+    finish_commit,
+    write_rows,
 )
 from brandbot.store.sqlite.buffers import _MISSING, _Buffer, _InteractionBuffer
 from brandbot.store.sqlite.bulk import BulkStatement, Unencodable
@@ -334,9 +336,10 @@ class WriteBehind:
         """Write the buffered batch in one transaction and return once it is durable.
         Caller holds ``_lock``.
 
-        A small batch (a reply waiting at low load) is written at once on the loop's
-        thread, ``executemany`` per table: a thread hand-off would add the writer thread's
-        wake-up and two GIL hand-offs to the reply's delay. A large one (under load) is
+        A small batch (a reply waiting at low load) has its rows written at once on the
+        loop's thread, ``executemany`` per table (on another thread each row would wait for
+        the GIL), and its COMMIT on the writer thread: the WAL pages are written with the
+        GIL released (1-3 ms a batch at full speed) while the loop goes on. A large one (under load) is
         encoded here (``json.dumps``, C) and written on the writer thread as one statement
         with the GIL released for all of it, so the loop goes on handling events
         meanwhile. Either way the batch's rows stay readable until they are settled here,
@@ -350,29 +353,32 @@ class WriteBehind:
         batch_seq = self._seq
         finish_checkpoint, self._finish_checkpoint = self._finish_checkpoint, False
         started = time.perf_counter()
-        # A batch that also finishes a WAL checkpoint (page copies and two fsyncs: 10-25 ms)
-        # stays here too. Sent to the thread, the loop handled events meanwhile and the next
-        # batch passed _THREAD_MIN_WRITES, and the next: on a busy machine commits stayed on
-        # the thread at up to 2,000 writes and p99 event-to-send rose (benchmarks/stalls.py).
+        # The rows of a small batch are written here (binding them needs the GIL) and its
+        # COMMIT on the writer thread (writing the WAL pages, and the checkpoint's last
+        # pass when one is due, 10-25 ms with its fsyncs, needs no GIL): the loop goes on.
+        # The rows stay here even when a checkpoint is due: a whole batch on the thread let
+        # the next batches pass _THREAD_MIN_WRITES and, on a busy machine, stay on the thread
+        # at up to 2,000 writes, with p99 event-to-send worse (benchmarks/stalls.py).
+        loop = asyncio.get_running_loop()
         if self._bulk is None or batch.writes < _THREAD_MIN_WRITES:
             try:
-                commit_batch(db, batch, None, finish_checkpoint)
+                write_rows(db, batch)
             except Exception as exc:
                 self._restore_batch(batch)
                 raise self._commit_error(batch, exc) from exc
             except BaseException:
                 self._restore_batch(batch)
                 raise
-            self._settled(batch, batch_seq, started)
-            return
-        bulk = None
-        try:
-            bulk = (self._bulk.insert, self._bulk.parameters(batch.statements))
-        except Unencodable as exc:
-            logger.debug("store: writing a batch statement by statement (%s)", exc)
-        job = asyncio.get_running_loop().run_in_executor(
-            self._write_thread, commit_batch, db, batch, bulk, finish_checkpoint
-        )
+            job = loop.run_in_executor(self._write_thread, finish_commit, db, finish_checkpoint)
+        else:
+            bulk = None
+            try:
+                bulk = (self._bulk.insert, self._bulk.parameters(batch.statements))
+            except Unencodable as exc:
+                logger.debug("store: writing a batch statement by statement (%s)", exc)
+            job = loop.run_in_executor(
+                self._write_thread, commit_batch, db, batch, bulk, finish_checkpoint
+            )
         cancelled = await _wait_out(job)
         failure = job.exception()
         if failure is not None:
