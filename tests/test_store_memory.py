@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -95,6 +96,20 @@ def test_the_lru_drops_the_least_recently_used() -> None:
     assert len(lru) == 2
 
 
+def test_the_lru_admits_a_key_offered_twice_and_forgets_one_offered_once() -> None:
+    lru: Lru[str, int] = Lru(8)  # remembers 2 keys offered once
+    lru.admit("a", 1)
+    assert lru.peek("a") is MISSING  # offered once: only noted
+    lru.admit("a", 2)
+    assert lru.peek("a") == 2  # offered again: cached
+    lru.admit("a", 3)
+    assert lru.peek("a") == 3  # a cached key is kept current
+    for key in ("b", "c", "d"):  # "b" and "c" fill the notes; "d" starts them over
+        lru.admit(key, 0)
+    lru.admit("b", 4)
+    assert lru.peek("b") is MISSING and len(lru) == 1
+
+
 # --- the store with small caches -------------------------------------------------------------
 
 
@@ -118,6 +133,48 @@ async def test_small_caches_read_people_and_data_back_from_disk(tmp_path: Path) 
         assert not await store.is_processed("x", "never")
         assert not await store.once_used("never")
         assert await store.kv_get("plugin", "never") is None
+
+
+async def test_plugin_data_read_once_is_not_cached(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "b.db") as store:
+        for i in range(100):
+            store.kv_set("rules.variant", f"rule:f{i}:", "1", i + 1)
+        store.kv_set("plugin", "total", "7")
+        await store.flush()
+        for i in range(100):  # each person's datum, read once as they pass by
+            assert await store.kv_get("rules.variant", f"rule:f{i}:") == "1"
+        for _ in range(3):  # a datum read again and again
+            assert await store.kv_get("plugin", "total") == "7"
+        assert len(store._kv_cache) == 1 and store._kv_cache.peek(("plugin", "total")) == "7"
+
+
+async def test_followers_read_back_share_their_sets_tiers_and_days(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "b.db") as store:
+        for i in range(2):
+            follower, _ = await store.resolve(Person("x", f"u{i}"), T0)
+            day = "-".join(("2026", "03", "01"))  # equal texts, distinct objects
+            store.put_follower(replace(follower, tier="".join(("Go", "ld")), streak_day=day, points_day=day))
+        await store.flush()
+        store._follower_cache.clear()
+        first, second = await store.get_follower(1), await store.get_follower(2)
+    assert first is not None and second is not None
+    # A cached follower read from disk held two new empty frozensets (216 bytes each)
+    # and its own copies of the tier and day texts.
+    assert first.tags is second.tags is first.unreachable is second.unreachable
+    assert first.tier is second.tier and first.tier == "Gold"
+    assert first.points_day is second.points_day is first.streak_day is second.streak_day
+
+
+async def test_an_identity_read_back_holds_the_persons_own_strings(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "b.db") as store:
+        ana, _ = await store.resolve(Person("x", "ana-1", "ana"), T0)
+        await store.flush()
+        store._identity_cache.clear()
+        store._follower_cache.clear()
+        again = Person("x", "-".join(("ana", "1")), "ana")  # equal to the stored id, another object
+        assert await store.resolve(again, T0) == (ana, False)
+        cached = store._identity_cache.peek(("x", again.id))
+    assert cached.user_id is again.id and cached.network is again.network
 
 
 async def test_a_reopened_store_knows_every_processed_id_and_person(tmp_path: Path) -> None:

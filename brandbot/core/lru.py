@@ -15,11 +15,12 @@ MISSING: Any = object()  # what get() returns for an absent key when no default 
 class Lru(Generic[K, V]):
     """A bounded least-recently-used map."""
 
-    __slots__ = ("_data", "_size")
+    __slots__ = ("_data", "_offered", "_size")
 
     def __init__(self, size: int) -> None:
         self._data: OrderedDict[K, V] = OrderedDict()
         self._size = max(1, size)
+        self._offered: set[int] = set()  # hashes of keys offered once to admit()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -43,8 +44,30 @@ class Lru(Generic[K, V]):
         if len(data) > self._size:
             data.popitem(last=False)
 
+    def admit(self, key: K, value: V) -> None:
+        """Put ``key`` if it is cached already or was offered before, else only note it.
+
+        For a read-through cache whose keys are mostly read once (a person's datum, read
+        as they pass by): those would fill it and push out the keys read again and again.
+        Keys offered once are remembered by hash only, a quarter of the size at most, and
+        forgotten all at once when that is full (a hash shared by chance only admits a
+        key one offer early).
+        """
+        if key in self._data:
+            self.put(key, value)
+            return
+        offered, mark = self._offered, hash(key)
+        if mark in offered:
+            offered.discard(mark)
+            self.put(key, value)
+            return
+        if len(offered) >= max(1, self._size // 4):
+            offered.clear()
+        offered.add(mark)
+
     def discard(self, key: K) -> None:
         self._data.pop(key, None)
 
     def clear(self) -> None:
         self._data.clear()
+        self._offered.clear()

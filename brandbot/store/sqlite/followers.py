@@ -57,7 +57,12 @@ class FollowersMixin(SqliteBase):
         if identity is None and key in self._identity_seen:
             rows = self._read_now(_SQL_RESOLVE, key)
             if rows:
-                identity = _identity_from(rows[0])
+                row = rows[0]
+                # The key's own strings, not the row's equal copies: the cached
+                # identity and its key then hold one network and one user id.
+                identity = Identity(
+                    follower_id=row[0], network=key[0], user_id=key[1], handle=row[3], name=row[4]
+                )
                 self._identity_cache.put(key, identity)
                 follower_part = rows[0][len(_IDENTITY_NAMES):]
                 if follower_part[0] is not None:

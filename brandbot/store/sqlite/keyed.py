@@ -1,7 +1,7 @@
 """The small keyed tables: network cursors, once-keys, plugin data and scheduled jobs.
 
 Cursors and jobs are few and wholly held in memory; once-keys are answered by a Bloom
-filter first, plugin data by a bounded cache, like the other tables that grow with use.
+filter first, plugin data by a bounded cache of the keys read more than once.
 """
 
 from __future__ import annotations
@@ -59,7 +59,11 @@ class KeyValueMixin(SqliteBase):
             return cached
         rows = self._read_now("SELECT value FROM plugin_data WHERE namespace = ? AND key = ?", k)
         value = rows[0][0] if rows else None
-        self._kv_cache.put(k, value)
+        # Cached from its second read on: most keys read here are read once (a person's
+        # last reply variant, read when they come back, is then held by the rule state).
+        # Every read cached, the cache held 10,000 of them (2.8 MB) in the soak and
+        # answered 2.4% of the reads.
+        self._kv_cache.admit(k, value)
         return value
 
     def kv_set(self, namespace: str, key: str, value: str, follower_id: int = 0) -> None:

@@ -10,6 +10,7 @@ import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any
 
 from brandbot.core.records import (
@@ -49,7 +50,10 @@ def _set_text(values: frozenset[str]) -> str:
     return json.dumps(sorted(values)) if values else "[]"
 
 
+@functools.lru_cache(maxsize=1024)
 def _text_set(text: str) -> frozenset[str]:
+    """Memoized: records read back share their sets (an empty frozenset alone is a new
+    216-byte object each time one is built, and a cached follower holds two)."""
     return frozenset(json.loads(text)) if text and text != "[]" else frozenset()
 
 
@@ -95,10 +99,10 @@ def _follower_from(row: Sequence[Any]) -> FollowerRecord:
         reposts=row[7],
         quotes=row[8],
         points=row[9],
-        tier=row[10],
+        tier=intern(row[10]),
         streak=row[11],
-        streak_day=row[12],
-        points_day=row[13],
+        streak_day=intern(row[12]),
+        points_day=intern(row[13]),
         points_today=row[14],
         tags=_text_set(row[15]),
         notes=row[16],
@@ -115,7 +119,9 @@ def _identity_row(i: Identity) -> tuple[Any, ...]:
 
 
 def _identity_from(row: Sequence[Any]) -> Identity:
-    return Identity(follower_id=row[0], network=row[1], user_id=row[2], handle=row[3], name=row[4])
+    return Identity(
+        follower_id=row[0], network=intern(row[1]), user_id=row[2], handle=row[3], name=row[4]
+    )
 
 
 _INTERACTION_COLUMNS = (
