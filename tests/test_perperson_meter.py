@@ -194,3 +194,13 @@ def test_the_edges_of_the_flood_bucket() -> None:
     assert len(meter) == 4
     meter.count_reply(("memory", 3), t + timedelta(seconds=90))  # her mute is over: forgotten
     assert len(meter) == 3 and not meter.flooding(ana, t + timedelta(seconds=90))
+
+
+def test_a_default_meter_remembers_twenty_thousand_people_active_today() -> None:
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    meter = PersonMeter()
+    for follower in range(20_001):  # all active today: only the bound forgets
+        meter.count_reply(("memory", follower), now)
+    assert len(meter) == 20_000
+    assert meter.replies(("memory", 0), now) == (0, 0)  # the least recently active went
+    assert meter.replies(("memory", 1), now) == (1, 1)

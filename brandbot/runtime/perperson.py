@@ -21,7 +21,11 @@ from brandbot.core.policy import Flood
 
 #: People remembered at most, whatever happens: beyond it the least recently active is
 #: forgotten (their counts start again). People idle since before today go first anyway.
-PEOPLE_REMEMBERED = 50_000
+#: Only someone 20,000 other people wrote after since their last message is forgotten:
+#: a person near a limit (60 replies an hour, 300 a day) or flooding writes far more
+#: often than that on any bot. 50,000 rows were 11.3 MB in the soak (225 bytes a person
+#: with the dict and its int keys), most of the memory it gained after warm-up.
+PEOPLE_REMEMBERED = 20_000
 
 PersonKey = tuple[str, int]  # (network, follower id)
 
