@@ -159,6 +159,29 @@ async def test_after_a_restart_pending_rows_are_read_back_as_room_allows(tmp_pat
         assert [m.outbox_id for m in network.outgoing] == list(range(1, 52))
 
 
+async def test_a_reply_whose_commit_is_under_way_when_the_senders_start_goes_out_once(tmp_path: Path) -> None:
+    """The first events race the start: the networks start (and events flow) before the
+    senders do. Rows are read back before that (restore), so a reply whose batch is still
+    being committed when the senders start is sent once: when its transaction hands it over."""
+    async with SqliteStore(tmp_path / "b.db") as store:
+        network = MemoryNetwork(name="memory")
+        outbox = Outbox(store, {"memory": network}, SystemClock())
+        earlier = entry(store, "c0", network="memory")
+        store.put_outbox(earlier)  # left pending by a previous run, say
+        assert await outbox.restore() == 1
+        first = entry(store, "c1", network="memory")
+        store.put_outbox(first)  # an event's reply, its batch not yet committed
+        assert await outbox.start() == 1  # the senders start: nothing read back again
+        try:
+            await store.flush()
+            outbox.enqueue(first)  # handed over by the transaction after the commit
+            await wait_for(lambda: outbox.stats["sent"] >= 2)
+            await outbox.drain()  # a second copy would be queued or in flight: drain waits for it
+        finally:
+            await outbox.stop()
+        assert sorted(m.outbox_id for m in network.outgoing) == [earlier.id, first.id]
+
+
 # --- waking the sender with a manual clock ----------------------------------------------------
 
 

@@ -229,7 +229,8 @@ class Bot:
         await self.sending.restore()
 
     async def start(self) -> None:
-        """Store, start-up hooks, HTTP, networks, outbox, background work: in that order.
+        """Store, start-up hooks, outbox rows read back, HTTP, networks, outbox senders,
+        background work: in that order.
 
         Any failure stops what was started and raises, so ``run`` exits instead of hanging.
         """
@@ -239,6 +240,7 @@ class Bot:
         try:
             await self.open()
             await self.run_startup_hooks()
+            await self.outbox.restore()  # before events flow (see Outbox.restore)
             await self._start_http()
             await self.network_runner.start(self.config.top.runtime.start_timeout)
             await self.outbox.start()

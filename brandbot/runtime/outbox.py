@@ -78,9 +78,15 @@ class _NetworkQueue:
         self.max_in_memory = max_in_memory
         self.spilled_after: int | None = None  # entries with a higher id wait in the store
         self.spills = 0  # entries ever left in the store (a refill checks none came meanwhile)
+        #: Ids of the entries queued or being sent: an entry reaches the queue once, however
+        #: many ways lead to it (handed over after its commit, read back from the store).
+        self.ids: set[int] = set()
 
     def offer(self, entry: OutboxEntry) -> bool:
-        """Queue a new entry, or leave it in the store when the queue is full (False)."""
+        """Queue a new entry (True), or leave it in the store when the queue is full, or
+        ignore it when it is queued or being sent already (False)."""
+        if entry.id in self.ids:
+            return False
         if self.spilled_after is None and self.size < self.max_in_memory:
             self.push(entry)
             return True
@@ -111,6 +117,7 @@ class _NetworkQueue:
         else:
             q.append(entry)
         self.size += 1
+        self.ids.add(entry.id)
         self.wake.set()
 
 
@@ -147,23 +154,41 @@ class Outbox:
         self._tasks: list[asyncio.Task[None]] = []
         self._sends: set[asyncio.Task[None]] = set()
         self._running = False
+        self._restored: int | None = None  # rows read back by restore(), once it ran
         self.stats = {"sent": 0, "failed": 0, "retried": 0, "rate_limited": 0}
 
     # -- lifecycle --------------------------------------------------------------------
-    async def start(self) -> int:
-        """Start the senders; rows left PENDING by a previous run are read back (as room
-        allows) and sent. Returns how many were read back at once."""
+    async def restore(self) -> int:
+        """Read the rows left PENDING in the store back into the queues (as room allows),
+        once, oldest first. Returns how many were read back at once.
+
+        Call it before events flow (the Bot: after the start-up hooks, before the
+        networks start). Replies handed over before it (the start-up hooks') are
+        committed by then and read back from the store, in order. A reply whose batch is
+        still being committed would be read back here from the store's buffers AND
+        handed over by its transaction after the commit: it would go out twice, and the
+        first time before its row is durable.
+        """
+        if self._restored is not None:
+            return self._restored
         restored = 0
+        await self._store.flush()
         for queue in self._queues.values():
-            # Everything queued before the start (start-up hooks) is committed: the store
-            # holds it all, so it is read back from there, once, in order.
             queue.by_conversation.clear()
+            queue.ids.clear()
             queue.size = 0
             queue.spilled_after = 0  # whatever the store holds is read back like a spill
             restored += await self._refill(queue)
         for entry in await self._store.pending_outbox(limit=1000):
             if entry.network not in self._queues:
                 log.warning("outbox row %d is for network %r, which is not enabled; left pending", entry.id, entry.network)
+        self._restored = restored
+        return restored
+
+    async def start(self) -> int:
+        """Start the senders (restoring first if :meth:`restore` was not called); returns
+        how many rows were read back at once."""
+        restored = await self.restore()
         self._running = True
         self._tasks = [asyncio.create_task(self._sender(q), name=f"outbox:{n}") for n, q in self._queues.items()]
         if restored:
@@ -179,7 +204,8 @@ class Outbox:
         spills = q.spills
         rows = await self._store.pending_outbox(limit=room, network=q.name, after_id=after)
         for entry in rows:
-            q.push(entry)
+            if entry.id not in q.ids:
+                q.push(entry)
         if len(rows) < room and q.spills == spills:
             q.spilled_after = None  # the store holds nothing more: new entries queue again
         elif rows:
@@ -316,6 +342,7 @@ class Outbox:
 
     async def _deliver(self, q: _NetworkQueue, entry: OutboxEntry) -> None:
         attempt = entry.attempts + 1
+        retried = False
         try:
             sent: Sent = await q.network.send(Outgoing(entry.id, entry_to_reply(entry), attempt, entry.created))
         except RateLimitedError as exc:
@@ -324,6 +351,7 @@ class Outbox:
                 self._metrics.rate_limit_wait(entry.network, exc.retry_after)
             log.info("outbox %d: %s; will retry", entry.id, exc)
             self._retry(q, entry, attempt, str(exc), exc.retry_after)
+            retried = True
         except PermanentSendError as exc:
             await self._fail(entry, attempt, exc)
         except asyncio.CancelledError:
@@ -337,6 +365,7 @@ class Outbox:
                 log.warning("outbox %d: send failed (%s: %s); retry %d in %.1fs",
                             entry.id, type(exc).__name__, exc, attempt, delay)
                 self._retry(q, entry, attempt, f"{type(exc).__name__}: {exc}", delay)
+                retried = True
         else:
             self.stats["sent"] += 1
             if self._metrics is not None:
@@ -354,6 +383,8 @@ class Outbox:
                     await result
         finally:
             q.inflight.discard(entry.conversation_id)
+            if not retried:  # a retry is queued again under the same id
+                q.ids.discard(entry.id)
             q.free_slots += 1
             q.wake.set()
 
