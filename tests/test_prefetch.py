@@ -1,4 +1,5 @@
-"""The people of queued events read with one statement, ahead of their events (issue 14)."""
+"""The batch pass of issue 14: the people of queued events read with one statement, ahead of
+their events, and a follower row encoded once per batch."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from brandbot.core.events import Conversation, Event, Kind, Person
+from brandbot.core.records import FollowerRecord
 from brandbot.store.sqlite import SqliteStore
 from brandbot.testing import MakeBot
 
@@ -104,3 +108,27 @@ async def test_the_intake_reads_the_people_of_queued_events_together(make_bot: M
     assert len(people_reads) == 1, people_reads  # not 40
     assert again.bot.intake.stats["events"] == 40
     assert {(await again.follower(f"u{n}")).interactions for n in range(40)} == {2}
+
+
+async def test_a_follower_written_by_several_events_of_a_batch_is_encoded_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from brandbot.store.sqlite import writer
+
+    encoded: list[int] = []
+    original = writer._follower_row
+
+    def counting(follower: FollowerRecord) -> tuple[object, ...]:
+        encoded.append(follower.id)
+        return original(follower)
+
+    monkeypatch.setattr(writer, "_follower_row", counting)
+    async with SqliteStore(tmp_path / "once.db", commit_delay=3600) as store:
+        ana, created = await store.resolve(Person("x", "1", name="Ana"), T0)  # a newcomer: buffered
+        assert created
+        for points in (1, 2, 3):  # three events of the batch count her
+            store.put_follower(dataclasses.replace(ana, points=points))
+        with pytest.raises(ValueError, match="naive datetime"):  # still refused at the call
+            store.put_follower(dataclasses.replace(ana, last_seen=datetime(2026, 3, 1)))
+        await store.flush()
+        assert encoded == [ana.id]
+        assert store._read_now("SELECT points FROM followers WHERE id = ?", (ana.id,)) == [(3,)]

@@ -29,8 +29,12 @@ from brandbot.store.sqlite.rows import (
     _handle_key,
     _identity_from,
     _identity_row,
+    _require_aware,
     _ts,
 )
+
+#: The row a buffered follower carries until its batch is taken (see ``put_follower``).
+_ENCODED_AT_COMMIT: tuple[()] = ()
 
 #: The columns ``list_followers`` may order by.
 ORDER_COLUMNS = ("points", "last_seen", "first_seen", "interactions", "name")
@@ -176,11 +180,14 @@ class FollowersMixin(SqliteBase):
             # Merged away or forgotten: the surviving row already holds the merged state,
             # and a forgotten person must not come back through a late write.
             return
-        row = _follower_row(follower)
+        # The row is encoded once, when its batch is taken (``_take_batch``): a person
+        # written by several events of one batch (a newcomer: at resolve and after the
+        # event) is encoded once, straight into the batch's parameters.
+        _require_aware(follower.first_seen, follower.last_seen)
         self._note_write()
         if follower.id > self._last_follower_id:
             self._last_follower_id = follower.id
-        self._followers.put(follower.id, follower, row)
+        self._followers.put(follower.id, follower, _ENCODED_AT_COMMIT)
 
     async def identities(self, follower_id: int) -> list[Identity]:
         buffered = self._identities.snapshot()

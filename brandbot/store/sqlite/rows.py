@@ -32,13 +32,24 @@ def _ts(value: datetime) -> str:
     """
     offset = value.utcoffset()
     if offset is None:
-        raise ValueError(
-            f"naive datetime {value!r}: brandbot stores timezone-aware times only "
-            "(use datetime.now(timezone.utc) or the Clock)"
-        )
+        raise _naive(value)
     if offset:
         value = value.astimezone(UTC)
     return value.isoformat(timespec="microseconds")
+
+
+def _naive(value: datetime) -> ValueError:
+    return ValueError(
+        f"naive datetime {value!r}: brandbot stores timezone-aware times only "
+        "(use datetime.now(timezone.utc) or the Clock)"
+    )
+
+
+def _require_aware(*values: datetime) -> None:
+    """What ``_ts`` would refuse, refused now: for rows encoded later, at the commit."""
+    for value in values:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _naive(value)
 
 
 def _dt(text: str) -> datetime:

@@ -52,6 +52,7 @@ from brandbot.store.sqlite.batch import (
 )
 from brandbot.store.sqlite.buffers import _MISSING, _Buffer, _InteractionBuffer
 from brandbot.store.sqlite.bulk import BulkStatement, Unencodable
+from brandbot.store.sqlite.rows import _follower_row
 
 # One logger name for the whole package, as before it was split into modules.
 logger = logging.getLogger("brandbot.store.sqlite")
@@ -286,7 +287,7 @@ class WriteBehind:
         jobs = self._job_buf.take()
         statements: list[tuple[str, str, list[tuple[Any, ...]]]] = [
             # followers before identities: identities reference followers.
-            ("followers", _SQL_UPSERT_FOLLOWER, [row for _, row in followers.values()]),
+            ("followers", _SQL_UPSERT_FOLLOWER, [_follower_row(f) for f, _ in followers.values()]),
             ("identities", _SQL_UPSERT_IDENTITY, [row for _, row in identities.values()]),
             ("interactions", _SQL_PUT_INTERACTION, interactions),
             ("processed", _SQL_MARK_PROCESSED, [row for _, row in processed.values()]),
