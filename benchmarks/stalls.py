@@ -186,6 +186,14 @@ class Recorder:
         writer.finish_commit = self.timed("COMMIT", writer.finish_commit,
                                           lambda db, finish: f"COMMIT{' +checkpoint' if finish else ''}")
         writer._checkpoint_file = self.timed("checkpoint", writer._checkpoint_file, lambda path: "")
+        settled = writer.WriteBehind._settled
+
+        def timed_settled(store: Any, *args: Any) -> None:  # the loop takes a durable batch back
+            now = time.perf_counter()
+            self.spans.append(Span("settled", now, now, True))
+            settled(store, *args)
+
+        writer.WriteBehind._settled = timed_settled  # type: ignore[method-assign,assignment]
         gc.callbacks.append(self.on_gc)
         loop = asyncio.get_running_loop()
         undo = self.timed_callbacks() if isinstance(loop, asyncio.BaseEventLoop) else None
@@ -203,6 +211,7 @@ class Recorder:
                 undo()
             gc.callbacks.remove(self.on_gc)
             writer.commit_batch, writer._checkpoint_file, writer.write_rows, writer.finish_commit = saved
+            writer.WriteBehind._settled = settled  # type: ignore[method-assign]
 
     # --- attribution ----------------------------------------------------------------------
 
@@ -329,6 +338,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     commits = [s for s in recorder.spans if s.kind == "commit"]
     loop_commits = [c.cpu * 1000 for c in commits if c.on_loop]
     sizes = [float(c.info.split()[0]) for c in commits]
+    thread_parts = [s for s in recorder.spans if not s.on_loop and s.kind in ("commit", "COMMIT")]
     gcs = [s for s in recorder.spans if s.kind.startswith("gc")]
     summary: dict[str, Any] = {
         "rate": args.rate, "events": events, "followers": args.followers, "rules": args.rules,
@@ -351,8 +361,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "loop_ms_p99": round(percentile(loop_commits, 99), 2),
             "loop_ms_max": round(max(loop_commits, default=0), 2),
             "finishing_checkpoint_ms": [  # wall ms of commits that also finished a WAL checkpoint
-                round((c.end - c.start) * 1000, 1) for c in commits if c.info.endswith("+checkpoint")],
+                round((c.end - c.start) * 1000, 1) for c in (*commits, *thread_parts)
+                if c.info.endswith("+checkpoint")],
             "finishing_on_loop": sum(c.on_loop for c in commits if c.info.endswith("+checkpoint")),
+            # The writer thread's part (a small batch's COMMIT, or a large batch), wall ms,
+            # and how long the loop took to take each durable batch back after it.
+            "thread_ms_p50_p99_max": _spread([(c.end - c.start) * 1000 for c in thread_parts]),
+            "handoff_ms_p50_p99_max": _spread(handoffs(recorder.spans)),
             "writes_p50_p90_p99_max": [round(percentile(sizes, p)) for p in (50, 90, 99, 100)],
             "loop_commits_over_2ms_by_writes": dict(sorted(Counter(
                 f"{min(int(c.info.split()[0]) // 100 * 100, 500)}+" for c in commits
@@ -420,6 +435,25 @@ def slow_replies(submitted: dict[str, float], sent_at: dict[str, float], stalls:
     return causes
 
 
+def handoffs(spans: list[Span]) -> list[float]:
+    """Per batch settled on the loop after a part on the writer thread: ms from the end
+    of that part until the loop settled the batch (the thread's GIL and wake-up wait)."""
+    ordered = sorted(spans, key=lambda s: s.end)
+    out, last_end = [], None
+    for span in ordered:
+        if span.kind == "settled":
+            if last_end is not None:
+                out.append((span.end - last_end) * 1000)
+            last_end = None
+        elif not span.on_loop and span.kind in ("commit", "COMMIT"):
+            last_end = span.end
+    return out
+
+
+def _spread(values: list[float]) -> list[float]:
+    return [round(percentile(values, p), 2) for p in (50, 99, 100)]
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, int(len(ordered) * pct / 100)))] if ordered else 0.0
@@ -466,7 +500,9 @@ def render(summary: dict[str, Any]) -> str:
         f"p99 {commits['loop_ms_p99']} ms, max {commits['loop_ms_max']} ms), {commits['on_thread']} on the writer thread; "
         f"writes p50/p90/p99/max {commits['writes_p50_p90_p99_max']}; loop commits over 2 ms of CPU by writes: "
         f"{commits['loop_commits_over_2ms_by_writes']}; finishing a WAL checkpoint: "
-        f"{commits['finishing_checkpoint_ms']} ms ({commits['finishing_on_loop']} on the loop's thread)"),
+        f"{commits['finishing_checkpoint_ms']} ms ({commits['finishing_on_loop']} on the loop's thread); "
+        f"writer thread's part p50/p99/max {commits['thread_ms_p50_p99_max']} ms, then taken back by "
+        f"the loop after {commits['handoff_ms_p50_p99_max']} ms"),
         "collections (CPU): " + ", ".join(f"{k} {v['count']} (over 2 ms {v['over_2ms']}, over 5 ms {v['over_5ms']}, "
                                           f"max {v['max_ms']} ms)" for k, v in summary["gc"].items()),
     ]
