@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from brandbot.runtime.logs import LIBRARY_LOGGERS
 
@@ -13,6 +14,13 @@ from tests.servers.postgres import pg_url, postgres_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_PLUGINS = str(ROOT / "plugins")
+
+# Property tests check what the code does, not how fast the machine is: on a busy
+# 2-core machine hypothesis's wall-clock checks (the "too slow" health check on data
+# generation, the 200 ms deadline per example) failed passing tests now and then. Tests
+# that set their own suppress_health_check list too_slow there too.
+settings.register_profile("brandbot", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("brandbot")
 
 
 @pytest.fixture

@@ -86,7 +86,8 @@ def _rows(width: int, values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[
     return st.lists(st.tuples(*[values] * width), max_size=4)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_batch_leaves_the_same_rows_and_types_as_executemany(
     twin: tuple[sqlite3.Connection, sqlite3.Connection], data: st.DataObject
