@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brandbot.core.events import Person
-from brandbot.core.lru import MISSING, Lru
+from brandbot.core.lru import MISSING, Lru, RecentMap
 from brandbot.networks.base import RateLimits
 from brandbot.runtime.ratelimit import RateGate
 from brandbot.store.bloom import KeyFilter
@@ -108,6 +108,36 @@ def test_the_lru_admits_a_key_offered_twice_and_forgets_one_offered_once() -> No
         lru.admit(key, 0)
     lru.admit("b", 4)
     assert lru.peek("b") is MISSING and len(lru) == 1
+
+
+def test_a_recent_map_keeps_the_latest_half_and_never_more_than_its_size() -> None:
+    recent: RecentMap[int, int] = RecentMap(10)
+    for key in range(100):
+        recent.put(key, key)
+        assert len(recent) <= 10
+        assert all(recent.peek(k) == k for k in range(max(0, key - 4), key + 1))  # the latest 5
+    assert recent.peek(0) is MISSING and recent.get(0, None) is None
+
+
+def test_a_recent_map_keeps_a_key_used_again() -> None:
+    recent: RecentMap[str, int] = RecentMap(4)  # two dicts of two
+    recent.put("a", 1)
+    recent.put("b", 2)
+    recent.put("c", 3)  # a and b are the older half now
+    assert recent.get("a") == 1  # used: moved back into the newer half
+    assert recent.peek("b") == 2  # peeked: stays where it is
+    recent.put("d", 4)  # the newer half (c, a) turns older; b is dropped
+    assert recent.peek("b") is MISSING
+    assert [recent.peek(k) for k in "acd"] == [1, 3, 4]
+    recent.put("a", 5)
+    recent.discard("c")
+    assert (recent.peek("a"), recent.peek("c"), len(recent)) == (5, MISSING, 2)
+    recent.clear()
+    assert len(recent) == 0
+    single: RecentMap[str, int] = RecentMap(1)
+    single.put("x", 1)
+    single.put("y", 2)
+    assert (single.peek("x"), single.peek("y"), len(single)) == (MISSING, 2, 1)
 
 
 # --- the store with small caches -------------------------------------------------------------

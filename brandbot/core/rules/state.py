@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Hashable
 from datetime import datetime
 
-from brandbot.core.lru import Lru
+from brandbot.core.lru import Lru, RecentMap
 from brandbot.core.reading import Reading
 from brandbot.core.rules.model import Rule
 
@@ -195,8 +195,9 @@ UNSETTLED = 256
 class PersonMemory:
     """Each person's language and last message as read, bounded, in memory.
 
-    The people remembered are those who wrote (or told their language) most recently:
-    looking a person up does not keep them.
+    The people remembered are those who wrote (or told their language) most recently,
+    at most ``size`` and always the ``size // 2`` latest: looking a person up does not
+    keep them.
 
     The last message's reading stays lazy: its sentiment is worked out only if a
     promotion is about to go to that person. Kept with the rule state, so it survives
@@ -209,8 +210,11 @@ class PersonMemory:
     __slots__ = ("_languages", "_last", "_unsettled")
 
     def __init__(self, size: int = PERSON_MEMORY) -> None:
-        self._languages: Lru[int, str] = Lru(size)
-        self._last: Lru[int, Reading] = Lru(size)
+        # Two-dict maps, not Lru: the exact order does not matter here, only that the
+        # recent writers are in (at least size // 2 of them); an entry costs about 80
+        # bytes less (1.5 MB of the 5 MB this memory held in the soak).
+        self._languages: RecentMap[int, str] = RecentMap(size)
+        self._last: RecentMap[int, Reading] = RecentMap(size)
         self._unsettled: deque[Reading] = deque()
 
     def language(self, follower_id: int) -> str:
