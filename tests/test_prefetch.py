@@ -132,3 +132,23 @@ async def test_a_follower_written_by_several_events_of_a_batch_is_encoded_once(
         await store.flush()
         assert encoded == [ana.id]
         assert store._read_now("SELECT points FROM followers WHERE id = ?", (ana.id,)) == [(3,)]
+
+
+async def test_the_read_ahead_uses_a_few_statement_shapes_whatever_the_number_of_people(
+        tmp_path: Path) -> None:
+    path = tmp_path / "shapes.db"
+    people = await _known_people(path, 40)
+    async with SqliteStore(path) as store:
+        await store.filters_filled()
+        statements: list[str] = []
+        assert store._db is not None
+        store._db.set_trace_callback(statements.append)
+        start = 0
+        for count in (3, 5, 6, 7, 9, 10):  # 40 people in batches of as many sizes
+            assert await store.prefetch_people(people[start:start + count]) == count
+            start += count
+        store._db.set_trace_callback(None)
+        # Each count of marks is its own prepared statement, kept in the statement cache.
+        marks = {s.count(",", s.index(" IN (")) + 1 for s in _selects(statements)}
+        assert marks == {4, 8, 16}
+        assert all([(await store.resolve(p, T0))[0].name == p.name for p in people[:start]])

@@ -51,7 +51,13 @@ class PrefetchMixin(SqliteBase):
                 break
         read = 0
         for network, user_ids in wanted.items():
-            sql = _SQL_PEOPLE.format(marks=", ".join("?" * len(user_ids)))
+            # As many marks as the next power of two, the last id repeated (a repeat in
+            # IN changes nothing): one statement per count of people was prepared and
+            # kept in the connection's statement cache, up to 128 of them (SQLite held
+            # 3 MB more in the soak; 256 counts are 6.5 MB, ten powers of two 0.45 MB).
+            marks = 1 << (len(user_ids) - 1).bit_length()
+            user_ids += [user_ids[-1]] * (marks - len(user_ids))
+            sql = _SQL_PEOPLE.format(marks=", ".join("?" * marks))
             for row in self._read_now(sql, (network, *user_ids)):
                 read += 1
                 identity = _identity_from(row)
