@@ -294,11 +294,14 @@ async def test_a_small_batch_is_committed_on_the_loop_and_a_large_one_on_the_thr
     assert _rows_of(path, "SELECT COUNT(*) FROM processed") == [(writer._THREAD_MIN_WRITES,)]
 
 
-async def test_a_small_batch_writes_its_rows_on_the_loop_and_commits_on_the_writer_thread(tmp_path: Path) -> None:
+async def test_a_middle_batch_writes_its_rows_on_the_loop_and_commits_on_the_writer_thread(tmp_path: Path) -> None:
     """The rows need the GIL (binding), the COMMIT does not: it writes the WAL on the thread,
-    so the loop goes on while the pages are written."""
+    so the loop goes on while the pages are written (below _LOOP_COMMIT_MAX_WRITES writes
+    the COMMIT stays on the loop too, see the next test)."""
     async with SqliteStore(tmp_path / "b.db", commit_delay=3600) as store:
         await _fill(store)
+        for i in range(writer._LOOP_COMMIT_MAX_WRITES):
+            store.set_cursor(f"c{i}", "1")
         assert store._writer is not None
         ran: list[tuple[str, bool]] = []
         loop_thread = threading.get_ident()
@@ -310,3 +313,25 @@ async def test_a_small_batch_writes_its_rows_on_the_loop_and_commits_on_the_writ
     assert {"BEGIN", "INSERT"} <= on_loop and "COMMIT" not in on_loop
     assert elsewhere == {"COMMIT"}
     assert _rows_of(tmp_path / "b.db", "SELECT event_id FROM processed") == [("e1",)]
+
+
+async def test_a_small_batch_is_durable_within_the_flush_without_waiting_for_the_thread(
+    tmp_path: Path,
+) -> None:
+    """A reply's small batch is committed in the flush's first step: a hand-off to the
+    writer thread and back would add its wake-ups and the GIL's return to every reply."""
+    path = tmp_path / "b.db"
+    async with SqliteStore(path, commit_delay=3600) as store:
+        store.set_cursor("small", "1")
+        flushing = asyncio.ensure_future(store.flush())
+        await asyncio.sleep(0)  # the flush runs its first step before this resumes
+        assert flushing.done()
+        assert _rows_of(path, "SELECT value FROM cursors") == [("1",)]
+        store.set_cursor("small", "2")
+        for i in range(writer._LOOP_COMMIT_MAX_WRITES):
+            store.mark_processed("x", f"e{i}", T0)
+        flushing = asyncio.ensure_future(store.flush())
+        await asyncio.sleep(0)
+        assert not flushing.done()  # a bigger batch's COMMIT is on the writer thread
+        await flushing
+    assert _rows_of(path, "SELECT value FROM cursors") == [("2",)]
