@@ -344,10 +344,12 @@ class WriteBehind:
         """Write the buffered batch in one transaction and return once it is durable.
         Caller holds ``_lock``.
 
-        A small batch (a reply waiting at low load) has its rows written at once on the
-        loop's thread, ``executemany`` per table (on another thread each row would wait for
-        the GIL), and its COMMIT on the writer thread: the WAL pages are written with the
-        GIL released (1-3 ms a batch at full speed) while the loop goes on. A large one (under load) is
+        A small batch (a reply waiting at low load, under ``_LOOP_COMMIT_MAX_WRITES``) is
+        committed at once on the loop's thread: the thread's hand-off would cost its replies
+        more than the COMMIT. A middle one has its rows written on the loop's thread,
+        ``executemany`` per table (on another thread each row would wait for the GIL), and
+        its COMMIT on the writer thread: the WAL pages are written with the GIL released
+        (1-3 ms a batch at full speed) while the loop goes on. A large one (under load) is
         encoded here (``json.dumps``, C) and written on the writer thread as one statement
         with the GIL released for all of it, so the loop goes on handling events
         meanwhile. Either way the batch's rows stay readable until they are settled here,
