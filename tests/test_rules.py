@@ -597,6 +597,14 @@ def test_default_variant_memory_is_small() -> None:
     assert state.last_variant("r", 4) is None and state.last_variant("r", 5) == 1
 
 
+def test_a_rule_state_remembers_the_variants_of_1024_people() -> None:
+    state = RuleState()
+    for fid in range(1_025):
+        state.remember_variant("r", fid, 1)
+    assert state.last_variant("r", 0) is None  # the store has it: read back when needed
+    assert state.last_variant("r", 1) == 1
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(

@@ -24,11 +24,13 @@ from brandbot.core.records import (
 )
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _ts(value: datetime) -> str:
     """A datetime as fixed-width ISO-8601 UTC text, so text order is time order.
 
-    Memoized: the rows written for one event mostly share the same ``now``.
+    Memoized: the rows written for one event mostly share the same ``now``, written
+    within a few events of each other (4,096 entries were about 1 MB, for 56% hits in
+    the soak).
     """
     offset = value.utcoffset()
     if offset is None:
