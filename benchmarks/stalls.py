@@ -175,17 +175,20 @@ class Recorder:
         from brandbot.store.sqlite import writer
 
         self.loop_thread = threading.get_ident()
-        saved = writer.commit_batch, writer._checkpoint_file, writer.write_rows, writer.finish_commit
-        writer.commit_batch = self.timed(
-            "commit", writer.commit_batch,
-            lambda db, batch, bulk, finish: f"{batch.writes} writes{' bulk' if bulk else ''}"
-            f"{' +checkpoint' if finish else ''}")
-        # A small batch: its rows on the loop's thread, its COMMIT on the writer thread.
-        writer.write_rows = self.timed("commit", writer.write_rows,
-                                       lambda db, batch: f"{batch.writes} writes, rows")
-        writer.finish_commit = self.timed("COMMIT", writer.finish_commit,
-                                          lambda db, finish: f"COMMIT{' +checkpoint' if finish else ''}")
-        writer._checkpoint_file = self.timed("checkpoint", writer._checkpoint_file, lambda path: "")
+        # What each wrapper records; a function this checkout does not have (older code,
+        # for before/after runs) is left out.
+        wrappers: dict[str, tuple[str, Callable[..., str]]] = {
+            "commit_batch": ("commit", lambda db, batch, bulk, finish: f"{batch.writes} writes"
+                             f"{' bulk' if bulk else ''}{' +checkpoint' if finish else ''}"),
+            # A batch's rows on the loop's thread, its COMMIT here or on the writer thread.
+            "write_rows": ("commit", lambda db, batch: f"{batch.writes} writes, rows"),
+            "finish_commit": ("COMMIT", lambda db, finish: f"COMMIT{' +checkpoint' if finish else ''}"),
+            "_checkpoint_file": ("checkpoint", lambda path: ""),
+        }
+        saved = {name: getattr(writer, name) for name in wrappers if hasattr(writer, name)}
+        for name, function in saved.items():
+            kind, info = wrappers[name]
+            setattr(writer, name, self.timed(kind, function, info))
         settled = writer.WriteBehind._settled
 
         def timed_settled(store: Any, *args: Any) -> None:  # the loop takes a durable batch back
@@ -210,7 +213,8 @@ class Recorder:
             if undo is not None:
                 undo()
             gc.callbacks.remove(self.on_gc)
-            writer.commit_batch, writer._checkpoint_file, writer.write_rows, writer.finish_commit = saved
+            for name, function in saved.items():
+                setattr(writer, name, function)
             writer.WriteBehind._settled = settled  # type: ignore[method-assign]
 
     # --- attribution ----------------------------------------------------------------------
@@ -322,6 +326,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         plans = b.plan_rules(options.rules, options.seed)
         bench = await b.start_bot(session.folder("stalls"), plans)
         submitted = watch_submits(bench.bot)
+        if args.max_wait_ms is not None:  # how long a reply may wait for more events to join its commit
+            bench.bot.transactions._max_wait = args.max_wait_ms / 1000
         try:
             with recorder.installed():
                 result = await b.drive(bench, session.stream(plans, prefix="p"), args.events, label="stalls",
@@ -541,6 +547,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(to try collector settings)")
     parser.add_argument("--thread-min-writes", type=int, help="commit batches of this many writes or "
                         "more on the store's writer thread (to try settings; see store/sqlite/writer.py)")
+    parser.add_argument("--max-wait-ms", type=float, help="the transactions' max_wait for this run "
+                        "(to try settings; see runtime/transaction.py)")
+    parser.add_argument("--switch-interval-ms", type=float, help="sys.setswitchinterval after the bot's "
+                        "tuning (to try settings)")
     parser.add_argument("--top", type=int, default=10, help="list the longest stalls (default 10)")
     parser.add_argument("--json", help="also write the summary here")
     args = parser.parse_args(argv)
@@ -552,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         from brandbot.store.sqlite import writer
 
         writer._THREAD_MIN_WRITES = args.thread_min_writes
+    if args.switch_interval_ms:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     if args.gc_threshold:
         gc.set_threshold(*(int(n) for n in args.gc_threshold.split(",")))
     summary = run_loop(run(args))
