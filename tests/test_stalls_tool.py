@@ -62,7 +62,8 @@ def test_slow_replies_are_counted_by_the_stall_that_held_them_back() -> None:
 async def test_a_tiny_paced_run_reports_stalls_commits_collections_and_slow_replies() -> None:
     s = _stalls()
     args = argparse.Namespace(rate=2000.0, events=400, followers=100, rules=10, seed=1, probe_every=50,
-                              threshold_ms=2.0, slow_ms=5.0, top=3)
+                              threshold_ms=2.0, slow_ms=5.0, top=3,
+                              max_wait_ms=None)
     original_run = asyncio.events.Handle._run
     summary = await s.run(args)
     assert asyncio.events.Handle._run is original_run  # the callback timer is taken out again
