@@ -80,9 +80,14 @@ _THREAD_MIN_WRITES = 512
 #: thread. Interleaved runs at 2,200 events/s (30k followers, uvloop, 2 pairs): with every
 #: COMMIT on the thread the commit a reply waits for took p50 0.75-0.92 / p99 12-13 ms
 #: instead of 0.22 / 0.9 ms, and event-to-send went p50 0.6 -> 1.8-2.4 ms, p99 16-18 ->
-#: 45-93 ms. Batches there hold 14-24 writes (p50), 35-60 (p90); at the maximum rate ~230,
-#: whose COMMIT still goes to the thread (the loop's CPU gain of the split).
-_LOOP_COMMIT_MAX_WRITES = 128
+#: 45-93 ms. Batches there hold 14-24 writes (p50), 35-60 (p90). At 128 (the COMMIT of
+#: batches of 128-511 writes on the thread: about 4.5% more at the maximum rate) the tail
+#: at half the maximum rate was still set by it: a thread COMMIT after a stall let the
+#: next batch pass 512 and go to the thread whole, and the next. Quiet machine, uvloop,
+#: 2,700 events/s, 2 pairs: p99 event-to-send 38.5 / 18.3 ms at 128, 4.1 / 4.2 ms at 512;
+#: at 2,200 events/s, 3 pairs: medians 4.5 and 2.9 ms. So every batch under
+#: _THREAD_MIN_WRITES commits here, except one that finishes a WAL checkpoint.
+_LOOP_COMMIT_MAX_WRITES = 512
 
 
 def _checkpoint_file(path: str) -> None:
