@@ -36,7 +36,7 @@ STAGES: list[tuple[str, str]] = [
     ("routing, other", r"Router\.dispatch"),
     ("effects into the store's buffers", r"Transactions\.add|Intake\._finish"),
     ("handling, other", r"Intake\.handle_uncommitted"),
-    ("commit SQL", r"_write_batch|_salvage_batch|bulk\.py"),
+    ("commit SQL", r"_begin_and_write|_begin_and_salvage|(?<![\w.])_commit \([^)]*sqlite/batch\.py|_write_batch|_salvage_batch|bulk\.py"),
     ("commit, other", r"Transactions\._run|WriteBehind\.|ensure_committed"),
     ("outbox: sending and marking sent", r"Outbox\.|Bot\._on_sent"),
     ("metrics", r"metrics\.py"),

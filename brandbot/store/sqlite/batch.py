@@ -138,16 +138,6 @@ def _commit(db: sqlite3.Connection) -> None:
         raise
 
 
-def _write_batch(db: sqlite3.Connection, batch: _Batch) -> None:
-    _begin_and_write(db, batch)
-    _commit(db)
-
-
-def _salvage_batch(db: sqlite3.Connection, batch: _Batch) -> None:
-    _begin_and_salvage(db, batch)
-    _commit(db)
-
-
 def write_rows(db: sqlite3.Connection, batch: _Batch) -> None:
     """The first half of a commit, on the loop's thread: BEGIN and every row of ``batch``,
     the transaction left open for :func:`finish_commit`.

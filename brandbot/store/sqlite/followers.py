@@ -42,12 +42,12 @@ ORDER_COLUMNS = ("points", "last_seen", "first_seen", "interactions", "name")
 #: A known person's identity and follower row in one read (the follower part is NULL
 #: when the identity points at nobody).
 _IDENTITY_NAMES = tuple(column.strip() for column in _IDENTITY_COLUMNS.split(","))
-_SQL_RESOLVE = (
+_SQL_PEOPLE_FROM = (
     "SELECT " + ", ".join(f"i.{c}" for c in _IDENTITY_NAMES)
     + ", " + ", ".join(f"f.{c}" for c in _FOLLOWER_NAMES)
     + " FROM identities AS i LEFT JOIN followers AS f ON f.id = i.follower_id"
-    " WHERE i.network = ? AND i.user_id = ?"
 )
+_SQL_RESOLVE = _SQL_PEOPLE_FROM + " WHERE i.network = ? AND i.user_id = ?"
 
 
 class FollowersMixin(SqliteBase):

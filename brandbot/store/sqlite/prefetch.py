@@ -15,15 +15,10 @@ from collections.abc import Iterable
 from brandbot.core.events import Person
 from brandbot.store.sqlite.buffers import _MISSING
 from brandbot.store.sqlite.connection import SqliteBase
-from brandbot.store.sqlite.followers import _IDENTITY_NAMES
-from brandbot.store.sqlite.rows import _FOLLOWER_NAMES, _follower_from, _identity_from
+from brandbot.store.sqlite.followers import _IDENTITY_NAMES, _SQL_PEOPLE_FROM
+from brandbot.store.sqlite.rows import _follower_from, _identity_from
 
-_SQL_PEOPLE = (
-    "SELECT " + ", ".join(f"i.{c}" for c in _IDENTITY_NAMES)
-    + ", " + ", ".join(f"f.{c}" for c in _FOLLOWER_NAMES)
-    + " FROM identities AS i LEFT JOIN followers AS f ON f.id = i.follower_id"
-    " WHERE i.network = ? AND i.user_id IN ({marks})"
-)
+_SQL_PEOPLE = _SQL_PEOPLE_FROM + " WHERE i.network = ? AND i.user_id IN ({marks})"
 
 #: People read by one statement at most (SQLite allows 32,766 parameters).
 PREFETCH_LIMIT = 512
