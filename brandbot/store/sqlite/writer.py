@@ -75,19 +75,17 @@ _CHECKPOINT_ROWS = 50_000
 #: ``benchmarks/stalls.py``): the 2-6 ms loop commits of 160-512 writes (after a stall)
 #: went, but on a busy machine each thread commit let the next batch grow past the
 #: threshold too, up to 2,000-4,000 writes, and event-to-send p50 rose to 0.2-0.7 s.
+#: Below it the COMMIT stays on the loop's thread too (only a batch that finishes a WAL
+#: checkpoint sends its COMMIT to the thread). Tried: the COMMIT of every smaller batch on
+#: the thread (interleaved runs at 2,200 events/s, 30k followers, uvloop, 2 pairs) made the
+#: commit a reply waits for p50 0.75-0.92 / p99 12-13 ms instead of 0.22 / 0.9 ms, and
+#: event-to-send p50 0.6 -> 1.8-2.4 ms, p99 16-18 -> 45-93 ms (batches there hold 14-24
+#: writes, p50). Only for batches of 128-511 writes: about 4.5% more at the maximum rate,
+#: but a thread COMMIT after a stall let the next batch pass 512 and go to the thread
+#: whole, and the next; quiet machine, uvloop, 2,700 events/s, 2 pairs: p99 event-to-send
+#: 38.5 / 18.3 ms with it, 4.1 / 4.2 ms without; at 2,200 events/s, 3 pairs: medians 4.5
+#: and 2.9 ms.
 _THREAD_MIN_WRITES = 512
-#: Writes below which a batch's COMMIT runs on the loop's thread as well, not on the writer
-#: thread. Interleaved runs at 2,200 events/s (30k followers, uvloop, 2 pairs): with every
-#: COMMIT on the thread the commit a reply waits for took p50 0.75-0.92 / p99 12-13 ms
-#: instead of 0.22 / 0.9 ms, and event-to-send went p50 0.6 -> 1.8-2.4 ms, p99 16-18 ->
-#: 45-93 ms. Batches there hold 14-24 writes (p50), 35-60 (p90). At 128 (the COMMIT of
-#: batches of 128-511 writes on the thread: about 4.5% more at the maximum rate) the tail
-#: at half the maximum rate was still set by it: a thread COMMIT after a stall let the
-#: next batch pass 512 and go to the thread whole, and the next. Quiet machine, uvloop,
-#: 2,700 events/s, 2 pairs: p99 event-to-send 38.5 / 18.3 ms at 128, 4.1 / 4.2 ms at 512;
-#: at 2,200 events/s, 3 pairs: medians 4.5 and 2.9 ms. So every batch under
-#: _THREAD_MIN_WRITES commits here, except one that finishes a WAL checkpoint.
-_LOOP_COMMIT_MAX_WRITES = 512
 
 
 def _checkpoint_file(path: str) -> None:
@@ -349,12 +347,11 @@ class WriteBehind:
         """Write the buffered batch in one transaction and return once it is durable.
         Caller holds ``_lock``.
 
-        A small batch (a reply waiting at low load, under ``_LOOP_COMMIT_MAX_WRITES``) is
-        committed at once on the loop's thread: the thread's hand-off would cost its replies
-        more than the COMMIT. A middle one has its rows written on the loop's thread,
-        ``executemany`` per table (on another thread each row would wait for the GIL), and
-        its COMMIT on the writer thread: the WAL pages are written with the GIL released
-        (1-3 ms a batch at full speed) while the loop goes on. A large one (under load) is
+        A batch under ``_THREAD_MIN_WRITES`` is committed at once on the loop's thread,
+        ``executemany`` per table (on another thread each row would wait for the GIL): the
+        thread's hand-off would cost its replies more than the COMMIT. If it also finishes
+        a WAL checkpoint, its COMMIT and the checkpoint's last pass (10-25 ms with their
+        fsyncs, no GIL needed) go to the writer thread while the loop goes on. A large one (under load) is
         encoded here (``json.dumps``, C) and written on the writer thread as one statement
         with the GIL released for all of it, so the loop goes on handling events
         meanwhile. Either way the batch's rows stay readable until they are settled here,
@@ -368,18 +365,12 @@ class WriteBehind:
         batch_seq = self._seq
         finish_checkpoint, self._finish_checkpoint = self._finish_checkpoint, False
         started = time.perf_counter()
-        # The rows of a small batch are written here (binding them needs the GIL) and its
-        # COMMIT on the writer thread (writing the WAL pages, and the checkpoint's last
-        # pass when one is due, 10-25 ms with its fsyncs, needs no GIL): the loop goes on.
-        # The rows stay here even when a checkpoint is due: a whole batch on the thread let
-        # the next batches pass _THREAD_MIN_WRITES and, on a busy machine, stay on the thread
-        # at up to 2,000 writes, with p99 event-to-send worse (benchmarks/stalls.py).
+        # When a checkpoint is due, the rows still stay here: a whole batch on the thread
+        # let the next batches pass _THREAD_MIN_WRITES and, on a busy machine, stay on the
+        # thread at up to 2,000 writes, with p99 event-to-send worse (benchmarks/stalls.py).
         loop = asyncio.get_running_loop()
         if self._bulk is None or batch.writes < _THREAD_MIN_WRITES:
-            # The smallest batches (a few events: what replies wait for at half the maximum
-            # rate) are committed right here too: the thread's hand-off (its wake-up, the GIL
-            # back, the loop's wake-up) cost a reply more than their COMMIT.
-            here = batch.writes < _LOOP_COMMIT_MAX_WRITES and not finish_checkpoint
+            here = not finish_checkpoint
             try:
                 write_rows(db, batch)
                 if here:
